@@ -1,0 +1,111 @@
+"""An assignment folder: assignment.yaml, its rubric, its data, its execution limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric
+
+
+class AssignmentError(ValueError):
+    """An assignment folder that cannot be used; the message says which file and field."""
+
+
+class ExecutionLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cell_timeout: float = Field(default=600, gt=0)
+    notebook_timeout: float = Field(default=1800, gt=0)
+    startup_timeout: float = Field(default=60, gt=0)
+
+
+class AssignmentQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    prompt: str
+
+
+class AssignmentFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str
+    questions: list[AssignmentQuestion] = Field(min_length=1)
+    rubric: str
+    template: str | None = None
+    solution: str | None = None
+    datasets: dict[str, str | None] = {}
+    execution: ExecutionLimits = ExecutionLimits()
+
+
+@dataclass(frozen=True)
+class Assignment:
+    folder: Path
+    title: str
+    rubric: Rubric
+    rubric_path: Path
+    datasets: dict[str, Path | None]
+    limits: ExecutionLimits
+    template: Path | None
+    solution: Path | None
+
+    def with_data(self, overrides: dict[str, Path]) -> "Assignment":
+        """The same assignment with some dataset files replaced (``--data mnist=FILE``)."""
+        unknown = set(overrides) - set(self.datasets)
+        if unknown:
+            known = ", ".join(sorted(self.datasets)) or "none"
+            raise AssignmentError(
+                f"--data {', '.join(sorted(unknown))}: not a dataset of this assignment (known: {known})"
+            )
+        for name, path in overrides.items():
+            if not path.is_file():
+                raise AssignmentError(f"--data {name}={path}: file not found")
+        return Assignment(
+            **{**self.__dict__, "datasets": {**self.datasets, **{k: v.resolve() for k, v in overrides.items()}}}
+        )
+
+
+def load_assignment(folder: Path) -> Assignment:
+    config_path = folder / "assignment.yaml"
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise AssignmentError(f"{config_path}: not found (is {folder} an assignment folder?)") from None
+    except yaml.YAMLError as exc:
+        raise AssignmentError(f"{config_path}: not valid YAML: {exc}") from None
+    try:
+        config = AssignmentFile.model_validate(raw)
+    except ValidationError as exc:
+        raise AssignmentError(format_validation_error(str(config_path), exc).replace("rubric is", "assignment is")) from None
+
+    rubric_path = (folder / config.rubric).resolve()
+    try:
+        rubric = load_rubric(rubric_path)
+    except RubricError as exc:
+        raise AssignmentError(str(exc)) from None
+    asked = [q.id for q in config.questions]
+    graded = [q.id for q in rubric.questions]
+    if asked != graded:
+        raise AssignmentError(
+            f"{config_path}: questions {asked} do not match the rubric's questions {graded} in {rubric_path}"
+        )
+    datasets = {}
+    for name, relative in config.datasets.items():
+        path = (folder / relative).resolve() if relative else None
+        if path is not None and not path.is_file():
+            raise AssignmentError(f"{config_path}: datasets.{name}: file {path} not found")
+        datasets[name] = path
+    return Assignment(
+        folder=folder.resolve(),
+        title=config.title,
+        rubric=rubric,
+        rubric_path=rubric_path,
+        datasets=datasets,
+        limits=config.execution,
+        template=(folder / config.template).resolve() if config.template else None,
+        solution=(folder / config.solution).resolve() if config.solution else None,
+    )

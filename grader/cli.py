@@ -1,0 +1,104 @@
+"""The `grader` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from grader.assignment import AssignmentError, load_assignment
+from grader.export.grades_json import write_grades_json
+from grader.ingest.files import InputError, read_submissions
+from grader.pipeline import RunOptions, grade_all
+from grader.report.render import write_reports
+from grader.rubric import RubricError, load_rubric
+
+app = typer.Typer(help="Grade Jupyter notebook homework.", no_args_is_help=True, add_completion=False)
+rubric_app = typer.Typer(help="Write and check rubric files.", no_args_is_help=True)
+app.add_typer(rubric_app, name="rubric")
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(2)
+
+
+def _parse_data(values: list[str]) -> dict[str, Path]:
+    parsed = {}
+    for value in values:
+        name, sep, file = value.partition("=")
+        if not sep or not name or not file:
+            _fail(f"--data {value!r}: expected NAME=FILE, e.g. --data mnist=mnist.npz")
+        parsed[name] = Path(file)
+    return parsed
+
+
+@app.command()
+def grade(
+    paths: Annotated[list[Path], typer.Argument(help="Notebooks or folders of notebooks.")],
+    assignment: Annotated[Path, typer.Option(help="The assignment folder (holds assignment.yaml).")],
+    out: Annotated[Path, typer.Option(help="Where grades.json, index.html and reports/ go.")],
+    budget: Annotated[str, typer.Option(help="Execution budget: full or fast.")] = "full",
+    data: Annotated[Optional[list[str]], typer.Option(help="Replace a dataset for this run: NAME=FILE.")] = None,
+    no_run: Annotated[bool, typer.Option("--no-run", help="Do not execute; grade the saved notebooks.")] = False,
+    audience: Annotated[str, typer.Option(help="Reports for the instructor or the student.")] = "instructor",
+    quiet: Annotated[bool, typer.Option(help="Print only errors.")] = False,
+) -> None:
+    """Run and grade submissions; write grades.json, reports and a class overview."""
+    if budget not in ("full", "fast"):
+        _fail(f"--budget {budget!r}: use full or fast")
+    if audience not in ("instructor", "student"):
+        _fail(f"--audience {audience!r}: use instructor or student")
+    try:
+        task = load_assignment(assignment).with_data(_parse_data(data or []))
+        submissions = read_submissions(paths)
+    except (AssignmentError, InputError) as exc:
+        _fail(str(exc))
+    if not submissions:
+        _fail("no notebooks found in " + ", ".join(map(str, paths)))
+    out.mkdir(parents=True, exist_ok=True)
+
+    def progress(grade) -> None:
+        if not quiet:
+            status = f"{grade.score:g}/{grade.max_score:g}" if grade.status == "graded" else f"error: {grade.error}"
+            console.print(f"graded {grade.submission.student}: {status}", highlight=False)
+
+    grades = grade_all(submissions, task, RunOptions(run=not no_run, mode=budget), on_done=progress)
+    grades = write_reports(grades, task, out, audience)
+    write_grades_json(grades, out / "grades.json")
+    if not quiet:
+        _print_summary(grades, out)
+
+
+def _print_summary(grades, out: Path) -> None:
+    table = Table(title="Grades")
+    for column in ("student", "score", "status"):
+        table.add_column(column)
+    for grade in grades:
+        table.add_row(grade.submission.student, f"{grade.score:g} / {grade.max_score:g}", grade.error or grade.status)
+    Console().print(table)
+    Console().print(f"Wrote {out / 'grades.json'}, {out / 'index.html'} and {len(grades)} reports in {out / 'reports'}")
+
+
+@rubric_app.command("lint")
+def rubric_lint(file: Annotated[Path, typer.Argument(help="The rubric YAML file.")]) -> None:
+    """Check a rubric file and say what is wrong, with the path of each bad field."""
+    try:
+        rubric = load_rubric(file)
+    except RubricError as exc:
+        _fail(str(exc))
+    print(f"{file}: OK ({len(rubric.questions)} questions, {len(rubric.checks)} checks, {rubric.max_score:g} points)")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,57 @@
+"""grades.json: the contract other tools read (see DESIGN.md). Plain data, one object per submission."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grader.models import Grade
+
+
+def grade_record(grade: Grade) -> dict:
+    execution = grade.execution
+    return {
+        "student": grade.submission.student,
+        "source": grade.submission.source,
+        "sha256": grade.submission.sha256,
+        "status": grade.status,
+        "error": grade.error,
+        "score": grade.score,
+        "max_score": grade.max_score,
+        "percent": round(100 * grade.score / grade.max_score, 1) if grade.max_score else 0.0,
+        "flags": list(grade.flags),
+        "questions": [
+            {
+                "id": q.id,
+                "score": q.score,
+                "max_score": q.max_score,
+                "concepts": [
+                    {"id": c.id, "found": c.found, "points": c.points, "evidence": c.evidence, "negated": c.negated}
+                    for c in q.concepts
+                ],
+                "flags": list(q.flags),
+                "answer_cells": list(q.answer.cells) if q.answer else [],
+                "confidence": q.answer.confidence if q.answer else 0.0,
+            }
+            for q in grade.questions
+        ],
+        "checks": [
+            {"id": c.id, "passed": c.passed, "score": c.score, "max_score": c.max_score, "evidence": list(c.evidence), "source": c.source}
+            for c in grade.checks
+        ],
+        "execution": {
+            "mode": execution.mode if execution else None,
+            "status": execution.status if execution else None,
+            "seconds": round(execution.seconds, 2) if execution else 0.0,
+            "cells_failed": [e.cell for e in execution.cell_errors] if execution else [],
+            "skipped": [s.line for s in execution.skipped] if execution else [],
+            "cached": execution.cached if execution else False,
+        },
+        "report": grade.report_path.name if grade.report_path else None,
+    }
+
+
+def write_grades_json(grades: list[Grade], path: Path) -> None:
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps([grade_record(g) for g in grades], indent=2, ensure_ascii=False), encoding="utf-8")
+    temporary.replace(path)

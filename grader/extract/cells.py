@@ -1,0 +1,84 @@
+"""The prose in each cell, wherever the student typed it.
+
+Markdown and raw cells are prose. A code cell is prose when it holds only comments and
+strings (a comment-only answer) or when it is not Python at all (an answer typed into a code
+cell, which fails when run). Real code is kept apart: it is evidence for the code checks.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from dataclasses import dataclass
+from typing import Literal
+
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", re.IGNORECASE)
+_HTML_TAG = re.compile(r"</?(?:br|p|div|span|b|i|u|strong|em|font|center|h[1-6])\b[^>]*>", re.IGNORECASE)
+_MAGIC = re.compile(r"^\s*[!%]")
+
+
+@dataclass(frozen=True)
+class CellText:
+    index: int
+    kind: Literal["prose", "code", "empty"]
+    text: str
+    code: str = ""
+
+
+def source_of(cell) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source or "")
+
+
+def read_cell(index: int, cell) -> CellText:
+    source = source_of(cell)
+    if not source.strip():
+        return CellText(index, "empty", "")
+    if cell.get("cell_type") in ("markdown", "raw"):
+        return CellText(index, "prose", clean_markdown(source))
+    return _read_code(index, source)
+
+
+def clean_markdown(source: str) -> str:
+    return _HTML_TAG.sub(" ", _IMAGE.sub(" ", source))
+
+
+def _read_code(index: int, source: str) -> CellText:
+    runnable = "\n".join("" if _MAGIC.match(line) else line for line in source.splitlines())
+    try:
+        tree = ast.parse(runnable)
+    except SyntaxError:
+        return CellText(index, "prose", source) if _looks_like_prose(source) else CellText(index, "code", "", source)
+    comments = _comments(runnable)
+    strings = [
+        node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    ]
+    has_code = any(
+        not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) and not isinstance(node, ast.Pass)
+        for node in tree.body
+    )
+    prose = "\n".join(comments + strings)
+    if has_code:
+        return CellText(index, "code", prose, source)
+    return CellText(index, "prose" if prose.strip() else "empty", prose)
+
+
+def _comments(source: str) -> list[str]:
+    lines: list[str] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                lines.append(token.string.lstrip("#").strip())
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return lines
+
+
+def _looks_like_prose(source: str) -> bool:
+    words = re.findall(r"[A-Za-z]{2,}", source)
+    symbols = re.findall(r"[(){}\[\]=]", source)
+    return len(words) >= 4 and len(symbols) <= len(words) // 2

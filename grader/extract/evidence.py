@@ -1,0 +1,42 @@
+"""Everything the scorers need from an executed (or saved) notebook, gathered once."""
+
+from __future__ import annotations
+
+from grader.extract.answers import locate_answers
+from grader.extract.cells import read_cell, source_of
+from grader.models import Evidence
+from grader.rubric import Rubric
+
+_TEXT_OUTPUTS = ("text/plain", "text/markdown")
+
+
+def gather_evidence(notebook, rubric: Rubric) -> Evidence:
+    cells = list(notebook.get("cells", []))
+    texts = [read_cell(index, cell) for index, cell in enumerate(cells)]
+    outputs: list[tuple[int, str]] = []
+    images: list[int] = []
+    code: list[tuple[int, str]] = []
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") != "code":
+            continue
+        code.append((index, source_of(cell)))
+        shown = []
+        for output in cell.get("outputs", []) or []:
+            if output.get("output_type") == "stream":
+                shown.append(_joined(output.get("text", "")))
+            data = output.get("data", {}) or {}
+            shown.extend(_joined(data[kind]) for kind in _TEXT_OUTPUTS if kind in data)
+            if any(kind.startswith("image/") for kind in data):
+                images.append(index)
+        if shown:
+            outputs.append((index, "\n".join(shown)))
+    return Evidence(
+        answers=locate_answers(texts, list(rubric.questions)),
+        outputs=tuple(outputs),
+        images=tuple(images),
+        code_cells=tuple(code),
+    )
+
+
+def _joined(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)

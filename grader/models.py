@@ -1,0 +1,123 @@
+"""The records that flow between the pipeline's stages.
+
+ingest -> Submission -> execute -> Execution -> extract -> Evidence -> score -> Grade
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from grader.execute.facts import Facts
+
+ExecutionStatus = Literal["ok", "timeout", "kernel_died", "error", "not_run"]
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's notebook as received; ``notebook`` is None when it could not be read."""
+
+    student: str
+    source: str
+    sha256: str
+    notebook: Any | None
+    error: str | None = None
+    display_name: str = ""
+
+
+@dataclass(frozen=True)
+class CellError:
+    cell: int
+    ename: str
+    evalue: str
+    line: str = ""
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    cell: int
+    line: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What happened when the notebook ran (or why it did not)."""
+
+    notebook: Any
+    facts: Facts
+    status: ExecutionStatus
+    mode: Literal["full", "fast", "no-run"] = "full"
+    seconds: float = 0.0
+    cell_errors: tuple[CellError, ...] = ()
+    skipped: tuple[SkippedLine, ...] = ()
+    message: str | None = None
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The text a student wrote for one question and where it came from."""
+
+    question_id: str
+    text: str
+    cells: tuple[int, ...] = ()
+    confidence: float = 0.0
+    how: str = ""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    answers: dict[str, Answer]
+    outputs: tuple[tuple[int, str], ...] = ()
+    images: tuple[int, ...] = ()
+    code_cells: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ConceptResult:
+    id: str
+    points: float
+    found: bool
+    evidence: str = ""
+    hint: str = ""
+    hidden: bool = False
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class QuestionGrade:
+    id: str
+    score: float
+    max_score: float
+    concepts: tuple[ConceptResult, ...]
+    answer: Answer | None
+    flags: tuple[str, ...] = ()
+    feedback: str = ""
+
+
+@dataclass(frozen=True)
+class CheckGrade:
+    id: str
+    passed: bool
+    score: float
+    max_score: float
+    evidence: tuple[str, ...]
+    description: str = ""
+    hint: str = ""
+    source: Literal["runtime", "static", "none"] = "runtime"
+
+
+@dataclass(frozen=True)
+class Grade:
+    submission: Submission
+    status: Literal["graded", "error"]
+    error: str | None
+    score: float
+    max_score: float
+    questions: tuple[QuestionGrade, ...] = ()
+    checks: tuple[CheckGrade, ...] = ()
+    execution: Execution | None = None
+    flags: tuple[str, ...] = field(default_factory=tuple)
+    report_path: Path | None = None

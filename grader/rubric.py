@@ -1,0 +1,183 @@
+"""The rubric file: typed, validated on load, with error messages that name the bad field.
+
+Instructors write rubrics in YAML; a mistake must come back as
+``rubrics/x.yaml: questions[2].concepts[1].points: must be > 0``, not a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
+Phrase = Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class RubricError(ValueError):
+    """A rubric that cannot be used, with every problem spelled out for a person."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Concept(Strict):
+    """One idea an answer should show, and the phrases that show it."""
+
+    id: Identifier
+    points: float = Field(gt=0)
+    any: list[Phrase] = []
+    all: list[Phrase | list[Phrase]] = []
+    regex: list[Phrase] = []
+    hint: str = ""
+    hidden: bool = False
+
+    @model_validator(mode="after")
+    def _needs_a_way_to_match(self) -> "Concept":
+        if not (self.any or self.all or self.regex):
+            raise ValueError("a concept needs at least one of any, all or regex")
+        return self
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, patterns: list[str]) -> list[str]:
+        import re
+
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+        return patterns
+
+    def all_groups(self) -> list[list[str]]:
+        """Each `all` entry as a list of alternatives."""
+        return [[entry] if isinstance(entry, str) else list(entry) for entry in self.all]
+
+
+class Locate(Strict):
+    """Extra cues for finding a question's answer in a notebook."""
+
+    numbers: list[int] = []
+    part: int | None = None
+    number_in_part: int | None = None
+    keywords: list[Phrase] = []
+
+
+class Question(Strict):
+    id: Identifier
+    prompt: str = Field(min_length=1)
+    points: float = Field(ge=0)
+    kind: Literal["text"] = "text"
+    min_words: int = Field(default=0, ge=0)
+    locate: Locate = Locate()
+    reference: str = ""
+    concepts: list[Concept] = []
+
+    @model_validator(mode="after")
+    def _concepts_fit(self) -> "Question":
+        for index, concept in enumerate(self.concepts):
+            if concept.points > self.points:
+                raise ValueError(
+                    f"concepts[{index}] ({concept.id}) is worth {concept.points} points, "
+                    f"more than the question's {self.points}"
+                )
+        return self
+
+
+CheckKind = Literal[
+    "trained_model_with_layers",
+    "trained_model_without_layers",
+    "evaluated_on_held_out_data",
+    "results_reported",
+]
+
+
+class Check(Strict):
+    """A verdict about what the code did, decided from the kernel's facts."""
+
+    id: Identifier
+    points: float = Field(gt=0)
+    kind: CheckKind
+    description: str = ""
+    params: dict[str, Any] = {}
+    static_credit: float = Field(default=0.5, ge=0, le=1)
+    hint: str = ""
+
+
+class Rubric(Strict):
+    title: str = Field(min_length=1)
+    total: float | None = Field(default=None, gt=0)
+    questions: list[Question] = Field(min_length=1)
+    checks: list[Check] = []
+
+    @model_validator(mode="after")
+    def _ids_unique_and_total_adds_up(self) -> "Rubric":
+        _require_unique([q.id for q in self.questions], "questions")
+        _require_unique([c.id for c in self.checks], "checks")
+        for index, question in enumerate(self.questions):
+            _require_unique([c.id for c in question.concepts], f"questions[{index}].concepts")
+        if self.total is not None and abs(self.total - self.max_score) > 1e-9:
+            raise ValueError(
+                f"total is {self.total} but the questions and checks add up to {self.max_score}"
+            )
+        return self
+
+    @property
+    def max_score(self) -> float:
+        return sum(q.points for q in self.questions) + sum(c.points for c in self.checks)
+
+    def question(self, question_id: str) -> Question:
+        return next(q for q in self.questions if q.id == question_id)
+
+    def fingerprint(self) -> str:
+        """Stable hash of the rubric's content: a changed rubric means grades need re-scoring."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _require_unique(ids: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for index, ident in enumerate(ids):
+        if ident in seen:
+            raise ValueError(f"{where}[{index}].id: duplicate id {ident!r}")
+        seen.add(ident)
+
+
+def format_validation_error(source: str, error: ValidationError) -> str:
+    lines = [f"{source}: the rubric is not valid:"]
+    for problem in error.errors():
+        path = "".join(
+            f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem["loc"]
+        ).lstrip(".")
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "greater_than":
+            message = f"must be > {problem['ctx']['gt']}"
+        elif problem["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see docs/rubric.md)"
+        lines.append(f"  {path or '(top level)'}: {message}")
+    return "\n".join(lines)
+
+
+def parse_rubric(data: Any, source: str = "<rubric>") -> Rubric:
+    if not isinstance(data, dict):
+        raise RubricError(f"{source}: expected a mapping with title, questions and checks at the top level")
+    try:
+        return Rubric.model_validate(data)
+    except ValidationError as exc:
+        raise RubricError(format_validation_error(source, exc)) from None
+
+
+def load_rubric(path: Path) -> Rubric:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RubricError(f"{path}: rubric file not found") from None
+    except yaml.YAMLError as exc:
+        raise RubricError(f"{path}: not valid YAML: {exc}") from None
+    return parse_rubric(data, str(path))

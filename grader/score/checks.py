@@ -1,0 +1,243 @@
+"""Code checks: verdicts about what really ran, decided outside the kernel from its facts.
+
+Each check kind is a general rule with parameters from the rubric ("a model with layers X was
+trained"); the Dropout checks of the regularization homework are instances of them. Checks can
+refer to the models an earlier check chose (``compare_with``, ``models``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from grader.execute.facts import Evaluation, Facts, Fit, Model
+from grader.models import CheckGrade, Evidence
+from grader.rubric import Check
+
+HELD_OUT_OVERLAP = 0.05
+
+
+@dataclass
+class CheckContext:
+    facts: Facts
+    evidence: Evidence
+    chosen: dict[str, list[Model]] = field(default_factory=dict)
+
+
+def describe_model(model: Model) -> str:
+    layers = " ".join(_describe_layer(layer) for layer in model.layers) or "no layers recorded"
+    name = model.variable or model.name or f"model {model.id}"
+    return f"{name}: {layers}"
+
+
+def _describe_layer(layer) -> str:
+    if layer.rate is not None:
+        return f"{layer.cls}({layer.rate:g})"
+    if layer.units is not None:
+        return f"{layer.cls}({layer.units})" + (" +reg" if layer.regularized else "")
+    return layer.cls
+
+
+def _fits(facts: Facts, model: Model) -> list[Fit]:
+    return [fit for fit in facts.fits if fit.model == model.id]
+
+
+def _evaluations(facts: Facts, model: Model) -> list[Evaluation]:
+    return [e for e in facts.evaluations if e.model == model.id]
+
+
+def _training_summary(facts: Facts, model: Model) -> str:
+    fits = _fits(facts, model)
+    epochs = sum(f.epochs_run for f in fits)
+    samples = max((f.samples or 0 for f in fits), default=0)
+    text = f"trained {epochs} epoch{'s' if epochs != 1 else ''}"
+    if samples:
+        text += f" on {samples:,} samples"
+    if any(f.budgeted for f in fits):
+        text += " (budgeted run)"
+    held_out = [e for e in _evaluations(facts, model) if _is_held_out(e)]
+    for evaluation in held_out[:1]:
+        size = f"{evaluation.samples:,} " if evaluation.samples else ""
+        text += f", evaluated on {size}held-out samples ({_metrics(evaluation)})"
+    return text
+
+
+def _has_layer(model: Model, kinds: set[str], min_rate: float, max_rate: float) -> bool:
+    return any(
+        layer.cls in kinds and (layer.rate is None or min_rate < layer.rate < max_rate) for layer in model.layers
+    )
+
+
+def _trained(facts: Facts, model: Model, min_epochs: int) -> bool:
+    return sum(f.epochs_run for f in _fits(facts, model)) >= min_epochs
+
+
+def trained_model_with_layers(check: Check, context: CheckContext) -> tuple[bool, list[str]]:
+    kinds = set(check.params.get("layers", []))
+    min_epochs = int(check.params.get("min_epochs", 1))
+    min_rate = float(check.params.get("min_rate", 0.0))
+    max_rate = float(check.params.get("max_rate", 1.0))
+    facts = context.facts
+    with_layer = [m for m in facts.models if _has_layer(m, kinds, min_rate, max_rate)]
+    trained = [m for m in with_layer if _trained(facts, m, min_epochs)]
+    context.chosen[check.id] = trained
+    if trained:
+        return True, [f"{describe_model(m)}; {_training_summary(facts, m)}" for m in trained]
+    evidence = []
+    for model in with_layer:
+        evidence.append(f"{describe_model(model)} was built but never trained ({min_epochs}+ epoch needed)")
+    useless = [m for m in facts.models if any(l.cls in kinds and l.rate is not None and not (min_rate < l.rate < max_rate) for l in m.layers)]
+    for model in useless:
+        evidence.append(f"{describe_model(model)}: a rate outside ({min_rate:g}, {max_rate:g}) has no effect")
+    if not evidence:
+        names = ", ".join(sorted(kinds)[:4])
+        evidence.append(f"no model containing {names} was trained in the run")
+    return False, evidence
+
+
+def trained_model_without_layers(check: Check, context: CheckContext) -> tuple[bool, list[str]]:
+    kinds = set(check.params.get("layers", []))
+    min_epochs = int(check.params.get("min_epochs", 1))
+    facts = context.facts
+    without = [m for m in facts.models if m.layers and not any(l.cls in kinds for l in m.layers)]
+    trained = [m for m in without if _trained(facts, m, min_epochs)]
+    context.chosen[check.id] = trained
+    if not trained:
+        if without:
+            return False, [f"{describe_model(m)} was built but never trained" for m in without]
+        return False, ["no model without " + ", ".join(sorted(kinds)[:3]) + " was trained in the run"]
+    evidence = [f"{describe_model(m)}; {_training_summary(facts, m)}" for m in trained]
+    reference = context.chosen.get(str(check.params.get("compare_with", "")), [])
+    if reference:
+        evidence.append(_comparison_note(reference[0], trained, kinds))
+    return True, evidence
+
+
+def _comparison_note(reference: Model, candidates: list[Model], kinds: set[str]) -> str:
+    stripped = [(l.cls, l.units, l.regularized) for l in reference.layers if l.cls not in kinds]
+    for model in candidates:
+        if [(l.cls, l.units, l.regularized) for l in model.layers] == stripped:
+            return f"like-for-like: {describe_model(model).split(':')[0]} has the same layers as the dropout model minus dropout"
+    model = candidates[0]
+    differences = []
+    if any(l.regularized for l in model.layers) and not any(l.regularized for l in reference.layers):
+        differences.append("it adds weight regularization")
+    if [l.units for l in model.layers if l.units] != [units for _, units, _ in stripped if units]:
+        differences.append("its layer sizes differ")
+    return "not a like-for-like comparison: " + ("; ".join(differences) or "its layers differ beyond the dropout layers")
+
+
+def _is_held_out(evaluation: Evaluation) -> bool:
+    return evaluation.overlap_with_training is not None and evaluation.overlap_with_training <= HELD_OUT_OVERLAP
+
+
+def evaluated_on_held_out_data(check: Check, context: CheckContext) -> tuple[bool, list[str]]:
+    validation_counts = bool(check.params.get("validation_counts", False))
+    facts = context.facts
+    passed, evidence = True, []
+    for check_id in check.params.get("models", []):
+        models = context.chosen.get(check_id, [])
+        if not models:
+            passed = False
+            evidence.append(f"{check_id}: no trained model to evaluate")
+            continue
+        found = None
+        for model in models:
+            held_out = [e for e in _evaluations(facts, model) if _is_held_out(e)]
+            if held_out:
+                found = f"{check_id}: {model.variable or model.name} evaluated on {held_out[0].samples or '?'} samples it was not trained on ({_metrics(held_out[0])})"
+                break
+            validated = [f for f in _fits(facts, model) if f.validation != "none" and any(k.startswith("val_") for k in f.history)]
+            if validation_counts and validated:
+                found = f"{check_id}: {model.variable or model.name} measured on validation data during training"
+                break
+        if found:
+            evidence.append(found)
+            continue
+        passed = False
+        seen = [e for m in models for e in _evaluations(facts, m)]
+        if seen:
+            worst = max((e.overlap_with_training or 0) for e in seen)
+            evidence.append(f"{check_id}: evaluated only on data it was trained on ({worst:.0%} of the evaluated samples were training samples)")
+        else:
+            evidence.append(f"{check_id}: never evaluated with evaluate() or predict()")
+    return passed, evidence
+
+
+def _metrics(evaluation: Evaluation) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics.items()) or "no metrics returned"
+
+
+def results_reported(check: Check, context: CheckContext) -> tuple[bool, list[str]]:
+    facts = context.facts
+    outputs = context.evidence.outputs
+    passed, evidence = True, []
+    for check_id in check.params.get("models", []):
+        models = context.chosen.get(check_id, [])
+        shown = None
+        for model in models:
+            for evaluation in _evaluations(facts, model):
+                for name, value in evaluation.metrics.items():
+                    cell = _printed(value, outputs, after=evaluation.cell)
+                    if cell is not None:
+                        shown = f"{check_id}: {name} {value:.4f} appears in the output of cell {cell}"
+                        break
+                if shown:
+                    break
+            if shown:
+                break
+        if shown is None and models and _history_plot(context, models):
+            shown = f"{check_id}: its training history is plotted"
+        if shown:
+            evidence.append(shown)
+        else:
+            passed = False
+            evidence.append(f"{check_id}: no result of this model appears in the notebook's outputs")
+    return passed, evidence
+
+
+def _printed(value: float, outputs: tuple[tuple[int, str], ...], after: int | None) -> int | None:
+    forms = {repr(value), f"{value:.4f}", f"{value:.3f}", f"{value * 100:.2f}", f"{value * 100:.1f}"}
+    patterns = [re.compile(r"(?<![\d.])" + re.escape(form) + r"(?!\d)") for form in forms if len(form.strip("0.")) >= 2]
+    for cell, text in outputs:
+        if after is not None and cell < after:
+            continue
+        if any(p.search(text) for p in patterns):
+            return cell
+    return None
+
+
+def _history_plot(context: CheckContext, models: list[Model]) -> bool:
+    fit_cells = [f.cell for m in models for f in _fits(context.facts, m) if f.cell is not None]
+    if not fit_cells:
+        return False
+    code = dict(context.evidence.code_cells)
+    return any(cell > min(fit_cells) and "history" in code.get(cell, "") for cell in context.evidence.images)
+
+
+CHECKS: dict[str, Callable[[Check, CheckContext], tuple[bool, list[str]]]] = {
+    "trained_model_with_layers": trained_model_with_layers,
+    "trained_model_without_layers": trained_model_without_layers,
+    "evaluated_on_held_out_data": evaluated_on_held_out_data,
+    "results_reported": results_reported,
+}
+
+
+def run_checks(checks: list[Check], facts: Facts, evidence: Evidence) -> tuple[CheckGrade, ...]:
+    context = CheckContext(facts, evidence)
+    grades = []
+    for check in checks:
+        passed, lines = CHECKS[check.kind](check, context)
+        grades.append(
+            CheckGrade(
+                id=check.id,
+                passed=passed,
+                score=check.points if passed else 0.0,
+                max_score=check.points,
+                evidence=tuple(lines),
+                description=check.description,
+                hint="" if passed else check.hint,
+            )
+        )
+    return tuple(grades)

@@ -1,0 +1,197 @@
+"""Scoring a written answer against a question's concepts, with the words that showed each.
+
+Pure: text and a rubric question in, a QuestionGrade out. A phrase matches on word stems, in
+order, with at most ``MAX_GAP`` other words between its words, tolerating one-letter typos in
+words of ``FUZZY_MIN_LENGTH`` letters or more; a match right after "not", "no", "never"... in
+the same sentence is a negated match and earns nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz import process
+
+from grader.models import Answer, ConceptResult, QuestionGrade
+from grader.rubric import Concept, Question
+from grader.score.text import NEGATORS, Tokens, is_symbolic, phrase_stems, squash, tokenize
+
+MAX_GAP = 2
+FUZZY_MIN_LENGTH = 6
+NEGATION_WINDOW = 3
+
+
+@dataclass(frozen=True)
+class Match:
+    first: int
+    last: int
+    negated: bool
+
+
+class AnswerIndex:
+    """Where each stem occurs in one answer, with one-letter typos folded onto rubric stems."""
+
+    def __init__(self, tokens: Tokens):
+        self.tokens = tokens
+        self.positions: dict[str, list[int]] = {}
+        for position, token in enumerate(tokens.stems):
+            self.positions.setdefault(token, []).append(position)
+        self._long_vocabulary = [w for w in self.positions if len(w) >= FUZZY_MIN_LENGTH - 1]
+        self._squashed: str | None = None
+        self._fuzzy_cache: dict[str, list[int]] = {}
+
+    def where(self, stem: str) -> list[int]:
+        exact = self.positions.get(stem, [])
+        if len(stem) < FUZZY_MIN_LENGTH - 1:
+            return exact
+        if stem not in self._fuzzy_cache:
+            near = process.extract(
+                stem, self._long_vocabulary, scorer=Levenshtein.distance, score_cutoff=1, limit=None
+            )
+            found = sorted({p for word, _, _ in near for p in self.positions[word]})
+            self._fuzzy_cache[stem] = found
+        return self._fuzzy_cache[stem]
+
+    @property
+    def squashed(self) -> str:
+        if self._squashed is None:
+            self._squashed = squash(self.tokens.text)
+        return self._squashed
+
+
+def find_phrase(index: AnswerIndex, stems: tuple[str, ...]) -> Match | None:
+    """The first non-negated occurrence of the phrase, else the first negated one."""
+    if not stems:
+        return None
+    negated_match: Match | None = None
+    candidates = [index.where(s) for s in stems]
+    if any(not c for c in candidates):
+        return None
+    for start in candidates[0]:
+        last = start
+        for following in candidates[1:]:
+            last = next((p for p in following if last < p <= last + MAX_GAP + 1), -1)
+            if last < 0:
+                break
+        if last < 0:
+            continue
+        match = Match(start, last, _is_negated(index.tokens, start, last, stems))
+        if not match.negated:
+            return match
+        negated_match = negated_match or match
+    return negated_match
+
+
+def _is_negated(tokens: Tokens, first: int, last: int, phrase: tuple[str, ...]) -> bool:
+    """A negator shortly before the phrase, or between its words, in the same sentence."""
+    sentence = tokens.sentences[first]
+    for position in range(max(0, first - NEGATION_WINDOW), last + 1):
+        word = tokens.stems[position]
+        if word not in NEGATORS or word in phrase or tokens.sentences[position] != sentence:
+            continue
+        if position + 1 < len(tokens.stems) and tokens.stems[position + 1] == "onli":
+            continue
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class PhraseHit:
+    phrase: str
+    quote: str
+    negated: bool
+
+
+def match_phrase(index: AnswerIndex, phrase: str) -> PhraseHit | None:
+    if is_symbolic(phrase):
+        if squash(phrase) in index.squashed:
+            return PhraseHit(phrase, phrase, False)
+        return None
+    match = find_phrase(index, _compiled(phrase))
+    if match is None:
+        return None
+    return PhraseHit(phrase, index.tokens.quote(match.first, match.last), match.negated)
+
+
+@lru_cache(maxsize=8192)
+def _compiled(phrase: str) -> tuple[str, ...]:
+    return phrase_stems(phrase)
+
+
+def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
+    hits: list[PhraseHit] = []
+    negated: list[PhraseHit] = []
+    alternatives_found = not (concept.any or concept.regex)
+    for phrase in concept.any:
+        hit = match_phrase(index, phrase)
+        if hit is None:
+            continue
+        if hit.negated:
+            negated.append(hit)
+            continue
+        hits.append(hit)
+        alternatives_found = True
+        break
+    if not alternatives_found:
+        for pattern in concept.regex:
+            found = re.search(pattern, index.tokens.text, re.IGNORECASE)
+            if found:
+                hits.append(PhraseHit(pattern, found.group(), False))
+                alternatives_found = True
+                break
+    groups_found = True
+    for group in concept.all_groups():
+        group_hits = [h for h in (match_phrase(index, p) for p in group) if h is not None]
+        positive = next((h for h in group_hits if not h.negated), None)
+        if positive is None:
+            negated.extend(group_hits)
+            groups_found = False
+            break
+        hits.append(positive)
+    found = alternatives_found and groups_found
+    return ConceptResult(
+        id=concept.id,
+        points=concept.points,
+        found=found,
+        evidence=" … ".join(h.quote for h in hits) if found else "",
+        hint=concept.hint,
+        hidden=concept.hidden,
+        negated=not found and bool(negated),
+    )
+
+
+def score_answer(question: Question, answer: Answer | None) -> QuestionGrade:
+    text = answer.text if answer else ""
+    tokens = tokenize(text)
+    index = AnswerIndex(tokens)
+    results = tuple(match_concept(index, concept) for concept in question.concepts)
+    earned = min(question.points, sum(r.points for r in results if r.found))
+    flags: list[str] = []
+    feedback = ""
+    if not text.strip():
+        feedback = "No answer was found for this question."
+    elif question.min_words and tokens.words < question.min_words:
+        capped = question.points / 2
+        if earned > capped:
+            earned = capped
+        feedback = (
+            f"This answer has {tokens.words} words; a full answer needs about {question.min_words}, "
+            f"so it can earn at most half the points."
+        )
+    if answer and answer.text and answer.confidence < 0.6:
+        flags.append(f"needs review: the answer was located with low confidence ({answer.how})")
+    for result in results:
+        if result.negated:
+            flags.append(f"concept {result.id} appears only in negated form")
+    return QuestionGrade(
+        id=question.id,
+        score=round(earned, 2),
+        max_score=question.points,
+        concepts=results,
+        answer=answer,
+        flags=tuple(flags),
+        feedback=feedback,
+    )

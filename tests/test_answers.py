@@ -1,0 +1,80 @@
+"""Finding each question's answer in the layouts real students use."""
+
+from pathlib import Path
+
+import nbformat.v4 as nbf
+import pytest
+
+from grader.assignment import load_assignment
+from grader.extract.evidence import gather_evidence
+
+ROOT = Path(__file__).resolve().parents[1]
+RUBRIC = load_assignment(ROOT / "assignments" / "regularization").rubric
+PROMPT = {q.id: q.prompt for q in RUBRIC.questions}
+
+
+def answers(*cells):
+    notebook = nbf.new_notebook(cells=list(cells))
+    return gather_evidence(notebook, RUBRIC).answers
+
+
+def md(text):
+    return nbf.new_markdown_cell(text)
+
+
+def test_heading_then_answer_cell():
+    found = answers(md(f"### Q1. {PROMPT['q1']}"), md("It keeps a network from memorising its training data."), md(f"### Q2. {PROMPT['q2']}"), md("Bias is error from wrong assumptions."))
+    assert found["q1"].cells == (1,) and found["q1"].text == "It keeps a network from memorising its training data."
+    assert found["q2"].cells == (3,)
+    assert found["q1"].confidence >= 0.9
+
+
+def test_questions_listed_first_then_answers_numbered_in_one_cell():
+    listing = md("### Part 1: Understanding Regularization\n\n" + "\n\n".join(f"{n}. **{PROMPT[f'q{n}']}**" for n in range(1, 5)))
+    found = answers(listing, md("**Ans :-**"), md("1. Regularization limits complexity.\n\n2. Bias and variance trade off.\n   1. nested item\n\n3. L1 uses absolute values.\n\n4. It improves generalization."))
+    assert [found[f"q{n}"].cells for n in range(1, 5)] == [(2,)] * 4
+    assert "nested item" in found["q2"].text
+    assert found["q3"].text == "L1 uses absolute values."
+
+
+def test_numbering_that_restarts_in_each_part():
+    found = answers(
+        md("Part 1\n\n1. Regularization limits complexity so models generalize."),
+        md("Part 2: Regularization Techniques\n\n1. Dropout randomly zeroes units during training.\n\n2. Early stopping watches the validation loss."),
+    )
+    assert found["q1"].text.startswith("Regularization limits")
+    assert found["q5"].text.startswith("Dropout randomly") and found["q5"].how == "number within its Part"
+    assert found["q6"].text.startswith("Early stopping")
+
+
+def test_prose_typed_into_code_cells_and_comment_only_cells():
+    found = answers(
+        nbf.new_code_cell(f"Q1. {PROMPT['q1']}"),
+        nbf.new_code_cell("Regularization is a set of techniques that keep a network from overfitting its data."),
+        md("5. Dropout Regularization:"),
+        nbf.new_code_cell("# How it works:\n# Dropout randomly drops units during training."),
+    )
+    assert found["q1"].cells == (1,)
+    assert found["q5"].text == "How it works:\nDropout randomly drops units during training."
+
+
+def test_nested_numbered_lists_inside_an_answer_do_not_start_questions():
+    found = answers(md(f"#### 1. {PROMPT['q1']}"), md("Regularization matters:\n\n1. **Preventing overfitting**\n2. **Generalization**\n3. **Handling limited data**"))
+    assert set(found) == {"q1"}
+    assert "Handling limited data" in found["q1"].text
+
+
+def test_a_question_pasted_as_its_own_answer_is_not_an_answer():
+    found = answers(md(f"Q3. {PROMPT['q3']}"), md(PROMPT["q3"]), md(f"Q4. {PROMPT['q4']}"))
+    assert "q3" not in found and "q4" not in found
+
+
+@pytest.mark.parametrize("garbled", ["Describe the concept of Early ztopping as a form of regularizatiop. How does it help prevent overfitting during the training process."])
+def test_pdf_garbled_question_text_still_marks_the_question(garbled):
+    found = answers(md(garbled), md("Training halts once the validation loss stops improving for a few epochs."))
+    assert found["q6"].text.startswith("Training halts")
+
+
+def test_template_placeholders_are_not_answers():
+    found = answers(md(f"### Q1. {PROMPT['q1']}"), md("*Your answer here.*"))
+    assert found == {}
