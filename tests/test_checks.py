@@ -1,0 +1,91 @@
+"""Code-check verdicts from the kernel's facts: every way a Q8 attempt falls short."""
+
+from pathlib import Path
+
+from grader.assignment import load_assignment
+from grader.execute.facts import Facts
+from grader.models import Evidence
+from grader.score.checks import run_checks
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKS = list(load_assignment(ROOT / "assignments" / "regularization").rubric.checks)
+
+
+def layers(*spec):
+    out = []
+    for item in spec:
+        if isinstance(item, float):
+            out.append({"cls": "Dropout", "rate": item})
+        elif isinstance(item, int):
+            out.append({"cls": "Dense", "units": item})
+        else:
+            out.append({"cls": item})
+    return out
+
+
+DROPOUT = {"id": 1, "framework": "keras", "cls": "Sequential", "variable": "model_with_dropout", "layers": layers("Flatten", 128, 0.5, 64, 0.5, 10)}
+PLAIN = {"id": 2, "framework": "keras", "cls": "Sequential", "variable": "model_without_dropout", "layers": layers("Flatten", 128, 64, 10)}
+
+
+def fit(model, cell, epochs=1):
+    return {"model": model, "cell": cell, "epochs_requested": epochs, "epochs_run": epochs, "samples": 400}
+
+
+def evaluation(model, cell, overlap=0.0, accuracy=0.91):
+    return {"model": model, "cell": cell, "samples": 100, "overlap_with_training": overlap, "metrics": {"loss": 0.3, "accuracy": accuracy}}
+
+
+def verdicts(models, fits, evaluations, outputs=()):
+    facts = Facts.model_validate({"models": models, "fits": fits, "evaluations": evaluations})
+    grades = run_checks(CHECKS, facts, Evidence(answers={}, outputs=tuple(outputs)))
+    return {g.id: g for g in grades}
+
+
+def test_the_full_pattern_passes_every_check_with_evidence():
+    result = verdicts(
+        [DROPOUT, PLAIN],
+        [fit(1, 3), fit(2, 5)],
+        [evaluation(1, 6, accuracy=0.9123), evaluation(2, 6, accuracy=0.8877)],
+        outputs=[(7, "with dropout 0.9123\nwithout 0.8877")],
+    )
+    assert all(g.passed for g in result.values())
+    assert "Dense(128) Dropout(0.5) Dense(64)" in result["dropout_model"].evidence[0]
+    assert any("like-for-like" in line for line in result["baseline_model"].evidence)
+
+
+def test_no_baseline():
+    result = verdicts([DROPOUT], [fit(1, 3)], [evaluation(1, 4)])
+    assert result["dropout_model"].passed and not result["baseline_model"].passed
+    assert not result["evaluated_on_held_out_data"].passed
+
+
+def test_baseline_trained_twice_and_the_dropout_model_never():
+    result = verdicts([DROPOUT, PLAIN], [fit(2, 3), fit(2, 4)], [evaluation(2, 5)])
+    assert not result["dropout_model"].passed
+    assert "never trained" in result["dropout_model"].evidence[0]
+    assert result["baseline_model"].passed
+
+
+def test_an_l2_model_instead_of_a_plain_baseline_is_flagged():
+    l2 = {**PLAIN, "layers": [{"cls": "Dense", "units": 128, "regularized": True}, {"cls": "Dense", "units": 10, "regularized": True}]}
+    result = verdicts([DROPOUT, l2], [fit(1, 3), fit(2, 4)], [])
+    assert "not a like-for-like comparison: it adds weight regularization" in result["baseline_model"].evidence[-1]
+
+
+def test_evaluation_on_training_data_is_not_held_out():
+    result = verdicts([DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)], [evaluation(1, 5, overlap=1.0), evaluation(2, 5, overlap=1.0)])
+    check = result["evaluated_on_held_out_data"]
+    assert not check.passed and "trained on" in check.evidence[0]
+
+
+def test_a_dropout_rate_of_zero_does_not_count():
+    zero = {**DROPOUT, "layers": layers("Flatten", 128, 0.0, 10)}
+    result = verdicts([zero], [fit(1, 3)], [])
+    assert not result["dropout_model"].passed
+    assert "has no effect" in result["dropout_model"].evidence[-1]
+
+
+def test_results_must_appear_in_outputs():
+    result = verdicts([DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)], [evaluation(1, 5, accuracy=0.9123), evaluation(2, 5, accuracy=0.8877)], outputs=[(6, "0.9123")])
+    assert not result["comparison_reported"].passed
+    assert "baseline_model: no result" in result["comparison_reported"].evidence[-1]
