@@ -65,6 +65,7 @@ class Answer:
     cells: tuple[int, ...] = ()
     confidence: float = 0.0
     how: str = ""
+    other_question: str = ""
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,11 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
     flags = []
     if execution.status not in ("ok", "not_run"):
         flags.append(f"execution {execution.status.replace('_', ' ')}: {execution.message or ''}".strip(": "))
+    elsewhere = [q.id for q in questions if q.answer and q.answer.other_question]
+    if len(elsewhere) >= max(2, len(rubric.questions) // 3):
+        flags.append(
+            f"looks like a different assignment: {len(elsewhere)} answers follow questions that are not this assignment's"
+        )
     if execution.status == "not_run":
         flags.append("not executed (--no-run): code checks use only what the saved notebook shows")
     total = sum(q.score for q in questions) + sum(c.score for c in checks)

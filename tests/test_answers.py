@@ -78,3 +78,20 @@ def test_pdf_garbled_question_text_still_marks_the_question(garbled):
 def test_template_placeholders_are_not_answers():
     found = answers(md(f"### Q1. {PROMPT['q1']}"), md("*Your answer here.*"))
     assert found == {}
+
+
+def test_answers_to_another_homeworks_questions_are_recognised():
+    from grader.score.concepts import score_answer
+
+    found = answers(
+        md("## Q1. What is the role of optimization algorithms in artificial neural networks? Why are they necessary?\n\nAns: they reduce overfitting and generalize to unseen data."),
+    )
+    assert found["q1"].other_question.startswith("What is the role of optimization")
+    result = score_answer(RUBRIC.question("q1"), found["q1"])
+    assert result.score == 0 and "different question" in result.flags[0]
+
+
+def test_a_paraphrased_heading_of_the_right_question_is_not_foreign():
+    found = answers(md("## Q1. What's regularization, and why does it matter in deep learning?\n\nIt prevents overfitting."))
+    assert found["q1"].other_question == ""
+    assert "prevents overfitting" in found["q1"].text

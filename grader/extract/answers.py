@@ -34,6 +34,7 @@ _PART_WORDS = {"i": 1, "l": 1, "ii": 2, "iii": 3, "iv": 4, "one": 1, "two": 2, "
 
 PROMPT_MATCH = 80
 TITLE_SHARE = 0.75
+OTHER_QUESTION_SHARE = 0.34
 
 CONFIDENCE = {
     "numbered": 0.95,
@@ -50,6 +51,7 @@ class _Collected:
     lines: list[str] = field(default_factory=list)
     confidence: float = 0.0
     how: str = ""
+    other_question: str = ""
 
     def add(self, cell: int, line: str) -> None:
         if not self.cells or self.cells[-1] != cell:
@@ -107,6 +109,15 @@ class _Questions:
                 best, best_score = question, score
         return best if best_score >= threshold else None
 
+    def is_other_question(self, text: str, question: Question) -> bool:
+        """A question the student copied that is not this one: the notebook answers another homework."""
+        words = _plain_words(text)
+        asks = text.rstrip("*_` ").endswith("?") or re.match(_ASKING, text.strip("*_` "), re.IGNORECASE)
+        if len(words) < 5 or not asks:
+            return False
+        shared = words & _plain_words(question.prompt + " " + " ".join(question.locate.keywords))
+        return len(shared) / len(words) < OTHER_QUESTION_SHARE
+
     def continues_prompt(self, line: str, question_id: str) -> bool:
         """The rest of a question that wrapped onto the next line."""
         text = _normalise(line)
@@ -130,6 +141,17 @@ _STOPWORDS = frozenset(
     "this to what when which why with work works your deep learning model models regularization "
     "concept role explain describe discuss".split()
 )
+
+
+_ENGLISH = frozenset(
+    "a an and are as at be by can do does for from how in into is it its of on or the their this "
+    "to what when which why with you your they them these those that there".split()
+)
+_ASKING = r"(what|why|how|explain|describe|discuss|compare|implement|define|list|when|which)\b"
+
+
+def _plain_words(text: str) -> set[str]:
+    return {stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _ENGLISH and len(w) > 1}
 
 
 def _content_words(text: str) -> set[str]:
@@ -202,7 +224,9 @@ def locate_answers(cells: list[CellText], questions: list[Question]) -> dict[str
             entry = collected[current]
             if CONFIDENCE[how] >= entry.confidence:
                 entry.confidence, entry.how = CONFIDENCE[how], how
-            if rest and not is_prompt and not _is_title(rest, lines):
+            if rest and not is_prompt and known.is_other_question(rest, question):
+                entry.other_question = entry.other_question or rest
+            elif rest and not is_prompt and not _is_title(rest, lines):
                 entry.add(cell.index, rest)
             elif not entry.lines:
                 listed.append(current)
@@ -211,7 +235,7 @@ def locate_answers(cells: list[CellText], questions: list[Question]) -> dict[str
             current = unanswered[0]
 
     return {
-        q.id: Answer(q.id, entry.text, tuple(entry.cells), entry.confidence, entry.how)
+        q.id: Answer(q.id, entry.text, tuple(entry.cells), entry.confidence, entry.how, entry.other_question)
         for q in questions
         if (entry := collected[q.id]).text
     }

@@ -164,6 +164,8 @@ def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
 
 
 def score_answer(question: Question, answer: Answer | None) -> QuestionGrade:
+    if answer and answer.other_question:
+        return _answers_another_question(question, answer)
     text = answer.text if answer else ""
     tokens = tokenize(text)
     index = AnswerIndex(tokens)
@@ -194,4 +196,19 @@ def score_answer(question: Question, answer: Answer | None) -> QuestionGrade:
         answer=answer,
         flags=tuple(flags),
         feedback=feedback,
+    )
+
+
+def _answers_another_question(question: Question, answer: Answer) -> QuestionGrade:
+    asked = answer.other_question if len(answer.other_question) < 120 else answer.other_question[:117] + "..."
+    return QuestionGrade(
+        id=question.id,
+        score=0.0,
+        max_score=question.points,
+        concepts=tuple(
+            ConceptResult(c.id, c.points, False, hint=c.hint, hidden=c.hidden) for c in question.concepts
+        ),
+        answer=answer,
+        flags=(f"needs review: this answer follows a different question: “{asked}”",),
+        feedback="This answer is written for a different question, so it earns no points here.",
     )
