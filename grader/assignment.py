@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from grader.extract.cells import prose_lines
 from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric
 
 
@@ -52,6 +54,7 @@ class Assignment:
     limits: ExecutionLimits
     template: Path | None
     solution: Path | None
+    template_lines: frozenset[str] = frozenset()
 
     def with_data(self, overrides: dict[str, Path]) -> "Assignment":
         """The same assignment with some dataset files replaced (``--data mnist=FILE``)."""
@@ -99,6 +102,7 @@ def load_assignment(folder: Path) -> Assignment:
         if path is not None and not path.is_file():
             raise AssignmentError(f"{config_path}: datasets.{name}: file {path} not found")
         datasets[name] = path
+    template = (folder / config.template).resolve() if config.template else None
     return Assignment(
         folder=folder.resolve(),
         title=config.title,
@@ -106,6 +110,19 @@ def load_assignment(folder: Path) -> Assignment:
         rubric_path=rubric_path,
         datasets=datasets,
         limits=config.execution,
-        template=(folder / config.template).resolve() if config.template else None,
+        template=template,
         solution=(folder / config.solution).resolve() if config.solution else None,
+        template_lines=_template_lines(config_path, template),
     )
+
+
+def _template_lines(config_path: Path, template: Path | None) -> frozenset[str]:
+    if template is None:
+        return frozenset()
+    try:
+        notebook = nbformat.read(template, as_version=4)
+    except FileNotFoundError:
+        raise AssignmentError(f"{config_path}: template: file {template} not found") from None
+    except Exception as exc:
+        raise AssignmentError(f"{config_path}: template: {template} is not a readable notebook ({exc})") from None
+    return prose_lines(notebook)

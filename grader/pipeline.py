@@ -37,7 +37,7 @@ def execute(submission: Submission, assignment: Assignment, options: RunOptions)
 def score(submission: Submission, execution: Execution, assignment: Assignment) -> Grade:
     """Pure: the grade for what ran, under the assignment's rubric."""
     rubric = assignment.rubric
-    evidence = gather_evidence(execution.notebook, rubric)
+    evidence = gather_evidence(execution.notebook, rubric, assignment.template_lines)
     questions = tuple(score_answer(q, evidence.answers.get(q.id)) for q in rubric.questions)
     checks = run_checks(list(rubric.checks), execution.facts, evidence)
     flags = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
-from grader.extract.cells import CellText
+from grader.extract.cells import CellText, normalise_line
 from grader.models import Answer
 from grader.rubric import Question
 from grader.score.text import stem
@@ -75,7 +75,7 @@ class _Questions:
                 self.by_number.setdefault(number, question)
             if question.locate.part and question.locate.number_in_part:
                 self.by_part[(question.locate.part, question.locate.number_in_part)] = question
-        self.prompts = {q.id: _normalise(q.prompt) for q in questions}
+        self.prompts = {q.id: normalise_line(q.prompt) for q in questions}
         self.prompt_words = {q.id: _content_words(q.prompt + " " + " ".join(q.locate.keywords)) for q in questions}
 
     def for_number(self, number: int, context: "_Context") -> tuple[Question | None, bool]:
@@ -98,7 +98,7 @@ class _Questions:
 
     def prompt_match(self, line: str, threshold: float) -> Question | None:
         """The question whose prompt this line copies (typos and PDF garbling allowed)."""
-        text = _normalise(line)
+        text = normalise_line(line)
         best, best_score = None, 0.0
         for question in self.questions:
             prompt = self.prompts[question.id]
@@ -120,7 +120,7 @@ class _Questions:
 
     def continues_prompt(self, line: str, question_id: str) -> bool:
         """The rest of a question that wrapped onto the next line."""
-        text = _normalise(line)
+        text = normalise_line(line)
         return 0 < len(text.split()) <= 20 and fuzz.partial_ratio(text, self.prompts[question_id]) >= 90
 
     def title_match(self, line: str) -> Question | None:
@@ -158,8 +158,6 @@ def _content_words(text: str) -> set[str]:
     return {stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS and len(w) > 1}
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9 ]+", " ", text.lower())).strip()
 
 
 def _part_number(match: re.Match) -> int:
@@ -186,7 +184,9 @@ class _Context:
         return self.order.index(question_id) == self.order.index(self.current) + 1
 
 
-def locate_answers(cells: list[CellText], questions: list[Question]) -> dict[str, Answer]:
+def locate_answers(
+    cells: list[CellText], questions: list[Question], template_lines: frozenset[str] = frozenset()
+) -> dict[str, Answer]:
     known = _Questions(questions)
     collected = {q.id: _Collected() for q in questions}
     order = [q.id for q in questions]
@@ -215,11 +215,11 @@ def locate_answers(cells: list[CellText], questions: list[Question]) -> dict[str
             marker = _marker(line, context)
             previous_was_prompt = bool(marker and marker[3])
             if marker is None:
-                if current is not None:
+                if current is not None and normalise_line(line) not in template_lines:
                     collected[current].add(cell.index, line)
                 continue
             question, how, rest, is_prompt = marker
-            numbered_cell = numbered_cell or (context.first_line and how in ("list number", "number within its Part"))
+            numbered_cell = numbered_cell or (context.first_line and bool(_PLAIN_NUMBER.match(line)))
             current = question.id
             entry = collected[current]
             if CONFIDENCE[how] >= entry.confidence:
@@ -260,7 +260,7 @@ def _marker(line: str, context: _Context):
             fresh = not context.answered(question.id)
             starts_list = context.first_line and fresh
             continues_list = context.numbered_cell and fresh and context.is_next(question.id)
-            if is_prompt or heading or starts_list or continues_list:
+            if is_prompt or (heading and fresh) or starts_list or continues_list:
                 how = "number within its Part" if within_part else "list number"
                 return question, "question text" if is_prompt else how, rest, is_prompt
     prompt = known.prompt_match(line, PROMPT_MATCH)

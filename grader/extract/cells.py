@@ -82,3 +82,18 @@ def _looks_like_prose(source: str) -> bool:
     words = re.findall(r"[A-Za-z]{2,}", source)
     symbols = re.findall(r"[(){}\[\]=]", source)
     return len(words) >= 4 and len(symbols) <= len(words) // 2
+
+
+def prose_lines(notebook) -> frozenset[str]:
+    """Every line of prose in a notebook, normalised: the template's text is not a student's answer."""
+    lines = set()
+    for index, cell in enumerate(notebook.get("cells", [])):
+        for line in read_cell(index, cell).text.splitlines():
+            normalised = normalise_line(line)
+            if len(normalised.split()) >= 2:
+                lines.add(normalised)
+    return frozenset(lines)
+
+
+def normalise_line(line: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9 ]+", " ", line.lower())).strip()

@@ -10,7 +10,7 @@ from grader.rubric import Rubric
 _TEXT_OUTPUTS = ("text/plain", "text/markdown")
 
 
-def gather_evidence(notebook, rubric: Rubric) -> Evidence:
+def gather_evidence(notebook, rubric: Rubric, template_lines: frozenset[str] = frozenset()) -> Evidence:
     cells = list(notebook.get("cells", []))
     texts = [read_cell(index, cell) for index, cell in enumerate(cells)]
     outputs: list[tuple[int, str]] = []
@@ -31,7 +31,7 @@ def gather_evidence(notebook, rubric: Rubric) -> Evidence:
         if shown:
             outputs.append((index, "\n".join(shown)))
     return Evidence(
-        answers=locate_answers(texts, list(rubric.questions)),
+        answers=locate_answers(texts, list(rubric.questions), template_lines),
         outputs=tuple(outputs),
         images=tuple(images),
         code_cells=tuple(code),
