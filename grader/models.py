@@ -10,8 +10,22 @@ from pathlib import Path
 from typing import Any, Literal
 
 from grader.execute.facts import Facts
+from grader.extract.static import StaticFacts
 
 ExecutionStatus = Literal["ok", "timeout", "kernel_died", "error", "not_run"]
+
+
+@dataclass(frozen=True)
+class Student:
+    """Who handed a notebook in, as far as file names and the roster tell."""
+
+    id: str
+    name: str = ""
+    email: str = ""
+    lms_user_id: str = ""
+    sis_id: str = ""
+    login_id: str = ""
+    section: str = ""
 
 
 @dataclass(frozen=True)
@@ -23,7 +37,9 @@ class Submission:
     sha256: str
     notebook: Any | None
     error: str | None = None
-    display_name: str = ""
+    identity: Student | None = None
+    late: bool = False
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,7 @@ class Evidence:
     outputs: tuple[tuple[int, str], ...] = ()
     images: tuple[int, ...] = ()
     code_cells: tuple[tuple[int, str], ...] = ()
+    static: StaticFacts = field(default_factory=StaticFacts)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
     rubric = assignment.rubric
     evidence = gather_evidence(execution.notebook, rubric, assignment.template_lines)
     questions = tuple(score_answer(q, evidence.answers.get(q.id)) for q in rubric.questions)
-    checks = run_checks(list(rubric.checks), execution.facts, evidence)
+    checks = run_checks(list(rubric.checks), execution.facts, evidence, execution)
     flags = []
     if execution.status not in ("ok", "not_run"):
         flags.append(f"execution {execution.status.replace('_', ' ')}: {execution.message or ''}".strip(": "))

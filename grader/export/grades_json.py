@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from grader.models import Grade
@@ -12,6 +13,9 @@ def grade_record(grade: Grade) -> dict:
     execution = grade.execution
     return {
         "student": grade.submission.student,
+        "identity": asdict(grade.submission.identity) if grade.submission.identity else {"id": grade.submission.student},
+        "late": grade.submission.late,
+        "notes": list(grade.submission.notes),
         "source": grade.submission.source,
         "sha256": grade.submission.sha256,
         "status": grade.status,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from grader.extract.answers import locate_answers
 from grader.extract.cells import read_cell, source_of
+from grader.extract.static import static_facts
 from grader.models import Evidence
 from grader.rubric import Rubric
 
@@ -35,6 +36,7 @@ def gather_evidence(notebook, rubric: Rubric, template_lines: frozenset[str] = f
         outputs=tuple(outputs),
         images=tuple(images),
         code_cells=tuple(code),
+        static=static_facts(notebook),
     )
 
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from grader.execute.facts import Evaluation, Facts, Fit, Model
-from grader.models import CheckGrade, Evidence
+from grader.extract.static import StaticModel
+from grader.models import CheckGrade, Evidence, Execution
 from grader.rubric import Check
 
 HELD_OUT_OVERLAP = 0.05
@@ -22,7 +23,19 @@ HELD_OUT_OVERLAP = 0.05
 class CheckContext:
     facts: Facts
     evidence: Evidence
+    verified_cells: frozenset[int] = frozenset()
+    failed_cells: frozenset[int] = frozenset()
+    saved_outputs_only: bool = False
     chosen: dict[str, list[Model]] = field(default_factory=dict)
+    chosen_static: dict[str, list[StaticModel]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    evidence: list[str]
+    credit: float = 1.0
+    source: str = "runtime"
 
 
 def describe_model(model: Model) -> str:
@@ -224,20 +237,114 @@ CHECKS: dict[str, Callable[[Check, CheckContext], tuple[bool, list[str]]]] = {
 }
 
 
-def run_checks(checks: list[Check], facts: Facts, evidence: Evidence) -> tuple[CheckGrade, ...]:
-    context = CheckContext(facts, evidence)
+def _static_models(check: Check, context: CheckContext) -> list[StaticModel]:
+    kinds = set(check.params.get("layers", []))
+    min_rate = float(check.params.get("min_rate", 0.0))
+    max_rate = float(check.params.get("max_rate", 1.0))
+    models = context.evidence.static.models
+    if check.kind == "trained_model_with_layers":
+        return [
+            m for m in models
+            if any(l in kinds and (r is None or min_rate < r < max_rate) for l, r in zip(m.layers, m.rates))
+        ]
+    return [m for m in models if m.layers and not any(l in kinds for l in m.layers)]
+
+
+def static_fallback(check: Check, context: CheckContext) -> Verdict | None:
+    """Credit for code that was written but not shown to run; None when there is nothing to credit.
+
+    Code whose cells ran without an error gets nothing here: what the run saw is the truth.
+    With --no-run, training or results visible in the saved outputs pass, labelled unverified.
+    """
+    static = context.evidence.static
+    if check.kind in ("trained_model_with_layers", "trained_model_without_layers"):
+        fitted = [(m, c) for m in _static_models(check, context) for c in static.calls_on(m.variable, "fit")]
+        context.chosen_static[check.id] = [m for m, _ in fitted]
+        if not fitted:
+            return None
+        model, call = fitted[0]
+        if context.saved_outputs_only and any(c.output_shows_training for _, c in fitted):
+            return Verdict(True, [f"{model.variable}: {' '.join(model.layers)} (cell {model.cell}); the saved outputs show it training (unverified: the notebook was not run)"], 1.0, "static")
+        return _not_shown_to_run(check, context, model, call)
+    referenced = [context.chosen_static.get(ref, [])[:1] for ref in check.params.get("models", [])]
+    if not all(referenced):
+        return None
+    models = [group[0] for group in referenced]
+    calls = [next(iter(static.calls_on(m.variable, "evaluate") + static.calls_on(m.variable, "predict")), None) for m in models]
+    if None in calls:
+        return None
+    if check.kind == "results_reported":
+        if context.saved_outputs_only and all(_number_shown(context, call.cell) for call in calls):
+            return Verdict(True, [f"results are printed after cell {max(c.cell for c in calls)} (unverified: the notebook was not run)"], 1.0, "static")
+        return None
+    return _not_shown_to_run(check, context, models[0], calls[0])
+
+
+def _not_shown_to_run(check: Check, context: CheckContext, model: StaticModel, call) -> Verdict | None:
+    if call.cell in context.verified_cells:
+        return None
+    where = "did not run" if context.saved_outputs_only or call.cell not in context.failed_cells else "failed"
+    return Verdict(
+        False,
+        [f"implemented but not shown to run: {model.variable} = {' '.join(model.layers)} (cell {model.cell}); "
+         f"its {call.method}() in cell {call.cell} {where}"],
+        check.static_credit,
+        "static",
+    )
+
+
+_METRIC_NUMBER = re.compile(r"(?<![\d.])0\.\d{2,}|\b\d{1,2}\.\d{1,2}\s?%")
+
+
+_PROGRESS_LOG = re.compile(r"Epoch \d+|step\b|━|\[=+|\d+/\d+ \[")
+
+
+def _number_shown(context: CheckContext, cell: int) -> bool:
+    """A metric-like number printed at or after ``cell``, not counting training progress logs."""
+    for index, text in context.evidence.outputs:
+        if index >= cell and any(
+            _METRIC_NUMBER.search(line) for line in text.splitlines() if not _PROGRESS_LOG.search(line)
+        ):
+            return True
+    return False
+
+
+def verified_cells(execution: Execution) -> frozenset[int]:
+    """Code cells our run executed without an error."""
+    if execution.mode == "no-run":
+        return frozenset()
+    failed = {e.cell for e in execution.cell_errors}
+    return frozenset(
+        index
+        for index, cell in enumerate(execution.notebook.get("cells", []))
+        if cell.get("cell_type") == "code" and cell.get("execution_count") is not None and index not in failed
+    )
+
+
+def run_checks(checks: list[Check], facts: Facts, evidence: Evidence, execution: Execution | None = None) -> tuple[CheckGrade, ...]:
+    context = CheckContext(
+        facts,
+        evidence,
+        verified_cells=verified_cells(execution) if execution else frozenset(),
+        failed_cells=frozenset(e.cell for e in execution.cell_errors) if execution else frozenset(),
+        saved_outputs_only=bool(execution and execution.mode == "no-run"),
+    )
     grades = []
     for check in checks:
         passed, lines = CHECKS[check.kind](check, context)
+        verdict = Verdict(passed, lines)
+        if not passed:
+            verdict = static_fallback(check, context) or verdict
         grades.append(
             CheckGrade(
                 id=check.id,
-                passed=passed,
-                score=check.points if passed else 0.0,
+                passed=verdict.passed,
+                score=round(check.points * verdict.credit, 2) if verdict.passed or verdict.source == "static" else 0.0,
                 max_score=check.points,
-                evidence=tuple(lines),
+                evidence=tuple(verdict.evidence),
                 description=check.description,
-                hint="" if passed else check.hint,
+                hint="" if verdict.passed else check.hint,
+                source=verdict.source,
             )
         )
     return tuple(grades)
