@@ -89,3 +89,63 @@ def test_results_must_appear_in_outputs():
     result = verdicts([DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)], [evaluation(1, 5, accuracy=0.9123), evaluation(2, 5, accuracy=0.8877)], outputs=[(6, "0.9123")])
     assert not result["comparison_reported"].passed
     assert "baseline_model: no result" in result["comparison_reported"].evidence[-1]
+
+
+def _notebook(*sources, outputs=None):
+    import nbformat.v4 as nbf
+
+    cells = []
+    for index, source in enumerate(sources):
+        cell = nbf.new_code_cell(source, execution_count=index + 1)
+        if outputs and index in outputs:
+            cell.outputs = [nbf.new_output("stream", name="stdout", text=outputs[index])]
+        cells.append(cell)
+    return nbf.new_notebook(cells=cells)
+
+
+STATIC_CODE = (
+    "def build(with_dropout):\n    layers = [keras.layers.Dense(64)]\n    if with_dropout:\n        layers.append(keras.layers.Dropout(0.3))\n"
+    "    return keras.Sequential(layers + [keras.layers.Dense(10)])",
+    "model_d = keras.Sequential([keras.layers.Dense(64), keras.layers.Dropout(0.3), keras.layers.Dense(10)])\nmodel_d.fit(x, y, epochs=3)",
+    "model_b = keras.Sequential([keras.layers.Dense(64), keras.layers.Dense(10)])\nmodel_b.fit(x, y, epochs=3)",
+    "print(model_d.evaluate(x_test, y_test), model_b.evaluate(x_test, y_test))",
+)
+
+
+def static_verdicts(notebook, execution):
+    from grader.extract.evidence import gather_evidence
+    from grader.assignment import load_assignment
+
+    rubric = load_assignment(ROOT / "assignments" / "regularization").rubric
+    evidence = gather_evidence(notebook, rubric)
+    return {g.id: g for g in run_checks(CHECKS, execution.facts, evidence, execution)}
+
+
+def test_code_that_failed_before_fit_earns_the_static_share_and_says_so():
+    from grader.models import CellError, Execution
+
+    notebook = _notebook(*STATIC_CODE)
+    execution = Execution(notebook, Facts(), "ok", cell_errors=(CellError(1, "NameError", "name 'x' is not defined"), CellError(2, "NameError", "x"), CellError(3, "NameError", "x")))
+    result = static_verdicts(notebook, execution)
+    dropout = result["dropout_model"]
+    assert not dropout.passed and dropout.source == "static" and dropout.score == 3.0
+    assert "implemented but not shown to run" in dropout.evidence[0] and "failed" in dropout.evidence[0]
+    assert result["baseline_model"].score == 2.5
+
+
+def test_code_that_ran_cleanly_gets_no_static_credit():
+    from grader.models import Execution
+
+    notebook = _notebook(*STATIC_CODE)
+    result = static_verdicts(notebook, Execution(notebook, Facts(), "ok"))
+    assert result["dropout_model"].score == 0 and result["dropout_model"].source == "runtime"
+
+
+def test_no_run_trusts_saved_outputs_but_labels_them_unverified():
+    from grader.models import Execution
+
+    notebook = _notebook(*STATIC_CODE, outputs={1: "Epoch 1/3\nEpoch 2/3", 2: "Epoch 1/3", 3: "[0.31, 0.9123] [0.35, 0.8811]"})
+    result = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))
+    assert result["dropout_model"].passed and "unverified" in result["dropout_model"].evidence[0]
+    assert result["comparison_reported"].passed
+    assert result["evaluated_on_held_out_data"].score == 2.5
