@@ -12,9 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.assignment import AssignmentError, load_assignment
-from grader.export.grades_json import write_grades_json
-from grader.ingest.files import InputError, read_submissions
-from grader.pipeline import RunOptions, grade_all
+from grader.export.grades_json import grade_record, write_grades_json
+from grader.export.gradescope import run_in_gradescope
+from grader.export.write import ExportError, ExportOptions, export_grades
+from grader.ingest.files import InputError, read_intake
+from grader.ingest.roster import read_roster
+from grader.ingest.notebooks import read_submission
+from grader.pipeline import RunOptions, grade_all, grade_submission
 from grader.report.render import write_reports
 from grader.rubric import RubricError, load_rubric
 
@@ -48,6 +52,7 @@ def grade(
     data: Annotated[Optional[list[str]], typer.Option(help="Replace a dataset for this run: NAME=FILE.")] = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Do not execute; grade the saved notebooks.")] = False,
     audience: Annotated[str, typer.Option(help="Reports for the instructor or the student.")] = "instructor",
+    roster: Annotated[Optional[Path], typer.Option(help="Canvas gradebook export or an id,name,email CSV.")] = None,
     quiet: Annotated[bool, typer.Option(help="Print only errors.")] = False,
 ) -> None:
     """Run and grade submissions; write grades.json, reports and a class overview."""
@@ -57,9 +62,14 @@ def grade(
         _fail(f"--audience {audience!r}: use instructor or student")
     try:
         task = load_assignment(assignment).with_data(_parse_data(data or []))
-        submissions = read_submissions(paths)
+        intake = read_intake(paths, read_roster(roster) if roster else None)
     except (AssignmentError, InputError) as exc:
         _fail(str(exc))
+    for source, reason in intake.skipped:
+        console.print(f"skipped {source}: {reason}", highlight=False)
+    for student in intake.missing:
+        console.print(f"no submission from {student.name or student.id} (on the roster)", highlight=False)
+    submissions = intake.submissions
     if not submissions:
         _fail("no notebooks found in " + ", ".join(map(str, paths)))
     out.mkdir(parents=True, exist_ok=True)
@@ -72,8 +82,21 @@ def grade(
     grades = grade_all(submissions, task, RunOptions(run=not no_run, mode=budget), on_done=progress)
     grades = write_reports(grades, task, out, audience)
     write_grades_json(grades, out / "grades.json")
+    remember_assignment(out, task.folder)
     if not quiet:
         _print_summary(grades, out)
+
+
+def remember_assignment(out: Path, folder: Path) -> None:
+    """So that later commands on OUT (export, rescore) know which assignment it holds."""
+    (out / "assignment.json").write_text(json.dumps({"assignment": str(folder)}), encoding="utf-8")
+
+
+def recalled_assignment(out: Path) -> Path:
+    try:
+        return Path(json.loads((out / "assignment.json").read_text(encoding="utf-8"))["assignment"])
+    except (OSError, ValueError, KeyError):
+        raise AssignmentError(f"{out}: no graded assignment recorded here; pass --assignment DIR") from None
 
 
 def _print_summary(grades, out: Path) -> None:
@@ -84,6 +107,50 @@ def _print_summary(grades, out: Path) -> None:
         table.add_row(grade.submission.student, f"{grade.score:g} / {grade.max_score:g}", grade.error or grade.status)
     Console().print(table)
     Console().print(f"Wrote {out / 'grades.json'}, {out / 'index.html'} and {len(grades)} reports in {out / 'reports'}")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Option(help="The folder `grader grade` wrote (holds grades.json).")],
+    format: Annotated[str, typer.Option("--format", help="canvas, moodle, blackboard, gradescope, csv or json.")],
+    assignment: Annotated[Optional[Path], typer.Option(help="The assignment folder; by default the one graded into OUT.")] = None,
+    assignment_id: Annotated[Optional[str], typer.Option(help="Canvas assignment id / Blackboard column id.")] = None,
+    title: Annotated[Optional[str], typer.Option(help="Grade column name (default: the assignment's title).")] = None,
+    moodle_id: Annotated[str, typer.Option(help="Moodle identifier column: email or idnumber.")] = "email",
+    delimiter: Annotated[str, typer.Option(help="Blackboard file: comma (.csv) or tab (.txt).")] = "comma",
+    errors: Annotated[str, typer.Option(help="Score for submissions that could not be graded: blank or zero.")] = "blank",
+) -> None:
+    """Write the grades in a format an LMS imports as it is, under OUT/exports/."""
+    try:
+        folder = assignment or recalled_assignment(out)
+        rubric = load_assignment(folder).rubric
+        options = ExportOptions(assignment_id, title, moodle_id, delimiter, errors)
+        paths, warnings = export_grades(out, rubric, format, options)
+    except (AssignmentError, ExportError) as exc:
+        _fail(str(exc))
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for path in paths:
+        print(path)
+
+
+@app.command("gradescope-run")
+def gradescope_run(
+    assignment: Annotated[Path, typer.Option(help="The assignment folder inside the autograder image.")],
+    submission: Annotated[Path, typer.Option(help="Where Gradescope puts the upload.")] = Path("/autograder/submission"),
+    results: Annotated[Path, typer.Option(help="Where Gradescope reads results.json.")] = Path("/autograder/results/results.json"),
+    budget: Annotated[str, typer.Option(help="Execution budget: full or fast.")] = "full",
+) -> None:
+    """Be Gradescope's autograder: grade the uploaded notebook and write results.json."""
+    try:
+        task = load_assignment(assignment)
+    except AssignmentError as exc:
+        _fail(str(exc))
+
+    def grade_one(path: Path) -> dict:
+        return grade_record(grade_submission(read_submission(path), task, RunOptions(mode=budget)))
+
+    run_in_gradescope(submission, results, grade_one, task.rubric)
 
 
 @rubric_app.command("lint")

@@ -5,31 +5,63 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from pathlib import Path
 
 import nbformat
 
-from grader.models import Submission
+from grader.models import Student, Submission
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
+WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+def safe_id(text: str, fallback: str = "student") -> str:
+    """A file-name-safe id (reports are saved as ``<id>.html``): ASCII letters, digits, ``_.-``; no ``/``, no ``..``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", ascii_text)
+    cleaned = re.sub(r"\.{2,}", ".", cleaned).strip("._-")[:80].strip("._-")
+    if not cleaned:
+        return fallback
+    if cleaned.split(".")[0].casefold() in WINDOWS_RESERVED:
+        cleaned = f"{cleaned}_"
+    return cleaned
 
 
 def student_id_for(path: Path) -> str:
     """A file-name-safe id for the student, from the submission's file name."""
-    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem).strip("._") or "student"
-    return cleaned[:80]
+    return safe_id(path.stem)
 
 
 def read_submission(path: Path, student: str | None = None) -> Submission:
     student = student or student_id_for(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_NOTEBOOK_BYTES:
+            error = f"the file is {size:,} bytes, over the {MAX_NOTEBOOK_BYTES:,} limit"
+            return Submission(student, str(path), "", None, error)
         raw = path.read_bytes()
     except OSError as exc:
         return Submission(student, str(path), "", None, f"cannot read the file: {exc.strerror}")
+    return read_submission_bytes(raw, str(path), student)
+
+
+def read_submission_bytes(
+    raw: bytes,
+    source: str,
+    student: str,
+    *,
+    identity: Student | None = None,
+    late: bool = False,
+    notes: tuple[str, ...] = (),
+) -> Submission:
+    """A Submission from bytes already in memory (a zip member, or a file read by the caller)."""
     digest = hashlib.sha256(raw).hexdigest()
     if len(raw) > MAX_NOTEBOOK_BYTES:
-        return Submission(student, str(path), digest, None, f"the file is {len(raw):,} bytes, over the {MAX_NOTEBOOK_BYTES:,} limit")
-    return Submission(student, str(path), digest, *parse_notebook(raw))
+        notebook, error = None, f"the file is {len(raw):,} bytes, over the {MAX_NOTEBOOK_BYTES:,} limit"
+    else:
+        notebook, error = parse_notebook(raw)
+    return Submission(student, source, digest, notebook, error, identity=identity, late=late, notes=notes)
 
 
 def parse_notebook(raw: bytes):

@@ -1,0 +1,198 @@
+"""What every export shares: the Export record, safe spreadsheet cells, numbers, identities, feedback.
+
+Exports read grade records (the objects of grades.json, see ``grades_json.grade_record``), never
+Grade dataclasses, so they can run long after grading, from the file alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+from grader.rubric import Rubric
+
+ErrorPolicy = Literal["blank", "zero"]
+
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Export:
+    """File contents keyed by their path under ``OUT/exports/``, and what the instructor should know."""
+
+    files: dict[str, bytes]
+    warnings: tuple[str, ...] = ()
+
+
+def safe_cell(value: object) -> str:
+    """Text for one CSV cell: a leading ``=``, ``+``, ``-``, ``@`` (or tab, CR) gets a ``'`` so no formula runs."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def number(value: float | None) -> str:
+    """A score as the LMS wants it: at most two decimals, no trailing zeros (7.5, 10, 3.33)."""
+    if value is None:
+        return ""
+    text = f"{float(value):.2f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def csv_bytes(
+    rows: Iterable[list[str]],
+    *,
+    delimiter: str = ",",
+    quote_all: bool = False,
+    line_end: str = "\n",
+    bom: bool = False,
+) -> bytes:
+    """UTF-8 CSV written by the csv module; cells must already be strings (``safe_cell``/``number``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(
+        buffer,
+        delimiter=delimiter,
+        quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
+        lineterminator=line_end,
+    )
+    writer.writerows(rows)
+    return (("\ufeff" if bom else "") + buffer.getvalue()).encode("utf-8")
+
+
+def identity(record: dict) -> dict[str, str]:
+    """The student's identity fields, every one a string ('' when unknown)."""
+    found = record.get("identity") or {}
+    fields = ("name", "email", "lms_user_id", "sis_id", "login_id", "section")
+    ident = {field: str(found.get(field) or "") for field in fields}
+    ident["id"] = str(found.get("id") or record.get("student") or "")
+    return ident
+
+
+def display_name(record: dict) -> str:
+    ident = identity(record)
+    return ident["name"] or ident["id"]
+
+
+def is_graded(record: dict) -> bool:
+    return record.get("status") == "graded"
+
+
+def total_cell(record: dict, errors: ErrorPolicy) -> str:
+    """The score cell of an LMS file: the total, or for an ungraded submission blank (default) or 0."""
+    if is_graded(record):
+        return number(record.get("score"))
+    return "0" if errors == "zero" else ""
+
+
+def by_student(records: Iterable[dict]) -> list[dict]:
+    """Records in a stable order (by student id), with manual overrides applied."""
+    return sorted((with_overrides(r) for r in records), key=lambda r: str(r.get("student", "")))
+
+
+def duplicate_warnings(records: list[dict], target: str) -> list[str]:
+    seen: dict[str, int] = {}
+    for record in records:
+        seen[record.get("student", "")] = seen.get(record.get("student", ""), 0) + 1
+    return [
+        f"{target}: student {student!r} has {count} rows (several submissions in grades.json); "
+        f"the LMS keeps the last one it reads"
+        for student, count in seen.items()
+        if count > 1
+    ]
+
+
+def with_overrides(record: dict) -> dict:
+    """Apply manual grades, if the record carries any, and return a new record.
+
+    An override is ``{"id": <question id | check id | "total">, "score": <points>, ...}`` (other keys
+    such as who, when and why are kept but not read). A question or check override replaces that
+    item's score and the total is re-added; a ``total`` override sets the total and makes the
+    submission graded even if the grader could not grade it. Records without ``overrides`` are
+    returned unchanged.
+    """
+    overrides = record.get("overrides") or []
+    if not overrides:
+        return record
+    result = copy.deepcopy(record)
+    items = {item["id"]: item for item in result.get("questions", []) + result.get("checks", [])}
+    total = None
+    for override in overrides:
+        target, score = override.get("id"), override.get("score")
+        if score is None:
+            continue
+        if target == "total":
+            total = float(score)
+        elif target in items:
+            items[target]["score"] = float(score)
+            if "passed" in items[target]:
+                items[target]["passed"] = float(score) >= float(items[target].get("max_score") or 0)
+    if total is None:
+        total = sum(float(item.get("score") or 0) for item in items.values()) if items else result.get("score", 0.0)
+    else:
+        result["status"], result["error"] = "graded", None
+    result["score"] = round(total, 2)
+    max_score = result.get("max_score") or 0
+    result["percent"] = round(100 * result["score"] / max_score, 1) if max_score else 0.0
+    return result
+
+
+def concept_rules(rubric: Rubric) -> dict[tuple[str, str], tuple[bool, str]]:
+    """(question id, concept id) -> (hidden, hint), from the rubric."""
+    return {(q.id, c.id): (c.hidden, c.hint) for q in rubric.questions for c in q.concepts}
+
+
+def feedback_text(record: dict, rubric: Rubric) -> str:
+    """A plain-text summary for the student: totals, what each answer missed, which checks failed.
+
+    Hidden concepts are never named when missed (that would publish the hidden rubric).
+    """
+    if not is_graded(record):
+        return f"Not graded: {record.get('error') or 'the submission could not be graded'}"
+    rules = concept_rules(rubric)
+    hints = {c.id: c.hint for c in rubric.checks}
+    min_words = {q.id: q.min_words for q in rubric.questions}
+    lines = [f"Score: {number(record.get('score'))} / {number(record.get('max_score'))}"]
+    for question in record.get("questions", []):
+        line = f"{question['id']}: {number(question['score'])} / {number(question['max_score'])}"
+        missing = []
+        for concept in question.get("concepts", []):
+            hidden, hint = rules.get((question["id"], concept["id"]), (False, ""))
+            if not concept.get("found") and not hidden:
+                missing.append(f"{concept['id']} ({hint})" if hint else concept["id"])
+        if missing:
+            line += ". Missing: " + "; ".join(missing)
+        found_points = sum(float(c.get("points") or 0) for c in question.get("concepts", []) if c.get("found"))
+        if float(question["score"]) < min(float(question["max_score"]), found_points):
+            words = min_words.get(question["id"])
+            line += f". Capped: a full answer needs about {words} words" if words else ". Capped"
+        lines.append(line)
+    for check in record.get("checks", []):
+        verdict = "passed" if check.get("passed") else "not passed"
+        line = f"{check['id']}: {verdict}, {number(check['score'])} / {number(check['max_score'])}"
+        if not check.get("passed") and hints.get(check["id"]):
+            line += f" ({hints[check['id']]})"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
+
+
+def safe_dirname(name: str, taken: set[str]) -> str:
+    """A folder name from a student id: ASCII letters, digits, ``._-``; never ``..``, never reused."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_name).strip("._")[:80] or "student"
+    if cleaned.lower().split(".")[0] in _RESERVED:
+        cleaned = "_" + cleaned
+    candidate, n = cleaned, 2
+    while candidate.lower() in taken:
+        candidate, n = f"{cleaned}-{n}", n + 1
+    taken.add(candidate.lower())
+    return candidate

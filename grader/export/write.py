@@ -1,0 +1,95 @@
+"""`grader export`: read OUT/grades.json, build the chosen format, write it under OUT/exports/.
+
+The formats themselves are pure (records + rubric + options -> file contents); this module is
+the only one that touches the disk.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.export.blackboard import Delimiter, blackboard_file
+from grader.export.canvas import canvas_csv
+from grader.export.common import ErrorPolicy, Export
+from grader.export.gradescope import gradescope_files
+from grader.export.moodle import MoodleIdentifier, moodle_csv
+from grader.export.table import grades_csv, grades_table_json
+from grader.rubric import Rubric
+
+FORMATS = ("canvas", "moodle", "blackboard", "gradescope", "csv", "json")
+
+
+class ExportError(ValueError):
+    """An export that cannot be made, said so a person can fix it."""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What the command line can set; each format reads only the options it needs."""
+
+    assignment_id: str | None = None  # Canvas assignment id / Blackboard column id
+    title: str | None = None  # grade column name; the rubric's title by default
+    moodle_identifier: MoodleIdentifier = "email"
+    delimiter: Delimiter = "comma"  # Blackboard only
+    errors: ErrorPolicy = "blank"  # score of a submission that could not be graded
+
+
+def build_export(fmt: str, records: list[dict], rubric: Rubric, options: ExportOptions = ExportOptions()) -> Export:
+    if options.errors not in ("blank", "zero"):
+        raise ExportError(f"--errors {options.errors!r}: use blank or zero")
+    if fmt == "canvas":
+        return canvas_csv(records, rubric, assignment_id=options.assignment_id, title=options.title, errors=options.errors)
+    if fmt == "moodle":
+        if options.moodle_identifier not in ("email", "idnumber"):
+            raise ExportError(f"--moodle-id {options.moodle_identifier!r}: use email or idnumber")
+        return moodle_csv(records, rubric, identifier=options.moodle_identifier, title=options.title, errors=options.errors)
+    if fmt == "blackboard":
+        if options.delimiter not in ("comma", "tab"):
+            raise ExportError(f"--delimiter {options.delimiter!r}: use comma or tab")
+        return blackboard_file(
+            records, rubric, column_id=options.assignment_id, title=options.title, delimiter=options.delimiter, errors=options.errors
+        )
+    if fmt == "gradescope":
+        return gradescope_files(records, rubric)
+    if fmt == "csv":
+        return grades_csv(records, rubric, errors=options.errors)
+    if fmt == "json":
+        return grades_table_json(records, rubric, errors=options.errors)
+    raise ExportError(f"--format {fmt!r}: use one of {', '.join(FORMATS)}")
+
+
+def load_records(out: Path) -> list[dict]:
+    path = out / "grades.json"
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExportError(f"{path}: not found; run `grader grade ... --out {out}` first") from None
+    except json.JSONDecodeError as exc:
+        raise ExportError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) and "student" in r for r in records):
+        raise ExportError(f"{path}: expected a list of grade records, each with a student")
+    return records
+
+
+def write_export(export: Export, out: Path) -> list[Path]:
+    """Write every file of ``export`` under ``out/exports/``; return the paths written."""
+    root = (out / "exports").resolve()
+    written = []
+    for relative, content in export.files.items():
+        path = (root / relative).resolve()
+        if root not in path.parents:
+            raise ExportError(f"refusing to write {relative!r} outside {root}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_bytes(content)
+        temporary.replace(path)
+        written.append(path)
+    return written
+
+
+def export_grades(out: Path, rubric: Rubric, fmt: str, options: ExportOptions = ExportOptions()) -> tuple[list[Path], tuple[str, ...]]:
+    """The whole command: grades.json in ``out`` -> ``out/exports/...``; returns (paths, warnings)."""
+    export = build_export(fmt, load_records(out), rubric, options)
+    return write_export(export, out), export.warnings
