@@ -27,9 +27,11 @@ _KEYWORD_NUMBER = re.compile(
 _PLAIN_NUMBER = re.compile(r"^(?P<indent>\s*)(?P<lead>[#>*_]*)\s*\(?(\d{1,2})\s*[.):](?!\d)\s*[*_]*\s*(.*)$")
 _PART = re.compile(r"^[\s#>*_]*part\s*[-:]?\s*(\d|i{1,3}|iv|l|one|two|three|four)\b", re.IGNORECASE)
 _LABEL_ONLY = re.compile(
-    r"^[\s#>*_]*(?:ans(?:wer)?s?|solutions?|sol|your answer here\.?|type your answer here\.?)[\s:\-–.>*_]*$",
+    r"^[\s#>*_]*(?:ans(?:wer)?s?|solutions?|sol|your answer here\.?|type your answer here\.?"
+    r"|(?:assignment|notebook)\s+(?:is\s+)?(?:completed?|done|ends?)|thank\s*you|the\s+end)[\s:\-–.!>*_]*$",
     re.IGNORECASE,
 )
+_WORDLIKE = re.compile(r"[A-Za-z0-9]")
 _PART_WORDS = {"i": 1, "l": 1, "ii": 2, "iii": 3, "iv": 4, "one": 1, "two": 2, "three": 3, "four": 4}
 
 PROMPT_MATCH = 80
@@ -123,6 +125,10 @@ class _Questions:
         text = normalise_line(line)
         return 0 < len(text.split()) <= 20 and fuzz.partial_ratio(text, self.prompts[question_id]) >= 90
 
+    def shares_words(self, text: str, question: Question) -> bool:
+        """A short numbered heading read within a Part must name something of its question."""
+        return len(text.split()) > 4 or bool(_content_words(text) & self.prompt_words[question.id])
+
     def title_match(self, line: str) -> Question | None:
         """A short heading naming a question's subject ("Early Stopping:", "L1 and L2")."""
         words = _content_words(line)
@@ -196,7 +202,7 @@ def locate_answers(
     for cell in cells:
         if cell.kind != "prose":
             continue
-        lines = [line for line in cell.text.splitlines() if line.strip() and not _LABEL_ONLY.match(line)]
+        lines = [line for line in cell.text.splitlines() if _WORDLIKE.search(line) and not _LABEL_ONLY.match(line)]
         listed: list[str] = []
         numbered_cell = False
         previous_was_prompt = False
@@ -219,7 +225,8 @@ def locate_answers(
                     collected[current].add(cell.index, line)
                 continue
             question, how, rest, is_prompt = marker
-            numbered_cell = numbered_cell or (context.first_line and bool(_PLAIN_NUMBER.match(line)))
+            full_copy = is_prompt and len(normalise_line(rest)) >= 0.8 * len(known.prompts[question.id])
+            numbered_cell = numbered_cell or (context.first_line and bool(_PLAIN_NUMBER.match(line)) and not full_copy)
             current = question.id
             entry = collected[current]
             if CONFIDENCE[how] >= entry.confidence:
@@ -258,6 +265,8 @@ def _marker(line: str, context: _Context):
             is_prompt = known.prompt_match(rest, PROMPT_MATCH) is question
             heading = "#" in plain.group("lead")
             fresh = not context.answered(question.id)
+            if within_part and not is_prompt and not known.shares_words(rest, question):
+                return None
             starts_list = context.first_line and fresh
             continues_list = context.numbered_cell and fresh and context.is_next(question.id)
             if is_prompt or (heading and fresh) or starts_list or continues_list:

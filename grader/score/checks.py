@@ -211,8 +211,10 @@ def results_reported(check: Check, context: CheckContext) -> tuple[bool, list[st
 
 
 def _printed(value: float, outputs: tuple[tuple[int, str], ...], after: int | None) -> int | None:
-    forms = {repr(value), f"{value:.4f}", f"{value:.3f}", f"{value * 100:.2f}", f"{value * 100:.1f}"}
-    patterns = [re.compile(r"(?<![\d.])" + re.escape(form) + r"(?!\d)") for form in forms if len(form.strip("0.")) >= 2]
+    if value in (0.0, 1.0):
+        return None
+    forms = {repr(value), f"{value:.4f}", f"{value:.3f}", f"{value:.2f}", f"{value * 100:.2f}", f"{value * 100:.1f}"}
+    patterns = [re.compile(r"(?<![\d.])" + re.escape(form) + r"(?!\d)") for form in forms]
     for cell, text in outputs:
         if after is not None and cell < after:
             continue
