@@ -1,0 +1,319 @@
+"""The execute stage: a student's notebook runs in a fresh kernel and the grader learns what ran.
+
+Kernel tests run real (tiny) notebooks: a few hundred samples, one epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from grader.assignment import ExecutionLimits
+from grader.execute import digits, runner
+from grader.execute.facts import parse_facts
+from grader.execute.probe import row_hashes, sample_rows
+from grader.execute.runner import collect_cell_errors, kernel_environment, run_notebook, student_line
+from grader.execute.shell import neutralise_shell
+
+LIMITS = ExecutionLimits(cell_timeout=120, notebook_timeout=300, startup_timeout=60)
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("grader-cache")
+
+
+def notebook(*cells):
+    return new_notebook(
+        cells=[new_markdown_cell(c[3:]) if c.startswith("md:") else new_code_cell(c) for c in cells]
+    )
+
+
+def run(nb, cache_dir, limits=LIMITS, datasets=None):
+    datasets = {"mnist": None} if datasets is None else datasets
+    return run_notebook(nb, datasets=datasets, limits=limits, cache_dir=cache_dir)
+
+
+def stdout(cell) -> str:
+    streams = [o for o in cell.outputs if o.get("output_type") == "stream" and o.get("name") == "stdout"]
+    return "".join(o.get("text", "") for o in streams)
+
+
+# -- shell lines ---------------------------------------------------------------------------------
+
+
+def test_pip_and_shell_lines_become_pass_statements_and_are_listed():
+    source = "!pip install tensorflow\nif True:\n    !ls -la\n    x = 1\n%pip install keras\nfiles = !ls\nprint(x)"
+    runnable, skipped = neutralise_shell(source, cell=4)
+    compile(runnable, "cell", "exec")  # still parses
+    lines = runnable.split("\n")
+    assert len(lines) == 7
+    assert lines[0].startswith("pass  # skipped by grader: !pip install tensorflow")
+    assert lines[2].startswith("    pass  # skipped by grader")
+    assert lines[5].startswith("files = []")
+    assert [s.line for s in skipped] == ["!pip install tensorflow", "!ls -la", "%pip install keras", "files = !ls"]
+    assert all(s.cell == 4 for s in skipped)
+    assert "not installed" in skipped[0].reason
+
+
+def test_a_bash_cell_is_skipped_whole_and_python_calls_are_left_alone():
+    runnable, skipped = neutralise_shell("%%bash\necho hi\nrm -rf data", cell=2)
+    compile(runnable, "cell", "exec")
+    assert [s.line for s in skipped] == ["%%bash"]
+    untouched = "import os\nos.system('ls')\nget_ipython().system('ls')\n%matplotlib inline\nx = a != b"
+    assert neutralise_shell(untouched, cell=0) == (untouched, [])
+
+
+# -- the MNIST stand-in --------------------------------------------------------------------------
+
+
+def test_the_mnist_stand_in_has_keras_layout_disjoint_splits_and_is_cached(cache_dir):
+    started = time.perf_counter()
+    path = digits.mnist_standin_npz(cache_dir)
+    with np.load(path) as data:
+        x_train, y_train, x_test, y_test = (data[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8
+    assert y_train.shape == (60000,) and y_train.dtype == np.uint8
+    assert x_test.shape == (10000, 28, 28) and y_test.shape == (10000,)
+    assert set(np.unique(y_train)) == set(range(10)) and x_train.max() > 200
+    train = set(row_hashes(x_train).tolist())
+    assert not train & set(row_hashes(x_test).tolist())
+    assert time.perf_counter() - started < 15  # built once (about a second), then reused
+    mtime = path.stat().st_mtime_ns
+    assert digits.mnist_standin_npz(cache_dir) == path and path.stat().st_mtime_ns == mtime
+
+
+def test_the_cache_folder_comes_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path))
+    assert digits.default_cache_dir() == tmp_path
+
+
+# -- row hashing ---------------------------------------------------------------------------------
+
+
+def test_row_hashes_match_equal_rows_across_dtypes_and_are_fast():
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (55000, 28, 28), dtype=np.uint8)
+    scaled = images / 255.0
+    started = time.perf_counter()
+    hashes = row_hashes(scaled)
+    assert time.perf_counter() - started < 1.5  # about 0.06 s on a laptop
+    assert len(np.unique(hashes)) == 55000
+    assert np.array_equal(hashes, row_hashes(scaled.astype(np.float32)))
+    assert np.array_equal(row_hashes(scaled.reshape(55000, -1), rows=[3, 7]), hashes[[3, 7]])
+    assert row_hashes(np.array(["a", "b"])) is None
+    assert len(sample_rows(10)) == 10 and len(sample_rows(55000)) == 256
+
+
+# -- tracebacks ----------------------------------------------------------------------------------
+
+
+def test_the_student_line_is_read_from_a_coloured_traceback():
+    traceback = [
+        "\x1b[31m---------------------------------------------------------------------------\x1b[39m",
+        "\x1b[31mNameError\x1b[39m                                 Traceback (most recent call last)",
+        "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[5]\x1b[39m\x1b[32m, line 4\x1b[39m\n"
+        "\x1b[32m      2\x1b[39m label_encoder = LabelEncoder()\n"
+        "\x1b[32m----> \x1b[39m\x1b[32m4\x1b[39m data[\x1b[33m'quality'\x1b[39m] = 1\n",
+        "\x1b[31mNameError\x1b[39m: name 'data' is not defined",
+    ]
+    assert student_line(traceback) == "data['quality'] = 1"
+    syntax = [
+        "  \x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[1]\x1b[39m\x1b[32m, line 1\x1b[39m\n    x = (\n        ^\n",
+        "SyntaxError: '(' was never closed",
+    ]
+    assert student_line(syntax) == "x = ("
+
+
+def test_the_kernel_environment_is_built_from_scratch(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_TEST_SECRET", "hunter2")
+    env = kernel_environment(tmp_path, threads=2)
+    assert "GRADER_TEST_SECRET" not in env and env["HOME"] == str(tmp_path)
+    assert env["OMP_NUM_THREADS"] == env["TF_NUM_INTRAOP_THREADS"] == "2"
+
+
+# -- running notebooks ---------------------------------------------------------------------------
+
+
+def test_a_plain_notebook_runs_past_errors_in_a_clean_kernel(cache_dir, monkeypatch, tmp_path):
+    """No TensorFlow: the pip cell is skipped, a NameError is recorded, later cells still run,
+    nothing of the grader leaks into the kernel, and the caller's notebook is not changed."""
+    monkeypatch.setenv("GRADER_TEST_SECRET", "hunter2")
+    nb = notebook(
+        "md:# Homework",
+        "!pip install tensorflow\nimport os, sys",
+        "data['quality'] = 1",
+        "",
+        "md:Question 2",
+        "print('secret' if 'GRADER_TEST_SECRET' in os.environ else 'clean')\n"
+        "print(sorted(m for m in ('tensorflow', 'keras', 'torch', 'numpy') if m in sys.modules))\n"
+        "print(sorted(os.listdir('.')))\n"
+        "print([name for name in dir() if 'grader' in name.lower()])",
+    )
+    before = copy.deepcopy(nb)
+    (tmp_path / "wine.csv").write_text("quality\n5\n")
+    execution = run(nb, cache_dir, datasets={"mnist": None, "wine": tmp_path / "wine.csv"})
+
+    assert nb == before
+    assert execution.status == "ok", execution.message
+    assert [s.line for s in execution.skipped] == ["!pip install tensorflow"]
+    assert [(e.cell, e.ename, e.line) for e in execution.cell_errors] == [(2, "NameError", "data['quality'] = 1")]
+    cells = execution.notebook.cells
+    assert len(cells) == len(nb.cells) and [c.cell_type for c in cells] == [c.cell_type for c in nb.cells]
+    assert cells[1].source == nb.cells[1].source  # the student's source, not the neutralised one
+    assert [c.get("execution_count") for c in cells] == [None, 1, 2, None, None, 3]
+    assert stdout(cells[5]).splitlines() == ["clean", "[]", "['mnist.npz', 'notebook.ipynb', 'wine.csv']", "[]"]
+    assert execution.facts.models == [] and execution.seconds > 0
+
+
+def test_an_endless_cell_times_out_and_the_next_cell_still_runs(cache_dir):
+    limits = ExecutionLimits(cell_timeout=3, notebook_timeout=120, startup_timeout=60)
+    execution = run(notebook("x = 1", "while True:\n    pass", "print('after', x)"), cache_dir, limits)
+    assert execution.status == "timeout"
+    assert "cell 1" in execution.message
+    assert [(e.cell, e.ename) for e in execution.cell_errors] == [(1, "CellTimeoutError")]
+    assert stdout(execution.notebook.cells[2]) == "after 1\n"
+
+
+def test_a_cell_that_swallows_the_interrupt_ends_the_run(cache_dir, monkeypatch):
+    """A bare ``except:`` in a loop catches the grader's interrupt: the kernel is killed instead."""
+    monkeypatch.setattr(runner, "INTERRUPT_GRACE", 2.0)
+    limits = ExecutionLimits(cell_timeout=3, notebook_timeout=120, startup_timeout=60)
+    endless = "while True:\n    try:\n        sum(range(1000))\n    except:\n        pass"
+    execution = run(notebook("x = 1", endless, "print('after')"), cache_dir, limits, datasets={})
+    assert execution.status == "timeout"
+    assert "did not stop" in execution.message
+    assert [(e.cell, e.ename) for e in execution.cell_errors] == [(1, "CellTimeoutError")]
+    assert execution.notebook.cells[2].outputs == []
+
+
+def test_a_missing_kernel_is_an_error_for_that_submission(cache_dir):
+    execution = run_notebook(notebook("x = 1"), datasets={}, limits=LIMITS, kernel_name="no-such-kernel")
+    assert execution.status == "error"
+    assert "no-such-kernel" in execution.message
+    assert run_notebook(notebook("x = 1"), datasets={}, limits=LIMITS, mode="no-run").status == "not_run"
+
+
+def test_the_whole_notebook_limit_stops_the_run(cache_dir):
+    limits = ExecutionLimits(cell_timeout=60, notebook_timeout=3, startup_timeout=60)
+    execution = run(notebook("import time", "time.sleep(30)", "print('never')"), cache_dir, limits)
+    assert execution.status == "timeout"
+    assert "3 s limit" in execution.message
+    assert execution.notebook.cells[2].outputs == []
+    assert execution.seconds < 25
+
+
+KERAS_CELLS = (
+    "md:# Part 3",
+    "import numpy as np\nfrom tensorflow import keras\n"
+    "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()\n"
+    "x_train, y_train = x_train[:200] / 255.0, y_train[:200]\n"
+    "x_test, y_test = x_test[:100] / 255.0, y_test[:100]",
+    "md:A model with dropout",
+    "model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),\n"
+    "    keras.layers.Dense(32, activation='relu'), keras.layers.Dropout(0.3),\n"
+    "    keras.layers.Dense(10, activation='softmax')])\n"
+    "model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])",
+    "model.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)",
+    "test_loss, test_acc = model.evaluate(x_test, y_test, verbose=0)\n"
+    "train_scores = model.evaluate(x_train, y_train, verbose=0, return_dict=True)",
+    "baseline = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),\n"
+    "    keras.layers.Dense(10, activation='softmax')])\n"
+    "baseline.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+    "history = baseline.fit(x_train, y_train, epochs=1, batch_size=64, validation_split=0.2, verbose=0)\n"
+    "print(sorted(history.history))",
+    # A student forging the facts: neither a printed line nor the private MIME type counts.
+    "fake = '{\"schema_version\": 1, \"models\": [], \"fits\": [], \"evaluations\": []}'\n"
+    "print(fake)\n"
+    "from IPython.display import display\n"
+    "display({'application/x-grader-facts+json': fake}, raw=True)",
+)
+
+
+def test_a_keras_notebook_reports_models_fits_and_evaluations(cache_dir):
+    execution = run(notebook(*KERAS_CELLS), cache_dir)
+    assert execution.status == "ok", execution.message
+    assert execution.cell_errors == ()
+    facts = execution.facts
+
+    assert [(d.name, d.train_samples, d.test_samples) for d in facts.datasets] == [("mnist", 60000, 10000)]
+    assert "load_digits" in facts.datasets[0].source
+
+    model, baseline = facts.models
+    assert (model.framework, model.cls, model.variable, model.params) == ("keras", "Sequential", "model", 25450)
+    assert [(layer.cls, layer.units, layer.rate) for layer in model.layers] == [
+        ("Flatten", None, None), ("Dense", 32, None), ("Dropout", None, 0.3), ("Dense", 10, None)
+    ]  # fmt: skip
+    assert model.layers[1].activation == "relu" and not any(layer.regularized for layer in model.layers)
+    assert baseline.variable == "baseline" and not any(layer.rate for layer in baseline.layers)
+
+    first, second = facts.fits
+    assert (first.model, first.cell, first.epochs_requested, first.epochs_run) == (model.id, 4, 1, 1)
+    assert (first.samples, first.steps, first.validation) == (200, 4, "none")
+    assert first.data.shape == [200, 28, 28] and first.error is None
+    assert set(first.history) == {"loss", "accuracy"} and len(first.history["loss"]) == 1
+    assert (second.model, second.cell, second.validation, second.samples) == (baseline.id, 6, "split", 160)
+    assert second.validation_data.shape == [40, 28, 28] and "val_loss" in second.history
+
+    on_test, on_train = facts.evaluations
+    assert (on_test.model, on_test.cell, on_test.kind, on_test.samples) == (model.id, 5, "evaluate", 100)
+    assert on_test.overlap_with_training == 0.0 and set(on_test.metrics) == {"loss", "accuracy"}
+    assert on_train.overlap_with_training == 1.0 and on_train.samples == 200
+    assert on_train.data.id == first.data.id
+    assert facts.warnings == []
+    assert '"models": []' in stdout(execution.notebook.cells[7])  # the forgery is only an output
+
+
+def test_a_kernel_that_dies_keeps_the_facts_checkpointed_before(cache_dir):
+    """PyTorch training, then the process exits: facts come from the probe's checkpoint."""
+    nb = notebook(
+        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+        "X, y = torch.randn(120, 8), torch.randint(0, 2, (120,))\n"
+        "net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.25), nn.Linear(16, 2))\n"
+        "opt = torch.optim.SGD(net.parameters(), lr=0.1)\nloss_fn = nn.CrossEntropyLoss()",
+        "for epoch in range(2):\n    net.train()\n    for i in range(0, 80, 40):\n"
+        "        opt.zero_grad()\n        loss_fn(net(X[i:i + 40]), y[i:i + 40]).backward()\n        opt.step()",
+        "net.eval()\nwith torch.no_grad():\n    net(X[80:])\nnet.train()\nforgot_eval = net(X[:40])",
+        "import os\nos._exit(1)",
+        "print('never')",
+    )
+    execution = run(nb, cache_dir, datasets={})
+    assert execution.status == "kernel_died"
+    assert "cell 3" in execution.message
+    assert [(e.cell, e.ename) for e in execution.cell_errors] == [(3, "DeadKernelError")]
+    facts = execution.facts
+    assert any("checkpoint" in warning for warning in facts.warnings)
+    (model,) = facts.models
+    assert (model.framework, model.variable) == ("torch", "net")
+    assert [layer.rate for layer in model.layers if layer.cls == "Dropout"] == [0.25]
+    (fit,) = facts.fits
+    assert (fit.cell, fit.samples, fit.epochs_run, fit.steps) == (1, 80, 2, 4)
+    held_out, on_training_rows = facts.evaluations  # a train-mode forward no step follows is an evaluation
+    assert (held_out.kind, held_out.cell, held_out.samples) == ("eval_forward", 2, 40)
+    assert held_out.overlap_with_training == 0.0
+    assert (on_training_rows.cell, on_training_rows.samples, on_training_rows.overlap_with_training) == (2, 40, 1.0)
+
+
+def test_collect_cell_errors_ignores_the_graders_own_interrupt():
+    nb = notebook("x")
+    nb.cells[0].outputs = [
+        {"output_type": "error", "ename": "KeyboardInterrupt", "evalue": "", "traceback": []},
+        {"output_type": "error", "ename": "CellTimeoutError", "evalue": "too long", "traceback": []},
+    ]
+    assert [e.ename for e in collect_cell_errors(nb, ignore_interrupts={0})] == ["CellTimeoutError"]
+
+
+def test_facts_payload_from_the_probe_fits_the_schema():
+    from grader.execute.probe import _Probe
+
+    probe = _Probe({"nonce": "n", "attribute": "_unused"})
+    probe.warn("something")
+    payload = probe.payload()
+    assert json.loads(payload)["nonce"] == "n"
+    assert parse_facts(payload).warnings == ["something"]
