@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import nbformat
 import yaml
@@ -25,6 +26,24 @@ class ExecutionLimits(BaseModel):
     startup_timeout: float = Field(default=60, gt=0)
 
 
+class FastBudget(BaseModel):
+    """How far ``--budget fast`` cuts training and evaluation; verdicts must not depend on it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_epochs: int = Field(default=1, ge=1)
+    max_train_samples: int = Field(default=2048, ge=32)
+    max_eval_samples: int = Field(default=2000, ge=32)
+    max_torch_batches: int = Field(default=20, ge=1)
+
+
+class Budget(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default: Literal["full", "fast"] = "full"
+    fast: FastBudget = FastBudget()
+
+
 class AssignmentQuestion(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,6 +61,7 @@ class AssignmentFile(BaseModel):
     solution: str | None = None
     datasets: dict[str, str | None] = {}
     execution: ExecutionLimits = ExecutionLimits()
+    budget: Budget = Budget()
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,7 @@ class Assignment:
     rubric_path: Path
     datasets: dict[str, Path | None]
     limits: ExecutionLimits
+    budget: Budget
     template: Path | None
     solution: Path | None
     template_lines: frozenset[str] = frozenset()
@@ -110,6 +131,7 @@ def load_assignment(folder: Path) -> Assignment:
         rubric_path=rubric_path,
         datasets=datasets,
         limits=config.execution,
+        budget=config.budget,
         template=template,
         solution=(folder / config.solution).resolve() if config.solution else None,
         template_lines=_template_lines(config_path, template),

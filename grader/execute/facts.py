@@ -60,6 +60,7 @@ class Fit(Record):
     validation: Literal["split", "data", "none"] = "none"
     validation_data: DataRef | None = None
     history: dict[str, list[float]] = Field(default={}, max_length=50)
+    dataset_split: Literal["train", "test"] | None = None
     budgeted: bool = False
     error: str | None = Field(default=None, max_length=2000)
 
@@ -73,6 +74,7 @@ class Evaluation(Record):
     overlap_with_training: float | None = Field(default=None, ge=0, le=1)
     overlap_with_validation: float | None = Field(default=None, ge=0, le=1)
     metrics: dict[str, float] = Field(default={}, max_length=50)
+    dataset_split: Literal["train", "test"] | None = None
     budgeted: bool = False
 
 
@@ -81,6 +83,7 @@ class Dataset(Record):
     source: str = Field(max_length=500)
     train_samples: int | None = None
     test_samples: int | None = None
+    test_in_train: float | None = Field(default=None, ge=0, le=1)
 
 
 class Facts(Record):
