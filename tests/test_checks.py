@@ -149,3 +149,12 @@ def test_no_run_trusts_saved_outputs_but_labels_them_unverified():
     assert result["dropout_model"].passed and "unverified" in result["dropout_model"].evidence[0]
     assert result["comparison_reported"].passed
     assert result["evaluated_on_held_out_data"].score == 2.5
+
+
+def test_the_datasets_own_test_split_is_held_out_even_when_the_file_repeats_it_in_training():
+    leaky = {**evaluation(1, 5, overlap=0.5), "dataset_split": "test"}
+    result = verdicts([DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)], [leaky, {**evaluation(2, 5, overlap=0.5), "dataset_split": "test"}])
+    assert result["evaluated_on_held_out_data"].passed
+    trained_on_test = {**fit(1, 3), "dataset_split": "test"}
+    result = verdicts([DROPOUT, PLAIN], [trained_on_test, fit(2, 4)], [leaky, {**evaluation(2, 5, overlap=0.5), "dataset_split": "test"}])
+    assert not result["evaluated_on_held_out_data"].passed

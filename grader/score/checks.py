@@ -69,7 +69,7 @@ def _training_summary(facts: Facts, model: Model) -> str:
         text += f" on {samples:,} samples"
     if any(f.budgeted for f in fits):
         text += " (budgeted run)"
-    held_out = [e for e in _evaluations(facts, model) if _is_held_out(e)]
+    held_out = _held_out(facts, model)
     for evaluation in held_out[:1]:
         size = f"{evaluation.samples:,} " if evaluation.samples else ""
         text += f", evaluated on {size}held-out samples ({_metrics(evaluation)})"
@@ -141,8 +141,20 @@ def _comparison_note(reference: Model, candidates: list[Model], kinds: set[str])
     return "not a like-for-like comparison: " + ("; ".join(differences) or "its layers differ beyond the dropout layers")
 
 
-def _is_held_out(evaluation: Evaluation) -> bool:
-    return evaluation.overlap_with_training is not None and evaluation.overlap_with_training <= HELD_OUT_OVERLAP
+def _held_out(facts: Facts, model: Model) -> list[Evaluation]:
+    """Evaluations on samples the model was not trained on.
+
+    Either few of the evaluated rows occur in its training rows, or the evaluated array is the
+    dataset's own test split while the model never trained on that split (a data file whose test
+    images also sit in its training images does not make the student's evaluation wrong).
+    """
+    trained_on_test = any(f.dataset_split == "test" for f in _fits(facts, model))
+    return [
+        e
+        for e in _evaluations(facts, model)
+        if (e.overlap_with_training is not None and e.overlap_with_training <= HELD_OUT_OVERLAP)
+        or (e.dataset_split == "test" and not trained_on_test)
+    ]
 
 
 def evaluated_on_held_out_data(check: Check, context: CheckContext) -> tuple[bool, list[str]]:
@@ -157,9 +169,12 @@ def evaluated_on_held_out_data(check: Check, context: CheckContext) -> tuple[boo
             continue
         found = None
         for model in models:
-            held_out = [e for e in _evaluations(facts, model) if _is_held_out(e)]
+            held_out = _held_out(facts, model)
             if held_out:
-                found = f"{check_id}: {model.variable or model.name} evaluated on {held_out[0].samples or '?'} samples it was not trained on ({_metrics(held_out[0])})"
+                first = held_out[0]
+                found = f"{check_id}: {model.variable or model.name} evaluated on {first.samples or '?'} samples it was not trained on ({_metrics(first)})"
+                if (first.overlap_with_training or 0) > HELD_OUT_OVERLAP:
+                    found += f"; it is the dataset's test split, though {first.overlap_with_training:.0%} of those images also occur in the data file's training images"
                 break
             validated = [f for f in _fits(facts, model) if f.validation != "none" and any(k.startswith("val_") for k in f.history)]
             if validation_counts and validated:
