@@ -16,6 +16,7 @@ from grader.extract.evidence import gather_evidence
 from grader.models import Execution, Grade, Submission
 from grader.score.checks import run_checks
 from grader.score.concepts import score_answer
+from grader.score.quiz import score_quiz
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,12 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
     """Pure: the grade for what ran, under the assignment's rubric."""
     rubric = assignment.rubric
     evidence = gather_evidence(execution.notebook, rubric, assignment.template_lines)
-    questions = tuple(score_answer(q, evidence.answers.get(q.id)) for q in rubric.questions)
+    questions = tuple(
+        score_answer(q, evidence.answers.get(q.id))
+        if q.kind == "text"
+        else score_quiz(q, evidence.answers.get(q.id), execution.facts.variables)
+        for q in rubric.questions
+    )
     checks = run_checks(list(rubric.checks), execution.facts, evidence, execution)
     flags = []
     if execution.status not in ("ok", "not_run"):

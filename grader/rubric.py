@@ -36,6 +36,7 @@ class Concept(Strict):
     regex: list[Phrase] = []
     hint: str = ""
     hidden: bool = False
+    any_polarity: bool = False  # the concept names what to avoid: "does not memorize" shows it too
 
     @model_validator(mode="after")
     def _needs_a_way_to_match(self) -> "Concept":
@@ -46,13 +47,8 @@ class Concept(Strict):
     @field_validator("regex")
     @classmethod
     def _regex_compiles(cls, patterns: list[str]) -> list[str]:
-        import re
-
         for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+            _compile(pattern)
         return patterns
 
     def all_groups(self) -> list[list[str]]:
@@ -70,24 +66,56 @@ class Locate(Strict):
 
 
 class Question(Strict):
+    """A question: free text scored by concepts, or a quiz item (choice, numeric, short)."""
+
     id: Identifier
     prompt: str = Field(min_length=1)
     points: float = Field(ge=0)
-    kind: Literal["text"] = "text"
+    kind: Literal["text", "choice", "numeric", "short"] = "text"
     min_words: int = Field(default=0, ge=0)
     locate: Locate = Locate()
     reference: str = ""
     concepts: list[Concept] = []
+    options: list[Annotated[str, Field(min_length=1, max_length=40)]] = []
+    answer: list[str] = []
+    value: float | None = None
+    tolerance: float = Field(default=0.0, ge=0)
+    variable: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
+    accept: list[Phrase] = []
+    accept_regex: list[Phrase] = []
 
     @model_validator(mode="after")
-    def _concepts_fit(self) -> "Question":
+    def _fits_its_kind(self) -> "Question":
         for index, concept in enumerate(self.concepts):
             if concept.points > self.points:
                 raise ValueError(
                     f"concepts[{index}] ({concept.id}) is worth {concept.points} points, "
                     f"more than the question's {self.points}"
                 )
+        if self.kind != "text" and self.concepts:
+            raise ValueError(f"a {self.kind} question is scored by its answer, not by concepts")
+        if self.kind == "choice":
+            if not self.options or not self.answer:
+                raise ValueError("a choice question needs options and answer (the correct options)")
+            unknown = [a for a in self.answer if a not in self.options]
+            if unknown:
+                raise ValueError(f"answer {unknown} not among options {self.options}")
+        if self.kind == "numeric" and self.value is None:
+            raise ValueError("a numeric question needs value (and usually tolerance)")
+        if self.kind == "short" and not (self.accept or self.accept_regex):
+            raise ValueError("a short question needs accept or accept_regex")
+        for pattern in self.accept_regex:
+            _compile(pattern)
         return self
+
+
+def _compile(pattern: str) -> None:
+    import re
+
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
 
 
 CheckKind = Literal[

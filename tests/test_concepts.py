@@ -69,3 +69,26 @@ def test_missing_answer_scores_zero_with_a_message():
     assert result.score == 0
     assert result.feedback == "No answer was found for this question."
     assert result.concepts[0].hint == "Name the problem it solves."
+
+
+def test_keyword_stuffing_is_flagged_not_penalised():
+    stuffed = grade("prevent overfitting, penalty term, L1, L2, dropout, lambda")
+    assert stuffed.score == 4
+    assert any("list of terms" in flag for flag in stuffed.flags)
+    prose = grade("Regularization adds a penalty term to the loss, which helps prevent overfitting on small datasets.")
+    assert not any("list of terms" in flag for flag in prose.flags)
+
+
+def test_answers_copied_from_the_question_or_the_sample_solution_are_flagged():
+    reference = "Regularization adds a penalty to the loss so that the network cannot memorise its training data and generalizes to new data."
+    q = Question(id="q1", prompt="What is regularization in the context of deep learning and why is it important?", points=4,
+                 reference=reference, concepts=[OVERFITTING, PENALTY])
+    copied = score_answer(q, Answer("q1", "What is regularization in the context of deep learning and why is it important", (1,), 0.9))
+    assert any("repeats the question" in flag for flag in copied.flags)
+    sample = score_answer(q, Answer("q1", reference, (1,), 0.9))
+    assert any("sample solution" in flag for flag in sample.flags)
+
+
+def test_a_concept_that_names_what_to_avoid_is_shown_by_its_negation_too():
+    avoid = Concept(id="noise", points=2, any=["learn the noise"], any_polarity=True)
+    assert grade("A simpler model does not learn the noise in the data.", avoid).concepts[0].found

@@ -17,6 +17,7 @@ from rapidfuzz import process
 
 from grader.models import Answer, ConceptResult, QuestionGrade
 from grader.rubric import Concept, Question
+from grader.score.flags import review_flags
 from grader.score.text import NEGATORS, Tokens, is_symbolic, phrase_stems, squash, tokenize
 
 MAX_GAP = 2
@@ -129,7 +130,7 @@ def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
         hit = match_phrase(index, phrase)
         if hit is None:
             continue
-        if hit.negated:
+        if hit.negated and not concept.any_polarity:
             negated.append(hit)
             continue
         hits.append(hit)
@@ -145,7 +146,7 @@ def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
     groups_found = True
     for group in concept.all_groups():
         group_hits = [h for h in (match_phrase(index, p) for p in group) if h is not None]
-        positive = next((h for h in group_hits if not h.negated), None)
+        positive = next((h for h in group_hits if concept.any_polarity or not h.negated), None)
         if positive is None:
             negated.extend(group_hits)
             groups_found = False
@@ -185,6 +186,8 @@ def score_answer(question: Question, answer: Answer | None) -> QuestionGrade:
         )
     if answer and answer.text and answer.confidence < 0.6:
         flags.append(f"needs review: the answer was located with low confidence ({answer.how})")
+    if text.strip():
+        flags.extend(review_flags(question, tokens, sum(r.found for r in results)))
     for result in results:
         if result.negated:
             flags.append(f"concept {result.id} appears only in negated form")
