@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -20,7 +21,9 @@ from grader.ingest.roster import read_roster
 from grader.ingest.notebooks import read_submission
 from grader.pipeline import RunOptions, grade_all, grade_submission
 from grader.report.render import write_reports
-from grader.rubric import RubricError, load_rubric
+from grader.authoring.draft import DraftError, draft_rubric, read_questions
+from grader.authoring.lint import lint_rubric
+from grader.rubric import RubricError, load_rubric, parse_rubric
 
 app = typer.Typer(help="Grade Jupyter notebook homework.", no_args_is_help=True, add_completion=False)
 rubric_app = typer.Typer(help="Write and check rubric files.", no_args_is_help=True)
@@ -154,13 +157,42 @@ def gradescope_run(
 
 
 @rubric_app.command("lint")
-def rubric_lint(file: Annotated[Path, typer.Argument(help="The rubric YAML file.")]) -> None:
-    """Check a rubric file and say what is wrong, with the path of each bad field."""
+def rubric_lint(
+    file: Annotated[Path, typer.Argument(help="The rubric YAML file.")],
+    strict: Annotated[bool, typer.Option(help="Exit 1 when there are warnings.")] = False,
+) -> None:
+    """Check a rubric: schema errors with the path of each bad field, then what would grade badly."""
     try:
         rubric = load_rubric(file)
     except RubricError as exc:
         _fail(str(exc))
-    print(f"{file}: OK ({len(rubric.questions)} questions, {len(rubric.checks)} checks, {rubric.max_score:g} points)")
+    findings = lint_rubric(rubric)
+    for finding in findings:
+        print(f"{file}: {finding.where}: {finding.message}")
+    print(f"{file}: {'OK' if not findings else f'{len(findings)} warning(s)'} "
+          f"({len(rubric.questions)} questions, {len(rubric.checks)} checks, {rubric.max_score:g} points)")
+    if findings and strict:
+        raise typer.Exit(1)
+
+
+@rubric_app.command("draft")
+def rubric_draft(
+    questions: Annotated[Path, typer.Option(help="CSV with question_id,prompt,reference[,points].")],
+    out: Annotated[Path, typer.Option(help="Where to write the rubric YAML.")],
+    title: Annotated[str, typer.Option(help="The rubric's title.")] = "Draft rubric",
+) -> None:
+    """Propose concepts and phrases from reference answers: a complete rubric to edit."""
+    try:
+        draft = draft_rubric(read_questions(questions), title)
+        parse_rubric(draft, str(out))
+    except (DraftError, RubricError) as exc:
+        _fail(str(exc))
+    out.write_text(
+        "# Drafted by `grader rubric draft` from " + questions.name + ": edit the phrases, points and hints.\n"
+        + yaml.safe_dump(draft, sort_keys=False, allow_unicode=True, width=100),
+        encoding="utf-8",
+    )
+    print(f"Wrote {out} ({len(draft['questions'])} questions)")
 
 
 def main() -> None:  # pragma: no cover

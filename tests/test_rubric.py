@@ -55,3 +55,39 @@ def test_rubric_lint_through_the_cli(tmp_path):
     result = runner.invoke(app, ["rubric", "lint", str(bad)])
     assert result.exit_code == 2
     assert "questions[0].points" in result.output
+
+
+def test_lint_warns_about_rubrics_that_would_grade_badly(tmp_path):
+    data = minimal(points=6, reference="Because it is so.", concepts=[
+        {"id": "a", "points": 2, "any": ["because"]},
+        {"id": "b", "points": 2, "any": ["not"]},
+        {"id": "c", "points": 1, "any": ["why"]},
+    ])
+    path = tmp_path / "weak.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["rubric", "lint", str(path), "--strict"])
+    assert result.exit_code == 1
+    assert "full marks are impossible" in result.output
+    assert "only a negation" in result.output
+    assert "only repeats the question" in result.output
+    assert "reference answer scores" in result.output
+
+
+def test_draft_writes_a_rubric_that_grader_uses_as_is(tmp_path):
+    questions = tmp_path / "questions.csv"
+    questions.write_text(
+        "question_id,prompt,reference\n"
+        'q1,What is overfitting?,"A model that memorises noise in the training data performs poorly on unseen data."\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "rubric.yaml"
+    result = CliRunner().invoke(app, ["rubric", "draft", "--questions", str(questions), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    from grader.rubric import load_rubric
+    from grader.models import Answer
+    from grader.score.concepts import score_answer
+
+    rubric = load_rubric(out)
+    question = rubric.question("q1")
+    assert score_answer(question, Answer("q1", question.reference, (), 1.0)).score == question.points
+    assert score_answer(question, Answer("q1", "I do not know.", (), 1.0)).score == 0
