@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from grader.rubric import Question
 from grader.score.text import Tokens, tokenize
@@ -38,9 +39,14 @@ def _shingles(stems: tuple[str, ...]) -> set[tuple[str, ...]]:
     return {stems[i : i + SHINGLE] for i in range(len(stems) - SHINGLE + 1)}
 
 
+@lru_cache(maxsize=1024)
+def _source_shingles(source: str) -> frozenset[tuple[str, ...]]:
+    return frozenset(_shingles(tokenize(source).stems))
+
+
 def _copied_share(tokens: Tokens, source: str) -> float:
-    """Share of the answer's five-word runs that also occur in ``source``."""
+    """Share of the answer's five-word runs that also occur in ``source`` (a prompt or reference)."""
     answer = _shingles(tokens.stems)
     if not answer:
         return 0.0
-    return len(answer & _shingles(tokenize(source).stems)) / len(answer)
+    return len(answer & _source_shingles(source)) / len(answer)
