@@ -95,3 +95,13 @@ def test_a_paraphrased_heading_of_the_right_question_is_not_foreign():
     found = answers(md("## Q1. What's regularization, and why does it matter in deep learning?\n\nIt prevents overfitting."))
     assert found["q1"].other_question == ""
     assert "prevents overfitting" in found["q1"].text
+
+
+def test_unnumbered_answers_go_to_the_question_they_are_about_and_ask_for_review():
+    found = answers(
+        md("Regularization keeps a network from overfitting by adding a penalty on large weights, so it generalizes to unseen data."),
+        md("Dropout randomly switches off neurons during training so that units cannot co-adapt; at inference every unit is used."),
+        md("Early stopping watches the validation loss and stops training when it no longer improves, keeping the best weights."),
+    )
+    assert found["q1"].cells == (0,) and found["q5"].cells == (1,) and found["q6"].cells == (2,)
+    assert found["q5"].confidence < 0.6 and found["q5"].how == "what it is about"

@@ -36,6 +36,7 @@ _PART_WORDS = {"i": 1, "l": 1, "ii": 2, "iii": 3, "iv": 4, "one": 1, "two": 2, "
 
 PROMPT_MATCH = 80
 TITLE_SHARE = 0.75
+CONTENT_MATCH = 0.12
 OTHER_QUESTION_SHARE = 0.34
 
 CONFIDENCE = {
@@ -44,6 +45,7 @@ CONFIDENCE = {
     "list number": 0.8,
     "number within its Part": 0.75,
     "title": 0.7,
+    "what it is about": 0.45,
 }
 
 
@@ -79,6 +81,10 @@ class _Questions:
                 self.by_part[(question.locate.part, question.locate.number_in_part)] = question
         self.prompts = {q.id: normalise_line(q.prompt) for q in questions}
         self.prompt_words = {q.id: _content_words(q.prompt + " " + " ".join(q.locate.keywords)) for q in questions}
+        self.topic_words = {
+            q.id: self.prompt_words[q.id] | _content_words(" ".join(p for c in q.concepts for p in c.any))
+            for q in questions
+        }
 
     def for_number(self, number: int, context: "_Context") -> tuple[Question | None, bool]:
         """The question a number names; True when it was read as counting within a Part.
@@ -198,6 +204,7 @@ def locate_answers(
     order = [q.id for q in questions]
     current: str | None = None
     part: int | None = None
+    orphans: dict[int, list[str]] = {}
 
     for cell in cells:
         if cell.kind != "prose":
@@ -221,8 +228,12 @@ def locate_answers(
             marker = _marker(line, context)
             previous_was_prompt = bool(marker and marker[3])
             if marker is None:
-                if current is not None and normalise_line(line) not in template_lines:
+                if normalise_line(line) in template_lines:
+                    continue
+                if current is not None:
                     collected[current].add(cell.index, line)
+                else:
+                    orphans.setdefault(cell.index, []).append(line)
                 continue
             question, how, rest, is_prompt = marker
             full_copy = is_prompt and len(normalise_line(rest)) >= 0.8 * len(known.prompts[question.id])
@@ -241,11 +252,36 @@ def locate_answers(
         if len(unanswered) >= 2:
             current = unanswered[0]
 
+    _place_by_content(orphans, known, collected)
     return {
         q.id: Answer(q.id, entry.text, tuple(entry.cells), entry.confidence, entry.how, entry.other_question)
         for q in questions
         if (entry := collected[q.id]).text
     }
+
+
+def _place_by_content(orphans: dict[int, list[str]], known: "_Questions", collected: dict[str, _Collected]) -> None:
+    """Prose no marker claimed goes, in order, to the unanswered question it is most about."""
+    last = -1
+    for cell, lines in sorted(orphans.items()):
+        words = _content_words(" ".join(lines))
+        if len(words) < 5:
+            continue
+        best, best_score = None, CONTENT_MATCH
+        for position, question in enumerate(known.questions):
+            if position <= last or collected[question.id].lines:
+                continue
+            topic = known.topic_words[question.id]
+            score = len(words & topic) / len(topic) if topic else 0.0
+            if score > best_score:
+                best, best_score = position, score
+        if best is None:
+            continue
+        entry = collected[known.questions[best].id]
+        for line in lines:
+            entry.add(cell, line)
+        entry.confidence, entry.how = CONFIDENCE["what it is about"], "what it is about"
+        last = best
 
 
 def _marker(line: str, context: _Context):
