@@ -123,6 +123,7 @@ CheckKind = Literal[
     "trained_model_without_layers",
     "evaluated_on_held_out_data",
     "results_reported",
+    "python",
 ]
 
 
@@ -208,4 +209,19 @@ def load_rubric(path: Path) -> Rubric:
         raise RubricError(f"{path}: rubric file not found") from None
     except yaml.YAMLError as exc:
         raise RubricError(f"{path}: not valid YAML: {exc}") from None
-    return parse_rubric(data, str(path))
+    rubric = parse_rubric(data, str(path))
+    return rubric.model_copy(update={"checks": [_resolve_python_check(path, i, c) for i, c in enumerate(rubric.checks)]})
+
+
+def _resolve_python_check(rubric_path: Path, index: int, check: "Check") -> "Check":
+    """``function: checks.py:name`` is read relative to the rubric file; the file must exist."""
+    if check.kind != "python":
+        return check
+    target = str(check.params.get("function", ""))
+    file, sep, name = target.rpartition(":")
+    if not sep or not file or not name.isidentifier():
+        raise RubricError(f"{rubric_path}: checks[{index}].params.function: expected FILE.py:FUNCTION, got {target!r}")
+    location = (rubric_path.parent / file).resolve()
+    if not location.is_file():
+        raise RubricError(f"{rubric_path}: checks[{index}].params.function: {location} not found")
+    return check.model_copy(update={"params": {**check.params, "function": f"{location}:{name}"}})

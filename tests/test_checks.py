@@ -158,3 +158,31 @@ def test_the_datasets_own_test_split_is_held_out_even_when_the_file_repeats_it_i
     trained_on_test = {**fit(1, 3), "dataset_split": "test"}
     result = verdicts([DROPOUT, PLAIN], [trained_on_test, fit(2, 4)], [leaky, {**evaluation(2, 5, overlap=0.5), "dataset_split": "test"}])
     assert not result["evaluated_on_held_out_data"].passed
+
+
+def test_an_instructors_python_check_runs_over_the_facts(tmp_path):
+    import yaml
+
+    from grader.rubric import load_rubric
+
+    (tmp_path / "checks.py").write_text(
+        "def long_enough(facts, evidence):\n"
+        "    need = evidence['params']['min_epochs']\n"
+        "    ok = any(f['epochs_run'] >= need for f in facts['fits'])\n"
+        "    return ok, [f'needs {need} epochs']\n"
+        "def broken(facts, evidence):\n    raise KeyError('x')\n"
+    )
+    rubric = {
+        "title": "T",
+        "questions": [{"id": "q1", "prompt": "p", "points": 1, "concepts": [{"id": "a", "points": 1, "any": ["x"]}]}],
+        "checks": [
+            {"id": "long", "points": 2, "kind": "python", "params": {"function": "checks.py:long_enough", "min_epochs": 3}},
+            {"id": "bad", "points": 1, "kind": "python", "params": {"function": "checks.py:broken"}},
+        ],
+    }
+    (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(rubric))
+    checks = list(load_rubric(tmp_path / "rubric.yaml").checks)
+    facts = Facts.model_validate({"models": [DROPOUT], "fits": [fit(1, 3, epochs=3)]})
+    long_check, bad = run_checks(checks, facts, Evidence(answers={}))
+    assert long_check.passed and long_check.evidence == ("needs 3 epochs",)
+    assert not bad.passed and "raised KeyError" in bad.evidence[0]

@@ -8,6 +8,7 @@ refer to the models an earlier check chose (``compare_with``, ``models``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -246,7 +247,38 @@ def _history_plot(context: CheckContext, models: list[Model]) -> bool:
     return any(cell > min(fit_cells) and "history" in code.get(cell, "") for cell in context.evidence.images)
 
 
+def python_check(check: Check, context: CheckContext) -> tuple[bool, list[str]]:
+    """An instructor's own rule: ``function(facts, evidence) -> bool | (bool, [str])`` (docs/checks.md)."""
+    function = _instructor_function(str(check.params["function"]))
+    evidence = {
+        "outputs": dict(context.evidence.outputs),
+        "code_cells": dict(context.evidence.code_cells),
+        "answers": {qid: a.text for qid, a in context.evidence.answers.items()},
+        "params": {k: v for k, v in check.params.items() if k != "function"},
+    }
+    try:
+        result = function(context.facts.model_dump(mode="json"), evidence)
+    except Exception as exc:  # the instructor's code: report, do not crash the batch
+        return False, [f"the check's function raised {type(exc).__name__}: {exc}"]
+    if isinstance(result, tuple):
+        passed, lines = result
+        return bool(passed), [str(line) for line in lines]
+    return bool(result), []
+
+
+@lru_cache(maxsize=32)
+def _instructor_function(target: str) -> Callable:
+    import importlib.util
+
+    file, _, name = target.rpartition(":")
+    spec = importlib.util.spec_from_file_location(f"grader_instructor_checks_{abs(hash(file))}", file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
 CHECKS: dict[str, Callable[[Check, CheckContext], tuple[bool, list[str]]]] = {
+    "python": python_check,
     "trained_model_with_layers": trained_model_with_layers,
     "trained_model_without_layers": trained_model_without_layers,
     "evaluated_on_held_out_data": evaluated_on_held_out_data,
@@ -283,8 +315,10 @@ def static_fallback(check: Check, context: CheckContext) -> Verdict | None:
         if context.saved_outputs_only and any(c.output_shows_training for _, c in fitted):
             return Verdict(True, [f"{model.variable}: {' '.join(model.layers)} (cell {model.cell}); the saved outputs show it training (unverified: the notebook was not run)"], 1.0, "static")
         return _not_shown_to_run(check, context, model, call)
+    if check.kind not in ("evaluated_on_held_out_data", "results_reported"):
+        return None
     referenced = [context.chosen_static.get(ref, [])[:1] for ref in check.params.get("models", [])]
-    if not all(referenced):
+    if not referenced or not all(referenced):
         return None
     models = [group[0] for group in referenced]
     calls = [next(iter(static.calls_on(m.variable, "evaluate") + static.calls_on(m.variable, "predict")), None) for m in models]
