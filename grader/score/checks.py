@@ -105,9 +105,20 @@ def trained_model_with_layers(check: Check, context: CheckContext) -> tuple[bool
     for model in useless:
         evidence.append(f"{describe_model(model)}: a rate outside ({min_rate:g}, {max_rate:g}) has no effect")
     if not evidence:
+        evidence.extend(_defined_not_trained(check, context))
+    if not evidence:
         names = ", ".join(sorted(kinds)[:4])
         evidence.append(f"no model containing {names} was trained in the run")
     return False, evidence
+
+
+def _defined_not_trained(check: Check, context: CheckContext) -> list[str]:
+    """Models the code defines (read from its syntax) that the run never trained."""
+    return [
+        f"{m.variable} = {' '.join(m.layers)} (cell {m.cell}) is defined but never trained"
+        for m in _static_models(check, context)
+        if not context.evidence.static.calls_on(m.variable, "fit")
+    ]
 
 
 def trained_model_without_layers(check: Check, context: CheckContext) -> tuple[bool, list[str]]:
@@ -218,6 +229,11 @@ def results_reported(check: Check, context: CheckContext) -> tuple[bool, list[st
                 break
         if shown is None and models and _history_plot(context, models):
             shown = f"{check_id}: its training history is plotted"
+        if shown is None:
+            unmeasured = [e for m in models for e in _evaluations(facts, m) if not e.metrics and e.cell is not None]
+            cell = next((e.cell for e in unmeasured if _number_shown(context, e.cell)), None)
+            if cell is not None:
+                shown = f"{check_id}: a result is printed after its evaluation in cell {cell} (its metric is computed by the student's code)"
         if shown:
             evidence.append(shown)
         else:
