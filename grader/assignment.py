@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.extract.cells import prose_lines
-from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric
+from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric, publish
 
 
 class AssignmentError(ValueError):
@@ -57,6 +57,7 @@ class AssignmentFile(BaseModel):
     title: str
     questions: list[AssignmentQuestion] = Field(min_length=1)
     rubric: str
+    public_rubric: str | None = None
     template: str | None = None
     solution: str | None = None
     datasets: dict[str, str | None] = {}
@@ -93,7 +94,12 @@ class Assignment:
         )
 
 
-def load_assignment(folder: Path) -> Assignment:
+def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "instructor") -> Assignment:
+    """The assignment; for students, its published rubric (hidden phrases and answer keys removed).
+
+    A folder handed to students may hold only ``public_rubric``; without one, the student view
+    is published on the fly from the full rubric.
+    """
     config_path = folder / "assignment.yaml"
     try:
         raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
@@ -107,10 +113,15 @@ def load_assignment(folder: Path) -> Assignment:
         raise AssignmentError(format_validation_error(str(config_path), exc).replace("rubric is", "assignment is")) from None
 
     rubric_path = (folder / config.rubric).resolve()
+    public_path = (folder / config.public_rubric).resolve() if config.public_rubric else None
+    if audience == "student" and public_path is not None and public_path.is_file():
+        rubric_path = public_path
     try:
         rubric = load_rubric(rubric_path)
     except RubricError as exc:
         raise AssignmentError(str(exc)) from None
+    if audience == "student":
+        rubric = publish(rubric)
     asked = [q.id for q in config.questions]
     graded = [q.id for q in rubric.questions]
     if asked != graded:

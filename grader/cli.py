@@ -23,7 +23,7 @@ from grader.pipeline import RunOptions, grade_all, grade_submission
 from grader.report.render import write_reports
 from grader.authoring.draft import DraftError, draft_rubric, read_questions
 from grader.authoring.lint import lint_rubric
-from grader.rubric import RubricError, load_rubric, parse_rubric
+from grader.rubric import RubricError, load_rubric, parse_rubric, publish
 
 app = typer.Typer(help="Grade Jupyter notebook homework.", no_args_is_help=True, add_completion=False)
 rubric_app = typer.Typer(help="Write and check rubric files.", no_args_is_help=True)
@@ -48,18 +48,28 @@ def _parse_data(values: list[str]) -> dict[str, Path]:
 
 @app.command()
 def grade(
-    paths: Annotated[list[Path], typer.Argument(help="Notebooks or folders of notebooks.")],
+    paths: Annotated[list[Path], typer.Argument(help="Notebooks, folders of notebooks, or LMS .zip downloads.")],
     assignment: Annotated[Path, typer.Option(help="The assignment folder (holds assignment.yaml).")],
-    out: Annotated[Path, typer.Option(help="Where grades.json, index.html and reports/ go.")],
-    budget: Annotated[str, typer.Option(help="Execution budget: full or fast.")] = "full",
+    out: Annotated[Path, typer.Option(help="Where grades.json, index.html, reports/ and gradebook.sqlite go.")],
+    budget: Annotated[Optional[str], typer.Option(help="Execution budget: full or fast (default: the assignment's).")] = None,
     data: Annotated[Optional[list[str]], typer.Option(help="Replace a dataset for this run: NAME=FILE.")] = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Do not execute; grade the saved notebooks.")] = False,
     audience: Annotated[str, typer.Option(help="Reports for the instructor or the student.")] = "instructor",
     roster: Annotated[Optional[Path], typer.Option(help="Canvas gradebook export or an id,name,email CSV.")] = None,
+    jobs: Annotated[Optional[int], typer.Option(min=1, help="Notebooks run at once (default: half the cores).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Run the notebooks on a dask.distributed cluster: tcp://HOST:PORT.")] = None,
     quiet: Annotated[bool, typer.Option(help="Print only errors.")] = False,
 ) -> None:
-    """Run and grade submissions; write grades.json, reports and a class overview."""
-    if budget not in ("full", "fast"):
+    """Run and grade submissions; write grades.json, reports, a class overview and the gradebook.
+
+    Notebooks already run under the same settings (OUT/gradebook.sqlite) are not run again; an
+    interrupted batch continues where it stopped when the same command is given again.
+    """
+    from grader.batch import BatchError, BatchProgress, default_jobs, grade_batch, make_executor, publish
+    from grader.batch import summary_line, summary_table, threads_per_kernel
+    from grader.gradebook import Gradebook, GradebookError
+
+    if budget is not None and budget not in ("full", "fast"):
         _fail(f"--budget {budget!r}: use full or fast")
     if audience not in ("instructor", "student"):
         _fail(f"--audience {audience!r}: use instructor or student")
@@ -75,19 +85,142 @@ def grade(
     submissions = intake.submissions
     if not submissions:
         _fail("no notebooks found in " + ", ".join(map(str, paths)))
-    out.mkdir(parents=True, exist_ok=True)
-
-    def progress(grade) -> None:
-        if not quiet:
-            status = f"{grade.score:g}/{grade.max_score:g}" if grade.status == "graded" else f"error: {grade.error}"
-            console.print(f"graded {grade.submission.student}: {status}", highlight=False)
-
-    grades = grade_all(submissions, task, RunOptions(run=not no_run, mode=budget), on_done=progress)
-    grades = write_reports(grades, task, out, audience)
-    write_grades_json(grades, out / "grades.json")
-    remember_assignment(out, task.folder)
+    kernels = jobs or default_jobs()
+    options = RunOptions(
+        run=not no_run, mode=budget or task.budget.default, threads=None if scheduler else threads_per_kernel(kernels)
+    )
+    try:
+        book = Gradebook(out)
+        executor = make_executor(kernels, scheduler, task)
+    except (GradebookError, BatchError) as exc:
+        _fail(str(exc))
+    with book:
+        book.set_meta("audience", audience)
+        remember_assignment(out, task.folder)
+        try:
+            result = grade_batch(submissions, task, options, book, executor, BatchProgress(console, not quiet))
+        except KeyboardInterrupt:
+            console.print("stopped: every finished result is in the gradebook; give the same command again to finish")
+            raise typer.Exit(130) from None
+        finally:
+            executor.close()
+        grades = publish(book, task, out, audience, result.grades, record="changed")
+        total = len(grades)
     if not quiet:
-        _print_summary(grades, out)
+        batch = [g for g in grades if g.submission.student in result.grades]
+        Console().print(summary_table(batch, "Grades"))
+        where = scheduler or f"{kernels} at a time"
+        Console().print(summary_line(result, total, where), highlight=False)
+        Console().print(f"Wrote {out / 'grades.json'}, {out / 'index.html'} and {total} reports in {out / 'reports'}")
+
+
+def _open_graded(out: Path, assignment: Optional[Path]):
+    """The gradebook in OUT and the assignment graded into it (or the one given)."""
+    from grader.gradebook import Gradebook, GradebookError
+
+    try:
+        book = Gradebook(out, create=False)
+    except GradebookError as exc:
+        _fail(str(exc))
+    try:
+        task = load_assignment(assignment or recalled_assignment(out))
+    except AssignmentError as exc:
+        book.close()
+        _fail(str(exc))
+    return book, task
+
+
+@app.command()
+def rescore(
+    out: Annotated[Path, typer.Option(help="The folder `grader grade` wrote (holds gradebook.sqlite).")],
+    assignment: Annotated[Optional[Path], typer.Option(help="The assignment folder; by default the one graded into OUT.")] = None,
+    quiet: Annotated[bool, typer.Option(help="Print only errors.")] = False,
+) -> None:
+    """Score every stored submission again under the current rubric (no kernel); rewrite grades.json and reports."""
+    import time
+
+    from grader.batch import publish, summary_table
+
+    started = time.monotonic()
+    book, task = _open_graded(out, assignment)
+    with book:
+        grades = publish(book, task, out, book.get_meta("audience") or "instructor", {}, record="all")
+    if not quiet:
+        Console().print(summary_table(grades, "Grades (rescored)"))
+        Console().print(f"Rescored {len(grades)} submissions in {time.monotonic() - started:.1f} s; wrote {out / 'grades.json'}")
+
+
+@app.command()
+def override(
+    student: Annotated[str, typer.Argument(help="The student's id, as in grades.json.")],
+    question: Annotated[str, typer.Argument(help="A question id, a check id, or 'total'.")],
+    score: Annotated[str, typer.Argument(help="The points to give, or 'auto' to withdraw the manual grade.")],
+    out: Annotated[Path, typer.Option(help="The folder `grader grade` wrote (holds gradebook.sqlite).")],
+    comment: Annotated[str, typer.Option(help="Why: shown in the report and kept in the gradebook.")] = "",
+    by: Annotated[Optional[str], typer.Option(help="Who grades (default: your user name).")] = None,
+    assignment: Annotated[Optional[Path], typer.Option(help="The assignment folder; by default the one graded into OUT.")] = None,
+) -> None:
+    """Give a manual grade for one question or check (or the total); it survives rescoring and re-grading."""
+    from grader.batch import publish
+    from grader.pipeline import TOTAL
+
+    book, task = _open_graded(out, assignment)
+    with book:
+        current = {s.student: s for s in book.current_submissions()}
+        if student not in current:
+            known = ", ".join(sorted(current)[:20]) or "none"
+            _fail(f"{student!r}: no such student in {book.path} (students: {known})")
+        maxima = {q.id: q.points for q in task.rubric.questions} | {c.id: c.points for c in task.rubric.checks}
+        maxima[TOTAL] = task.rubric.max_score
+        if question not in maxima:
+            _fail(f"{question!r}: not a question or check of the rubric; use one of {', '.join(maxima)}")
+        if score.strip().lower() == "auto":
+            points = None
+        else:
+            try:
+                points = float(score)
+            except ValueError:
+                _fail(f"SCORE {score!r}: a number of points (0 to {maxima[question]:g}), or 'auto'")
+            if not 0 <= points <= maxima[question]:
+                _fail(f"SCORE {score}: {question} is worth 0 to {maxima[question]:g} points")
+        who = by or _user_name()
+        book.add_override(student, current[student].sha256, question, points, who, comment)
+        publish(book, task, out, book.get_meta("audience") or "instructor", {}, record="changed")
+    if points is None:
+        print(f"{student} {question}: manual grade withdrawn; the automatic score applies")
+    else:
+        print(f"{student} {question}: {points:g} / {maxima[question]:g}, manually graded by {who}")
+
+
+def _user_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@app.command()
+def review(
+    out: Annotated[Path, typer.Option(help="The folder `grader grade` wrote (holds gradebook.sqlite).")],
+    all_: Annotated[bool, typer.Option("--all", help="Also list what a manual grade already settled.")] = False,
+) -> None:
+    """List the submissions a person should look at, worst first."""
+    from grader.batch import review_items, review_table
+    from grader.gradebook import Gradebook, GradebookError
+
+    try:
+        book = Gradebook(out, create=False)
+    except GradebookError as exc:
+        _fail(str(exc))
+    with book:
+        items = review_items(book, include_reviewed=all_)
+        total = len(book.current_submissions())
+    if not items:
+        print(f"Nothing to review among {total} submissions.")
+        return
+    Console(width=max(100, Console().width)).print(review_table(items, total))
 
 
 def remember_assignment(out: Path, folder: Path) -> None:
@@ -100,16 +233,6 @@ def recalled_assignment(out: Path) -> Path:
         return Path(json.loads((out / "assignment.json").read_text(encoding="utf-8"))["assignment"])
     except (OSError, ValueError, KeyError):
         raise AssignmentError(f"{out}: no graded assignment recorded here; pass --assignment DIR") from None
-
-
-def _print_summary(grades, out: Path) -> None:
-    table = Table(title="Grades")
-    for column in ("student", "score", "status"):
-        table.add_column(column)
-    for grade in grades:
-        table.add_row(grade.submission.student, f"{grade.score:g} / {grade.max_score:g}", grade.error or grade.status)
-    Console().print(table)
-    Console().print(f"Wrote {out / 'grades.json'}, {out / 'index.html'} and {len(grades)} reports in {out / 'reports'}")
 
 
 @app.command()
@@ -154,6 +277,66 @@ def gradescope_run(
         return grade_record(grade_submission(read_submission(path), task, RunOptions(mode=budget)))
 
     run_in_gradescope(submission, results, grade_one, task.rubric)
+
+
+@app.command("check")
+def check_command(
+    notebook: Annotated[Path, typer.Argument(help="Your saved notebook.")],
+    assignment: Annotated[Optional[Path], typer.Option(help="The assignment folder (default: beside or above the notebook).")] = None,
+    question: Annotated[Optional[str], typer.Option(help="Check one question only, e.g. q3.")] = None,
+    budget: Annotated[str, typer.Option(help="fast (seconds) or full (as long as your training takes).")] = "fast",
+    report: Annotated[Optional[Path], typer.Option(help="Where to write the HTML feedback.")] = None,
+    open_report: Annotated[bool, typer.Option("--open", help="Open the feedback in a browser.")] = False,
+) -> None:
+    """Check your notebook before you submit: the grader's verdicts, without the answer key."""
+    from grader.report.render import student_page
+    from grader.selfcheck import find_assignment, self_check, summary_rows, total_line
+
+    if not notebook.is_file():
+        _fail(f"{notebook}: no such notebook")
+    try:
+        task = load_assignment(assignment or find_assignment(notebook.resolve()), audience="student")
+        result = self_check(notebook, task, budget=budget, question=question)
+    except (AssignmentError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    out = Console()
+    for warning in result.warnings:
+        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if result.grade.status == "error":
+        _fail(f"{notebook}: {result.grade.error}")
+    table = Table(title=f"{task.title}: {notebook.name}")
+    for column in ("question", "points", "what to do"):
+        table.add_column(column, overflow="fold")
+    for row in summary_rows(result):
+        table.add_row(*row)
+    out.print(table)
+    path = report or notebook.with_name(f"{notebook.stem}-feedback.html")
+    path.write_text(student_page(result.grade, task, "student"), encoding="utf-8")
+    out.print(f"Feedback: {path}", highlight=False)
+    print(total_line(result))
+    if open_report:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+@rubric_app.command("publish")
+def rubric_publish(
+    rubric: Annotated[Path, typer.Argument(help="The full rubric.")],
+    out: Annotated[Path, typer.Option(help="Where to write the student-safe rubric.")],
+) -> None:
+    """Write a rubric students may see: hidden concepts keep id, points and hint, lose their phrases."""
+    try:
+        public = publish(load_rubric(rubric))
+    except RubricError as exc:
+        _fail(str(exc))
+    data = public.model_dump(mode="json", exclude_defaults=True)
+    out.write_text(
+        f"# Published from {rubric.name} by `grader rubric publish`: safe to give to students.\n"
+        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100),
+        encoding="utf-8",
+    )
+    print(f"Wrote {out}")
 
 
 @rubric_app.command("lint")

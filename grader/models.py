@@ -102,6 +102,7 @@ class ConceptResult:
     hint: str = ""
     hidden: bool = False
     negated: bool = False
+    pending: bool = False
 
 
 @dataclass(frozen=True)

@@ -40,9 +40,14 @@ class Concept(Strict):
 
     @model_validator(mode="after")
     def _needs_a_way_to_match(self) -> "Concept":
-        if not (self.any or self.all or self.regex):
+        if not (self.any or self.all or self.regex or self.hidden):
             raise ValueError("a concept needs at least one of any, all or regex")
         return self
+
+    @property
+    def published(self) -> bool:
+        """A hidden concept in a student-safe rubric: its phrases were removed."""
+        return self.hidden and not (self.any or self.all or self.regex)
 
     @field_validator("regex")
     @classmethod
@@ -225,3 +230,18 @@ def _resolve_python_check(rubric_path: Path, index: int, check: "Check") -> "Che
     if not location.is_file():
         raise RubricError(f"{rubric_path}: checks[{index}].params.function: {location} not found")
     return check.model_copy(update={"params": {**check.params, "function": f"{location}:{name}"}})
+
+
+def publish(rubric: Rubric) -> Rubric:
+    """The student-safe rubric: hidden concepts keep id, points and hint but lose every phrase,
+    and reference answers are removed. Quiz keys stay: a quiz item that must stay secret is
+    better left out of the published rubric altogether."""
+    secret = {p.lower() for q in rubric.questions for c in q.concepts if c.hidden for p in c.any}
+    questions = []
+    for question in rubric.questions:
+        concepts = [
+            c.model_copy(update={"any": [], "all": [], "regex": []}) if c.hidden else c for c in question.concepts
+        ]
+        locate = question.locate.model_copy(update={"keywords": [k for k in question.locate.keywords if k.lower() not in secret]})
+        questions.append(question.model_copy(update={"concepts": concepts, "reference": "", "locate": locate}))
+    return rubric.model_copy(update={"questions": questions})

@@ -30,7 +30,8 @@ def grade_record(grade: Grade) -> dict:
                 "score": q.score,
                 "max_score": q.max_score,
                 "concepts": [
-                    {"id": c.id, "found": c.found, "points": c.points, "evidence": c.evidence, "negated": c.negated}
+                    {"id": c.id, "found": c.found, "points": c.points, "evidence": c.evidence, "negated": c.negated,
+                     "hidden": c.hidden, "pending": c.pending}
                     for c in q.concepts
                 ],
                 "flags": list(q.flags),

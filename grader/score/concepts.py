@@ -123,6 +123,8 @@ def _compiled(phrase: str) -> tuple[str, ...]:
 
 
 def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
+    if concept.published:
+        return ConceptResult(concept.id, concept.points, False, hint=concept.hint, hidden=True, pending=True)
     hits: list[PhraseHit] = []
     negated: list[PhraseHit] = []
     alternatives_found = not (concept.any or concept.regex)

@@ -1,0 +1,152 @@
+"""The student's self-check: the instructor's verdicts, before submitting, without the answer key.
+
+`grader check NOTEBOOK` in a terminal, or `import grader; grader.check()` in a notebook cell.
+The saved file runs in a fresh kernel (the fast budget by default), scored with the published
+rubric: hidden concepts show as "graded after submission", never with their phrases.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from grader.assignment import Assignment
+from grader.execute.facts import Facts
+from grader.ingest.notebooks import read_submission
+from grader.models import Execution, Grade
+from grader.pipeline import RunOptions, grade_submission, score
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    grade: Grade
+    warnings: tuple[str, ...]
+    pending_points: float
+    pending_concepts: int
+
+
+def stale_warnings(path: Path, notebook) -> list[str]:
+    """What would differ when the instructor grades the file: unsaved work, hidden state."""
+    warnings = []
+    checkpoint = path.parent / ".ipynb_checkpoints" / f"{path.stem}-checkpoint.ipynb"
+    if checkpoint.is_file() and checkpoint.stat().st_mtime > path.stat().st_mtime + 1:
+        warnings.append("The notebook's checkpoint is newer than the file: save the notebook (Ctrl+S) so the grader sees your latest work.")
+    counts = [c.get("execution_count") for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    counts = [n for n in counts if isinstance(n, int)]
+    if any(later <= earlier for earlier, later in zip(counts, counts[1:])):
+        warnings.append(
+            "Cells were run out of order (execution counts do not increase): outputs may depend on hidden state. "
+            "Restart the kernel and run all cells to see what the grader will see."
+        )
+    return warnings
+
+
+def self_check(path: Path, assignment: Assignment, *, budget: str = "fast", question: str | None = None) -> SelfCheck:
+    submission = read_submission(path, path.stem)
+    if submission.notebook is None:
+        grade = grade_submission(submission, assignment, RunOptions())
+        return SelfCheck(grade, (), 0.0, 0)
+    warnings = stale_warnings(path, submission.notebook)
+    if question and _needs_no_kernel(assignment, question):
+        execution = Execution(notebook=submission.notebook, facts=Facts(), status="not_run", mode="no-run")
+        grade = score(submission, execution, assignment)
+        grade = replace(grade, questions=tuple(q for q in grade.questions if q.id == question), checks=(), flags=())
+    else:
+        grade = grade_submission(submission, assignment, RunOptions(mode=budget))
+    if grade.execution and grade.execution.cell_errors:
+        cells = ", ".join(str(e.cell) for e in grade.execution.cell_errors)
+        warnings.append(f"Cells {cells} raise errors when the notebook runs from the top: the grader will see the same.")
+    pending = [c for q in grade.questions for c in q.concepts if c.pending]
+    return SelfCheck(grade, tuple(warnings), sum(c.points for c in pending), len(pending))
+
+
+def _needs_no_kernel(assignment: Assignment, question: str) -> bool:
+    ids = {q.id for q in assignment.rubric.questions}
+    if question not in ids:
+        raise ValueError(f"no question {question!r} in this assignment (questions: {', '.join(sorted(ids))})")
+    return assignment.rubric.question(question).kind == "text"
+
+
+def total_line(result: SelfCheck) -> str:
+    grade = result.grade
+    later = f" ({result.pending_points:g} more points are graded after submission)" if result.pending_points else ""
+    return f"Total: {grade.score:g} / {grade.max_score:g}{later}"
+
+
+def summary_rows(result: SelfCheck) -> list[tuple[str, str, str]]:
+    """(item, points, what to do) for every question and check."""
+    rows = []
+    for question in result.grade.questions:
+        missing = [c for c in question.concepts if not c.found and not c.pending]
+        pending = sum(1 for c in question.concepts if c.pending)
+        advice = "; ".join(c.hint or c.id for c in missing) or question.feedback or "all visible concepts found"
+        if pending:
+            advice += f" ({pending} more concept{'s' if pending > 1 else ''} graded after submission)"
+        rows.append((question.id, f"{question.score:g} / {question.max_score:g}", advice))
+    for check in result.grade.checks:
+        advice = "passed" if check.passed else (check.hint or "; ".join(check.evidence))
+        rows.append((check.id, f"{check.score:g} / {check.max_score:g}", advice))
+    return rows
+
+
+def summary_html(result: SelfCheck, report: Path | None = None) -> str:
+    """The inline feedback shown under `grader.check()` in a notebook."""
+    grade = result.grade
+    if grade.status == "error":
+        return f"<p><strong>The notebook could not be checked:</strong> {html.escape(grade.error or '')}</p>"
+    rows = "".join(
+        f"<tr><td>{html.escape(item)}</td><td style='text-align:right'>{html.escape(points)}</td><td>{html.escape(advice)}</td></tr>"
+        for item, points, advice in summary_rows(result)
+    )
+    warnings = "".join(f"<p>⚠ {html.escape(w)}</p>" for w in result.warnings)
+    link = f"<p>Full report: <code>{html.escape(str(report))}</code></p>" if report else ""
+    return (
+        f"{warnings}<table class='grader-check'><thead><tr><th>Question</th><th>Points</th><th>What to do</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table><p><strong>{html.escape(total_line(result))}</strong></p>{link}"
+    )
+
+
+def find_notebook() -> Path:
+    """The notebook this kernel runs: Jupyter tells the kernel its session path."""
+    import os
+
+    candidates = [os.environ.get("JPY_SESSION_NAME")]
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            candidates += [shell.user_ns.get("__session__"), shell.user_ns.get("__vsc_ipynb_file__")]
+    except ImportError:
+        pass
+    for candidate in candidates:
+        if candidate and str(candidate).endswith(".ipynb") and Path(candidate).is_file():
+            return Path(candidate)
+    raise FileNotFoundError("cannot tell which notebook this is: call grader.check(notebook='your_notebook.ipynb')")
+
+
+def find_assignment(notebook: Path) -> Path:
+    """The assignment folder: beside the notebook or above it."""
+    for folder in [notebook.parent, *notebook.parent.parents]:
+        if (folder / "assignment.yaml").is_file():
+            return folder
+    raise FileNotFoundError(
+        f"no assignment.yaml beside {notebook} or above it: call grader.check(assignment='path/to/assignment')"
+    )
+
+
+def check(question: str | None = None, *, notebook: str | Path | None = None, assignment: str | Path | None = None):
+    """Check the saved notebook as the grader will, and show the feedback in the notebook."""
+    from IPython.display import HTML
+
+    from grader.assignment import load_assignment
+    from grader.report.render import student_page
+
+    path = Path(notebook) if notebook else find_notebook()
+    folder = Path(assignment) if assignment else find_assignment(path.resolve())
+    task = load_assignment(folder, audience="student")
+    result = self_check(path, task, question=question)
+    report = path.parent / f"{path.stem}-feedback.html"
+    report.write_text(student_page(result.grade, task, "student"), encoding="utf-8")
+    return HTML(summary_html(result, report))

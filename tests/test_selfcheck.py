@@ -1,0 +1,84 @@
+"""The student's story: check my notebook before I submit, in the terminal or inside Jupyter."""
+
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import nbformat.v4 as nbf
+import yaml
+from nbclient import NotebookClient
+from typer.testing import CliRunner
+
+from grader.cli import app
+from grader.rubric import load_rubric
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = ROOT / "assignments" / "regularization"
+RUBRIC = ROOT / "rubrics" / "regularization.yaml"
+
+
+def test_the_published_rubric_reveals_no_hidden_phrase_and_no_reference(tmp_path):
+    out = tmp_path / "public.yaml"
+    assert CliRunner().invoke(app, ["rubric", "publish", str(RUBRIC), "--out", str(out)]).exit_code == 0
+    full = load_rubric(RUBRIC)
+    text = "\n".join(line for line in out.read_text(encoding="utf-8").lower().splitlines() if "id:" not in line)
+    visible = " ".join(
+        [q.prompt for q in full.questions]
+        + [c.hint for q in full.questions for c in q.concepts]
+        + [p for q in full.questions for c in q.concepts if not c.hidden for p in c.any]
+    ).lower()
+    secret = [p for q in full.questions for c in q.concepts if c.hidden for p in c.any if p.lower() not in visible]
+    assert secret, "the rubric should have hidden phrases to protect"
+    leaked = [p for p in secret if re.search(rf"(?<![a-z]){re.escape(p.lower())}(?![a-z])", text)]
+    assert leaked == []
+    assert "reference:" not in text
+    public = yaml.safe_load(out.read_text(encoding="utf-8"))
+    hidden = [c for q in public["questions"] for c in q.get("concepts", []) if c.get("hidden")]
+    assert hidden and all(c.get("hint") and c.get("points") and not c.get("any") for c in hidden)
+
+
+def test_grader_check_prints_the_visible_total_and_what_is_graded_later(tmp_path):
+    result = CliRunner().invoke(app, ["check", str(ASSIGNMENT / "examples" / "weak.ipynb"), "--assignment", str(ASSIGNMENT), "--report", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    total = result.output.strip().splitlines()[-1]
+    assert re.fullmatch(r"Total: [\d.]+ / 100 \(14 more points are graded after submission\)", total), total
+    assert "raise errors" in result.output  # the weak example has a failing cell
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in page
+
+
+def test_grader_check_on_the_reference_solution_earns_every_visible_point(tmp_path):
+    result = CliRunner().invoke(app, ["check", str(ASSIGNMENT / "solution.ipynb"), "--assignment", str(ASSIGNMENT), "--report", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "Total: 86 / 100 (14 more points are graded after submission)"
+
+
+def test_stale_and_out_of_order_notebooks_are_warned_about(tmp_path):
+    notebook = tmp_path / "hw.ipynb"
+    cells = [nbf.new_code_cell("x = 1", execution_count=5), nbf.new_code_cell("y = x", execution_count=2), nbf.new_markdown_cell("## Q1\nRegularization prevents overfitting.")]
+    nbformat.write(nbf.new_notebook(cells=cells), notebook)
+    checkpoint = tmp_path / ".ipynb_checkpoints" / "hw-checkpoint.ipynb"
+    checkpoint.parent.mkdir()
+    checkpoint.write_text(notebook.read_text())
+    os.utime(notebook, (1_000_000, 1_000_000))
+    result = CliRunner().invoke(app, ["check", str(notebook), "--assignment", str(ASSIGNMENT), "--question", "q1"])
+    assert result.exit_code == 0, result.output
+    assert "checkpoint is newer" in result.output
+    assert "out of order" in result.output
+
+
+def test_grader_check_inside_a_real_kernel_shows_the_table_inline(tmp_path):
+    notebook = tmp_path / "homework.ipynb"
+    cells = [
+        nbf.new_markdown_cell("## Q1\nRegularization adds a penalty so the network does not overfit and generalizes to unseen data."),
+        nbf.new_code_cell(f"import grader\ngrader.check(notebook={str(notebook)!r}, assignment={str(ASSIGNMENT)!r})"),
+    ]
+    nb = nbf.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, notebook)
+    NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    shown = [o["data"]["text/html"] for o in nb.cells[1].outputs if "text/html" in o.get("data", {})]
+    assert shown, nb.cells[1].outputs
+    assert "<table class='grader-check'>" in shown[0] and "<td>q1</td>" in shown[0] and "<td>dropout_model</td>" in shown[0]
+    assert "more points are graded after submission" in shown[0]
+    assert (tmp_path / "homework-feedback.html").is_file()
