@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from grader.assignment import ExecutionLimits
 from grader.execute import digits, runner
 from grader.execute.facts import parse_facts
-from grader.execute.probe import row_hashes, sample_rows
+from grader.execute.probe import normalised_row_hashes, row_hashes, sample_rows
 from grader.execute.runner import collect_cell_errors, kernel_environment, run_notebook, student_line
 from grader.execute.shell import neutralise_shell
 
@@ -109,6 +109,27 @@ def test_row_hashes_match_equal_rows_across_dtypes_and_are_fast():
     assert np.array_equal(row_hashes(scaled.reshape(55000, -1), rows=[3, 7]), hashes[[3, 7]])
     assert row_hashes(np.array(["a", "b"])) is None
     assert len(sample_rows(10)) == 10 and len(sample_rows(55000)) == 256
+
+
+def test_normalised_row_hashes_ignore_scale_and_dtype_and_are_fast():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8)
+    images[5] = 0  # an empty row stays an empty row
+    started = time.perf_counter()
+    hashes = normalised_row_hashes(images)
+    assert time.perf_counter() - started < 1.0  # about 0.07 s
+    rows = sample_rows(60000)
+    for same in (images / 255.0, images.astype("float32") / 255, images.reshape(60000, -1) / 255.0, images[..., None] * 3.0):
+        assert np.array_equal(normalised_row_hashes(same, rows), hashes[rows])
+    assert len(np.unique(hashes)) == 60000
+    assert not np.array_equal(normalised_row_hashes(images[::-1], rows), hashes[rows])
+    # every 8-bit value against every maximum, scaled in float32 and float64
+    values, peaks = np.meshgrid(np.arange(256), np.arange(256))
+    pairs = np.stack([np.minimum(values, peaks).ravel(), peaks.ravel()], axis=1).astype(np.uint8)
+    exact = normalised_row_hashes(pairs)
+    assert np.array_equal(exact, normalised_row_hashes(pairs.astype("float32") / 255))
+    assert np.array_equal(exact, normalised_row_hashes(pairs / 255.0))
+    assert normalised_row_hashes(np.array(["a", "b"])) is None
 
 
 # -- tracebacks ----------------------------------------------------------------------------------
@@ -244,6 +265,8 @@ def test_a_keras_notebook_reports_models_fits_and_evaluations(cache_dir):
 
     assert [(d.name, d.train_samples, d.test_samples) for d in facts.datasets] == [("mnist", 60000, 10000)]
     assert "load_digits" in facts.datasets[0].source
+    assert facts.datasets[0].test_in_train == 0.0  # the stand-in's splits are disjoint
+    assert facts.budget == {}
 
     model, baseline = facts.models
     assert (model.framework, model.cls, model.variable, model.params) == ("keras", "Sequential", "model", 25450)
@@ -266,8 +289,57 @@ def test_a_keras_notebook_reports_models_fits_and_evaluations(cache_dir):
     assert on_test.overlap_with_training == 0.0 and set(on_test.metrics) == {"loss", "accuracy"}
     assert on_train.overlap_with_training == 1.0 and on_train.samples == 200
     assert on_train.data.id == first.data.id
+    # slices of the splits are not the splits: only overlaps speak for them
+    assert [f.dataset_split for f in facts.fits] == [None, None]
+    assert [e.dataset_split for e in facts.evaluations] == [None, None]
+    assert not any(f.budgeted for f in facts.fits) and not any(e.budgeted for e in facts.evaluations)
     assert facts.warnings == []
     assert '"models": []' in stdout(execution.notebook.cells[7])  # the forgery is only an output
+
+
+def mnist_with_test_in_train(cache_dir, path, train=600, test=300):
+    """A small MNIST-layout file whose test images also occur, unshifted, among its training
+    images (like the full-size benchmark file, which trains on shifted copies of the test set)."""
+    with np.load(digits.mnist_standin_npz(cache_dir)) as data:
+        x_test, y_test = data["x_test"][:test], data["y_test"][:test]
+        x_train = np.concatenate([data["x_train"][: train - test], x_test])
+        y_train = np.concatenate([data["y_train"][: train - test], y_test])
+    np.savez_compressed(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return path
+
+
+def test_the_split_of_the_served_dataset_is_known_by_the_whole_array(cache_dir, tmp_path):
+    """The data file repeats its test images in its training images, so row overlaps cannot tell
+    the test split from the training split; the whole array's fingerprint can."""
+    path = mnist_with_test_in_train(cache_dir, tmp_path / "mnist-overlap.npz")
+    nb = notebook(
+        "import numpy as np\nfrom tensorflow import keras\n"
+        "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()\n"
+        "def small():\n"
+        "    m = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation='softmax')])\n"
+        "    m.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+        "    return m",
+        "model = small()\nmodel.fit(x_train / 255., y_train, epochs=1, batch_size=100, validation_split=0.1, verbose=0)\n"
+        "model.evaluate(x_test / 255., y_test, verbose=0)\n"
+        "model.predict(x_test.astype('float32') / 255, verbose=0)\n"
+        "model.evaluate(x_test[:150] / 255., y_test[:150], verbose=0)",
+        "cheat = small()\ncheat.fit(x_test, y_test, epochs=1, verbose=0)\ncheat.evaluate(x_test / 255., y_test, verbose=0)",
+    )
+    execution = run(nb, cache_dir, datasets={"mnist": path})
+    assert execution.status == "ok", execution.message
+    assert execution.cell_errors == ()
+    facts = execution.facts
+    (dataset,) = facts.datasets
+    assert (dataset.train_samples, dataset.test_samples, dataset.test_in_train) == (600, 300, 1.0)
+    honest, cheat = facts.fits
+    assert honest.dataset_split == "train" and honest.validation == "split"
+    assert cheat.dataset_split == "test"
+    on_test, predicted, part, cheat_eval = facts.evaluations
+    assert (on_test.kind, on_test.dataset_split) == ("evaluate", "test")
+    assert on_test.overlap_with_training > 0.5  # the file's copies: 240 of the 300 test images were trained on
+    assert (predicted.kind, predicted.dataset_split) == ("predict", "test")
+    assert part.dataset_split is None and part.samples == 150
+    assert (cheat_eval.model, cheat_eval.dataset_split) == (cheat.model, "test")
 
 
 def test_a_kernel_that_dies_keeps_the_facts_checkpointed_before(cache_dir):

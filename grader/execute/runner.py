@@ -33,7 +33,7 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from grader.assignment import ExecutionLimits
+from grader.assignment import ExecutionLimits, FastBudget
 from grader.execute import digits
 from grader.execute.facts import Facts, FactsError, parse_facts
 from grader.execute.probe import FACTS_MIME
@@ -58,6 +58,7 @@ def run_notebook(
     datasets: dict[str, Path | None],
     limits: ExecutionLimits,
     mode: str = "full",
+    budget: FastBudget | None = None,
     kernel_name: str = "python3",
     threads: int | None = None,
     cache_dir: Path | None = None,
@@ -66,11 +67,14 @@ def run_notebook(
 
     ``datasets``: name -> file staged beside the notebook; ``mnist`` with no file is served by the
     digits stand-in (``digits.py``, cached in ``cache_dir``). ``threads`` caps the kernel's
-    BLAS/OpenMP/TensorFlow thread pools (default: the machine's cores). ``mode`` "no-run" returns
-    the notebook unexecuted; "full" and "fast" run it (no execution budget yet).
+    BLAS/OpenMP/TensorFlow/PyTorch thread pools (default: the cores this process may use).
+    ``mode`` "no-run" returns the notebook unexecuted; "full" runs it as written; "fast" runs it
+    under ``budget`` (default ``FastBudget()``): fewer epochs, samples and batches, the same
+    held-out verdicts (see ``probe.py``). The caps used are in ``facts.budget``.
     """
     if mode not in ("full", "fast", "no-run"):
         raise ValueError(f"run_notebook: mode must be 'full', 'fast' or 'no-run', not {mode!r}")
+    caps = (budget or FastBudget()).model_dump() if mode == "fast" else None
     started = time.monotonic()
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         return Execution(notebook=notebook, facts=Facts(), status="error", mode=mode, message="no notebook to run")
@@ -96,12 +100,13 @@ def run_notebook(
         run = _Run(
             nb=nb,
             workdir=workdir,
-            env=kernel_environment(home, threads or os.cpu_count() or 1),
+            env=kernel_environment(home, threads or available_cores()),
             limits=limits,
             kernel_name=kernel_name,
             served=served,
             checkpoint=root / "facts-checkpoint.json",
             kernel_log=root / "kernel.log",
+            budget=caps,
         )
         try:
             _run_coroutine(run.execute)
@@ -125,8 +130,20 @@ def run_notebook(
     )
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), not all the machine's."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def kernel_environment(home: Path, threads: int) -> dict[str, str]:
-    """The kernel's whole environment: nothing of the grader's own (tokens, keys) leaks in."""
+    """The kernel's whole environment: nothing of the grader's own (tokens, keys) leaks in.
+
+    The thread caps size every pool the kernel may start: BLAS/OpenMP (numpy, PyTorch's intra-op
+    pool) and both of TensorFlow's pools, which read ``TF_NUM_INTRAOP_THREADS`` and
+    ``TF_NUM_INTEROP_THREADS`` when their runtime starts."""
     cap = str(max(1, int(threads)))
     return {
         "PATH": os.environ.get("PATH", os.defpath),
@@ -263,6 +280,7 @@ class _Run:
     served: dict[str, dict]
     checkpoint: Path
     kernel_log: Path
+    budget: dict[str, int] | None = None
     nonce: str = field(default_factory=lambda: secrets.token_hex(16))
     attribute: str = field(default_factory=lambda: f"_grader_probe_{secrets.token_hex(6)}")
     status: str = "ok"
@@ -327,6 +345,7 @@ class _Run:
             "attribute": self.attribute,
             "datasets": self.served,
             "checkpoint": str(self.checkpoint),
+            "budget": self.budget,
         }
         boot = _PROBE_SOURCE.read_text(encoding="utf-8") + f"\ninstall({config!r})\n"
         code = f"exec(compile({boot!r}, '<grader-probe>', 'exec'), {{'__name__': 'grader_probe'}})"

@@ -79,7 +79,23 @@ def parse_notebook(raw: bytes):
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         return None, "not a notebook: the JSON has no cells"
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        notebook = nbformat.reads(json.dumps(_with_required_keys(data)), as_version=4)
     except Exception as exc:  # nbformat raises many kinds for malformed input
         return None, f"not a valid notebook: {exc}"
     return notebook, None
+
+
+def _with_required_keys(data: dict) -> dict:
+    """Editors and scripts drop keys nbformat insists on; an empty one loses nothing."""
+    data.setdefault("metadata", {})
+    data.setdefault("nbformat", 4)
+    data.setdefault("nbformat_minor", 0)
+    cells = data.get("cells") or [c for sheet in data.get("worksheets", []) for c in sheet.get("cells", [])]
+    for cell in cells:
+        if isinstance(cell, dict):
+            cell.setdefault("metadata", {})
+            cell.setdefault("source" if "input" not in cell else "input", "")
+            if cell.get("cell_type") == "code":
+                cell.setdefault("outputs", [])
+                cell.setdefault("execution_count", None)
+    return data

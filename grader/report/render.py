@@ -1,70 +1,239 @@
-"""HTML pages: one per student, one class overview. Everything the student wrote is escaped."""
+"""HTML pages: one per student, the executed notebook beside it, and one class overview.
+
+The page functions are pure (grades in, an HTML string out); ``write_reports`` is the only one
+that writes files. Everything a student wrote or a notebook printed is escaped, or sanitised
+when it is the notebook's own HTML. The pages carry a Content-Security-Policy with no
+``script-src`` at all, so even a sanitiser mistake could not run script.
+
+Two audiences: ``instructor`` sees everything; ``student`` (released feedback) does not see a
+hidden concept's phrases, hints or evidence, nor the reference answers.
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from grader.assignment import Assignment
 from grader.models import Grade, QuestionGrade
+from grader.report.answer_html import render_answer
+from grader.report.class_stats import class_stats
+from grader.report.csp import CSP
+from grader.report.code_evidence import cells_shown, code_question, models_seen
+from grader.report.fix_first import fixes, humanize
+from grader.report.notebook_html import notebook_page
+
+Audience = Literal["instructor", "student"]
+AUDIENCES = ("instructor", "student")
+NOTEBOOKS = "notebooks"
 
 _ENV = Environment(loader=PackageLoader("grader", "report/templates"), autoescape=select_autoescape(["html"]))
+_ENV.globals.update(csp=CSP, humanize=humanize, zip=zip)
+_ENV.filters["num"] = lambda value: f"{value:g}"
 
 
-def highlight(question: QuestionGrade) -> Markup:
-    """The answer, escaped, with the words that earned points marked."""
+@dataclass(frozen=True)
+class ConceptView:
+    name: str
+    points: float
+    found: bool
+    evidence: str = ""
+    hint: str = ""
+    negated: bool = False
+    hidden: bool = False
+    pending: bool = False
+    quoted: bool = True  # the evidence is words from the answer (not, say, a quiz's "chose B")
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    grade: QuestionGrade
+    prompt: str
+    answer_html: Markup | None
+    concepts: list[ConceptView]
+    hidden_missed: int
+    flags: list[str] = field(default_factory=list)
+    reference: str = ""
+    has_checks: bool = False
+
+
+@dataclass(frozen=True)
+class Totals:
+    written: float = 0.0
+    written_max: float = 0.0
+    code: float = 0.0
+    code_max: float = 0.0
+    flags: list[tuple[str, str]] = field(default_factory=list)
+
+
+def highlight(question: QuestionGrade, audience: Audience = "instructor") -> Markup:
+    """The answer as rendered markdown (no raw HTML), the words that earned points marked.
+
+    Hidden concepts' words are not marked for students: the marks would give their phrases away.
+    """
     text = question.answer.text if question.answer else ""
-    spans: list[tuple[int, int]] = []
+    quotes = [
+        quote
+        for concept in question.concepts
+        if concept.found and not (concept.hidden and audience == "student")
+        for quote in concept.evidence.split(" … ")
+    ]
+    return render_answer(text, quotes)
+
+
+def _concepts(question: QuestionGrade, audience: Audience) -> tuple[list[ConceptView], int]:
+    views, hidden_missed = [], 0
+    text = question.answer.text if question.answer else ""
     for concept in question.concepts:
-        for quote in concept.evidence.split(" … ") if concept.found else []:
-            start = text.find(quote)
-            if quote and start >= 0:
-                spans.append((start, start + len(quote)))
-    pieces, position = [], 0
-    for start, end in sorted(spans):
-        if start < position:
+        secret = concept.hidden and audience == "student"
+        if (secret or concept.pending) and not concept.found:
+            hidden_missed += 1
             continue
-        pieces.append(escape(text[position:start]))
-        pieces.append(Markup("<mark>") + escape(text[start:end]) + Markup("</mark>"))
-        position = end
-    pieces.append(escape(text[position:]))
-    return Markup("").join(pieces)
+        views.append(
+            ConceptView(
+                name=humanize(concept.id),
+                points=concept.points,
+                found=concept.found,
+                evidence="" if secret else concept.evidence,
+                hint="" if secret else concept.hint,
+                negated=concept.negated and not secret,
+                hidden=concept.hidden,
+                pending=concept.pending,
+                quoted=all(part in text for part in concept.evidence.split(" … ")),
+            )
+        )
+    return views, hidden_missed
 
 
-def student_page(grade: Grade, assignment: Assignment, audience: str = "instructor") -> str:
-    prompts = {q.id: q.prompt for q in assignment.rubric.questions}
+def _question_views(grade: Grade, assignment: Assignment, audience: Audience) -> list[QuestionView]:
+    rubric = assignment.rubric
+    checks_at = code_question(rubric) if grade.checks else None
+    views = []
+    for question in grade.questions:
+        spec = next((q for q in rubric.questions if q.id == question.id), None)
+        concepts, hidden_missed = _concepts(question, audience)
+        has_text = bool(question.answer and question.answer.text.strip())
+        views.append(
+            QuestionView(
+                grade=question,
+                prompt=spec.prompt if spec else "",
+                answer_html=highlight(question, audience) if has_text else None,
+                concepts=concepts,
+                hidden_missed=hidden_missed,
+                flags=_visible_flags(question, audience),
+                reference=spec.reference if spec and audience == "instructor" else "",
+                has_checks=question.id == checks_at,
+            )
+        )
+    return views
+
+
+def _visible_flags(question: QuestionGrade, audience: Audience) -> list[str]:
+    """The question's flags; for students, none that names a hidden concept."""
+    if audience != "student":
+        return list(question.flags)
+    hidden = [c.id for c in question.concepts if c.hidden]
+    return [flag for flag in question.flags if not any(re.search(rf"\b{re.escape(h)}\b", flag) for h in hidden)]
+
+
+def _totals(grade: Grade, audience: Audience) -> Totals:
+    flags = [("", flag) for flag in grade.flags]
+    flags += [(q.id, flag) for q in grade.questions for flag in _visible_flags(q, audience)]
+    return Totals(
+        written=round(sum(q.score for q in grade.questions), 2),
+        written_max=sum(q.max_score for q in grade.questions),
+        code=round(sum(c.score for c in grade.checks), 2),
+        code_max=sum(c.max_score for c in grade.checks),
+        flags=flags,
+    )
+
+
+def student_page(
+    grade: Grade,
+    assignment: Assignment,
+    audience: Audience = "student",
+    notebook_href: str | None = None,
+    overview_href: str | None = None,
+) -> str:
+    """One student's feedback page. Links go to the executed notebook and, for instructors, the overview."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience {audience!r}: use instructor or student")
+    questions = _question_views(grade, assignment, audience)
     return _ENV.get_template("student.html").render(
         grade=grade,
         title=assignment.title,
-        prompts=prompts,
         audience=audience,
-        highlight=highlight,
         percent=_percent(grade),
+        totals=_totals(grade, audience),
+        fixes=fixes(grade, audience),
+        questions=questions,
+        checks_placed=any(q.has_checks for q in questions),
+        models=models_seen(grade.execution.facts) if grade.execution else [],
+        cells=cells_shown(grade),
+        notebook_href=notebook_href,
+        overview_href=overview_href if audience == "instructor" else None,
     )
 
 
-def overview_page(grades: list[Grade], assignment: Assignment) -> str:
-    ranked = sorted(grades, key=lambda g: (g.status != "graded", -g.score, g.submission.student))
+def overview_page(grades: list[Grade], assignment: Assignment, notebooks: dict[str, str] | None = None) -> str:
+    """The class at a glance (for instructors). ``notebooks`` maps a student to their notebook page's href."""
+    stats = class_stats(grades, assignment.rubric)
     return _ENV.get_template("index.html").render(
-        grades=ranked, title=assignment.title, percent=_percent, max_score=assignment.rubric.max_score
+        title=assignment.title, stats=stats, notebooks=notebooks or {}, max_score=assignment.rubric.max_score
     )
+
+
+def executed_notebook_page(grade: Grade, assignment: Assignment, report_href: str = "") -> str | None:
+    """The notebook as the grader ran it (or as saved, with --no-run); None when there is none."""
+    execution = grade.execution
+    if execution is None or execution.notebook is None:
+        return None
+    if execution.mode == "no-run":
+        subtitle = "As submitted: the grader did not run this notebook (--no-run), so the outputs are the student's own."
+    else:
+        state = execution.status.replace("_", " ")
+        subtitle = f"As the grader ran it: {execution.mode} run, {state}, {execution.seconds:.1f} s."
+        if execution.message:
+            subtitle += f" {execution.message}"
+    return notebook_page(execution.notebook, grade.submission.student, assignment.title, subtitle, report_href)
 
 
 def _percent(grade: Grade) -> float:
     return round(100 * grade.score / grade.max_score, 1) if grade.max_score else 0.0
 
 
-def write_reports(grades: list[Grade], assignment: Assignment, out: Path, audience: str = "instructor") -> list[Grade]:
+def write_reports(
+    grades: list[Grade], assignment: Assignment, out: Path, audience: str = "instructor", *, notebooks: bool = True
+) -> list[Grade]:
+    """Write OUT/reports/<student>.html, OUT/notebooks/<student>.html and OUT/index.html.
+
+    Returns the grades with ``report_path`` set. The executed notebooks go in their own folder,
+    next to reports/, so that reports/ holds exactly one page per student; ``notebooks=False``
+    skips them (nbconvert takes a fraction of a second per notebook).
+    """
     from grader.pipeline import with_report
 
     reports = out / "reports"
+    notebook_folder = out / NOTEBOOKS
     reports.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, notebook_links = [], {}
     for grade in grades:
-        path = reports / f"{grade.submission.student}.html"
-        path.write_text(student_page(grade, assignment, audience), encoding="utf-8")
+        student = grade.submission.student
+        notebook_html = executed_notebook_page(grade, assignment, f"../reports/{student}.html") if notebooks else None
+        notebook_href = None
+        if notebook_html is not None:
+            notebook_folder.mkdir(exist_ok=True)
+            (notebook_folder / f"{student}.html").write_text(notebook_html, encoding="utf-8")
+            notebook_href = f"../{NOTEBOOKS}/{student}.html"
+            notebook_links[student] = f"{NOTEBOOKS}/{student}.html"
+        path = reports / f"{student}.html"
+        page = student_page(grade, assignment, audience, notebook_href=notebook_href, overview_href="../index.html")
+        path.write_text(page, encoding="utf-8")
         written.append(with_report(grade, path))
-    (out / "index.html").write_text(overview_page(written, assignment), encoding="utf-8")
+    (out / "index.html").write_text(overview_page(written, assignment, notebook_links), encoding="utf-8")
     return written
