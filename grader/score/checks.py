@@ -229,6 +229,8 @@ def results_reported(check: Check, context: CheckContext) -> tuple[bool, list[st
                 break
         if shown is None and models and _history_plot(context, models):
             shown = f"{check_id}: its training history is plotted"
+        if shown is None and (cell := _history_shown(context, models)) is not None:
+            shown = f"{check_id}: its final training-history values are shown in the output of cell {cell}"
         if shown is None:
             unmeasured = [e for m in models for e in _evaluations(facts, m) if not e.metrics and e.cell is not None]
             cell = next((e.cell for e in unmeasured if _number_shown(context, e.cell)), None)
@@ -256,11 +258,39 @@ def _printed(value: float, outputs: tuple[tuple[int, str], ...], after: int | No
 
 
 def _history_plot(context: CheckContext, models: list[Model]) -> bool:
+    """A figure drawn after the model trained, from its training history (or a table made of it)."""
     fit_cells = [f.cell for m in models for f in _fits(context.facts, m) if f.cell is not None]
     if not fit_cells:
         return False
     code = dict(context.evidence.code_cells)
-    return any(cell > min(fit_cells) and "history" in code.get(cell, "") for cell in context.evidence.images)
+    names = ["history", *_names_from_history(code.values())]
+    return any(
+        cell > min(fit_cells) and any(re.search(rf"\b{re.escape(n)}\b", code.get(cell, "")) for n in names)
+        for cell in context.evidence.images
+    )
+
+
+def _names_from_history(sources) -> set[str]:
+    """Variables assigned from a training history: ``frame = pd.DataFrame(history.history)``."""
+    found = set()
+    for source in sources:
+        for match in re.finditer(r"^\s*([A-Za-z_]\w*)\s*=\s*(.+)$", source, re.MULTILINE):
+            if "history" in match.group(2):
+                found.add(match.group(1))
+    return found
+
+
+def _history_shown(context: CheckContext, models: list[Model]) -> int | None:
+    """The cell whose output shows a model's final training-history values (a printed table)."""
+    for model in models:
+        for fit in _fits(context.facts, model):
+            finals = [values[-1] for values in fit.history.values() if values]
+            if not finals or fit.cell is None:
+                continue
+            cells = [_printed(value, context.evidence.outputs, after=fit.cell + 1) for value in finals]
+            if all(cell is not None for cell in cells):
+                return max(cells)
+    return None
 
 
 def python_check(check: Check, context: CheckContext) -> tuple[bool, list[str]]:
