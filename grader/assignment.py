@@ -10,6 +10,7 @@ import nbformat
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from grader.execute.sandbox import SandboxLimits
 from grader.extract.cells import prose_lines
 from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric, publish
 
@@ -19,11 +20,16 @@ class AssignmentError(ValueError):
 
 
 class ExecutionLimits(BaseModel):
+    """Everything that bounds one run. ``sandbox`` comes from the assignment file's own
+    ``sandbox:`` section; it travels here so that whatever runs a notebook (a worker process, a
+    cluster node) gets it with the timeouts, and a changed limit means new runs."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     cell_timeout: float = Field(default=600, gt=0)
     notebook_timeout: float = Field(default=1800, gt=0)
     startup_timeout: float = Field(default=60, gt=0)
+    sandbox: SandboxLimits = SandboxLimits()
 
 
 class FastBudget(BaseModel):
@@ -62,6 +68,7 @@ class AssignmentFile(BaseModel):
     solution: str | None = None
     datasets: dict[str, str | None] = {}
     execution: ExecutionLimits = ExecutionLimits()
+    sandbox: SandboxLimits = SandboxLimits()
     budget: Budget = Budget()
 
 
@@ -111,6 +118,8 @@ def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "
         config = AssignmentFile.model_validate(raw)
     except ValidationError as exc:
         raise AssignmentError(format_validation_error(str(config_path), exc).replace("rubric is", "assignment is")) from None
+    if "sandbox" in (raw.get("execution") or {}):
+        raise AssignmentError(f"{config_path}: execution.sandbox: write the sandbox limits in their own `sandbox:` section")
 
     rubric_path = (folder / config.rubric).resolve()
     public_path = (folder / config.public_rubric).resolve() if config.public_rubric else None
@@ -141,7 +150,7 @@ def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "
         rubric=rubric,
         rubric_path=rubric_path,
         datasets=datasets,
-        limits=config.execution,
+        limits=config.execution.model_copy(update={"sandbox": config.sandbox}),
         budget=config.budget,
         template=template,
         solution=(folder / config.solution).resolve() if config.solution else None,

@@ -70,6 +70,8 @@ class Execution:
     skipped: tuple[SkippedLine, ...] = ()
     message: str | None = None
     cached: bool = False
+    sandbox: str | None = None  # what contained the kernel (sandbox.Enforcement.describe), for the report header
+    tampered: bool = False  # the grader's recorders in the kernel were tampered with: its facts were discarded
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class ConceptResult:
     hidden: bool = False
     negated: bool = False
     pending: bool = False
+    similarity: float | None = None  # set when a sentence was matched by meaning: its cosine similarity
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,20 @@ same structures (a History padded to the epochs asked for, predictions of the fu
 every fact that decides a verdict (row overlaps, dataset splits) is measured on the student's
 original arrays, so a fast run's held-out verdicts are a full run's.
 
-The facts leave the kernel when the runner's last hidden cell calls ``report()``: one
-``display_data`` with a private MIME type whose JSON carries the run's nonce. The probe also
+The facts leave the kernel when the runner's last hidden request runs ``audit_report`` from a
+fresh copy of this file: it checks that the probe's code is still this file's code, that its
+recorders are still installed (``verify``), and reports the facts with its own code as one
+``display_data`` with a private MIME type whose JSON carries the run's nonce. The probe checks its
+recorders again at every cell boundary; what it finds goes first in the warnings, under the
+``TAMPERED`` words, and the runner then discards the facts. This stops casual tampering (putting
+``keras.Model.fit`` back, deleting or replacing the probe, bringing one's own ``keras`` module);
+code that reads this file can still forge facts, see docs/security.md. The probe also
 checkpoints the facts to a file after each fit/evaluate, for runs whose last cell cannot run.
+
+Outputs are kept small on their way out (``_guard_outputs``): a large write to stdout/stderr is
+sent in flushed pieces of ``STREAM_CHUNK`` characters, and a display or result whose data is over
+``rich_size`` bytes loses that data, with a marker. The grader cuts outputs to its own limits as
+they arrive; these guards only keep each message small (the grader's sockets refuse huge ones).
 """
 
 import functools
@@ -44,6 +55,10 @@ import time
 import types
 
 FACTS_MIME = "application/x-grader-facts+json"
+TAMPERED = "the grader's recorders were tampered with"
+STREAM_CHUNK = 262_144  # characters: a larger write to stdout/stderr is sent in pieces
+TRUNCATED = "[output truncated by the grader: {count:,} bytes]"
+MAX_TAMPERING = 20
 SAMPLE_ROWS = 256  # rows of an evaluation set checked against the training rows
 MAX_PAYLOAD = 3_900_000  # stay under facts.MAX_FACTS_BYTES
 MAX_MODELS, MAX_FITS, MAX_EVALUATIONS, MAX_WARNINGS = 400, 1500, 4000, 150
@@ -64,14 +79,150 @@ _multipliers_by_width = {}
 def install(config):
     """Start recording. ``config``: nonce, attribute (where the probe object is stored on ``sys``),
     datasets ({"mnist": {"path", "source"}}), checkpoint (a file path or None), budget (None, or
-    the fast budget's caps: max_epochs, max_train_samples, max_eval_samples, max_torch_batches)."""
+    the fast budget's caps: max_epochs, max_train_samples, max_eval_samples, max_torch_batches),
+    stream_chunk (characters) and rich_size (bytes): the output guards (None: no guard)."""
     probe = _Probe(config)
     setattr(sys, config["attribute"], probe)
-    sys.meta_path.insert(0, _PostImportFinder(probe.hooks))
+    probe.finder = _PostImportFinder(probe)
+    sys.meta_path.insert(0, probe.finder)
     for name in list(probe.hooks):
         if name in sys.modules:  # already imported before the probe ran
             probe.hooks.pop(name)(sys.modules[name])
+    probe.safely(_guard_outputs, config.get("stream_chunk"), config.get("rich_size"))
     return probe
+
+
+def audit_report(attribute, nonce):
+    """The runner's last request, run from a fresh copy of this file: checks the installed probe
+    against this copy's code and its recorders, then publishes its facts with this copy's code
+    (so a replaced ``report`` or ``payload`` never runs)."""
+    from IPython.display import publish_display_data
+
+    probe = sys.__dict__.get(attribute)
+    problems = _audit(probe)
+    if probe is None or type(probe).__name__ != "_Probe":
+        text = json.dumps({"schema_version": 1, "nonce": nonce, "warnings": [f"{TAMPERED}: {p}" for p in problems]})
+    else:
+        try:
+            for problem in problems + _Probe.verify(probe):
+                _Probe.tamper(probe, problem)
+            _Probe.safely(probe, _Probe._torch_unstepped_are_evaluations, probe)
+            text = _Probe.payload(probe)
+        except Exception as exc:
+            warnings = [f"{TAMPERED}: {p}" for p in problems] + [f"probe: report failed: {exc!r}"[:500]]
+            text = json.dumps({"schema_version": 1, "nonce": nonce, "warnings": warnings})
+    publish_display_data({FACTS_MIME: text})
+
+
+def _audit(probe):
+    """How the installed probe's code differs from this file's (each function and method)."""
+    if probe is None:
+        return ["the probe was removed from sys"]
+    installed = type(probe)
+    if installed.__name__ != "_Probe":
+        return ["the probe was replaced by another object"]
+    problems = []
+    for name, fresh in vars(_Probe).items():
+        if isinstance(fresh, types.FunctionType):
+            if getattr(installed.__dict__.get(name), "__code__", None) != fresh.__code__:
+                problems.append(f"the probe's method {name} was replaced")
+            if name in vars(probe):
+                problems.append(f"the probe's method {name} was overridden on the probe")
+    intact = [
+        method for name, method in vars(installed).items()
+        if isinstance(vars(_Probe).get(name), types.FunctionType) and getattr(method, "__code__", None) == vars(_Probe)[name].__code__
+    ]  # fmt: skip
+    module = getattr(intact[0], "__globals__", None) if intact else None
+    if not isinstance(module, dict):
+        return problems
+    for name, fresh in list(globals().items()):
+        if getattr(fresh, "__module__", None) != __name__:
+            continue
+        current = module.get(name)
+        if isinstance(fresh, types.FunctionType):
+            if getattr(current, "__code__", None) != fresh.__code__:
+                problems.append(f"the probe's function {name} was replaced")
+        elif isinstance(fresh, type) and fresh is not _Probe:
+            for attribute, method in vars(fresh).items():
+                if isinstance(method, types.FunctionType):
+                    found = getattr(current, "__dict__", {}).get(attribute)
+                    if getattr(found, "__code__", None) != method.__code__:
+                        problems.append(f"the probe's {name}.{attribute} was replaced")
+    return problems[:MAX_TAMPERING]
+
+
+def _guard_outputs(chunk, rich_size):
+    """Keeps each output message small: what stdout/stderr buffered goes out in messages of at most
+    ``chunk`` characters (ipykernel's ``OutStream._flush_buffers``, patched on the class: IPython
+    swaps the instances' own ``write`` around each cell), and display data over ``rich_size``
+    bytes is replaced by a marker."""
+    if chunk:
+        for cls in {type(sys.stdout), type(sys.stderr)}:
+            if cls.__module__.startswith("ipykernel") and "_flush_buffers" in vars(cls):
+                cls._flush_buffers = _chunked_buffers(cls._flush_buffers, int(chunk))
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    history = getattr(shell, "history_manager", None)
+    if isinstance(getattr(history, "outputs", None), dict):
+        history.outputs = _NoOutputs()  # IPython would keep a copy of everything printed
+    if not rich_size or shell is None:
+        return
+    publisher, hook = getattr(shell, "display_pub", None), getattr(shell, "displayhook", None)
+    if publisher is not None and hasattr(publisher, "publish"):
+        publish = publisher.publish
+
+        def guarded_publish(data, *args, **kwargs):
+            return publish(_shrink(data, rich_size), *args, **kwargs)
+
+        publisher.publish = guarded_publish
+    if hook is not None and hasattr(hook, "write_format_data"):
+        write_format_data = hook.write_format_data
+
+        def guarded_format_data(format_dict, *args, **kwargs):
+            return write_format_data(_shrink(format_dict, rich_size), *args, **kwargs)
+
+        hook.write_format_data = guarded_format_data
+
+
+class _NoOutputs(dict):
+    """IPython's record of each cell's outputs, kept empty: the grader has its own."""
+
+    def __missing__(self, key):
+        return []
+
+
+def _chunked_buffers(original, chunk):
+    def _flush_buffers(stream):
+        for parent, data in original(stream):
+            if not isinstance(data, str) or len(data) <= chunk:
+                yield parent, data
+                continue
+            for start in range(0, len(data), chunk):
+                yield parent, data[start : start + chunk]
+
+    functools.update_wrapper(_flush_buffers, original)
+    return _flush_buffers
+
+
+def _shrink(data, limit):
+    """``data`` (a MIME bundle) without the values over ``limit`` bytes, with a marker instead."""
+    if not isinstance(data, dict):
+        return data
+    kept, dropped = {}, 0
+    for mime, value in data.items():
+        try:
+            size = len(value) if isinstance(value, (str, bytes)) else len(json.dumps(value, default=str))
+        except Exception:
+            size = 0
+        if size > limit and mime != FACTS_MIME:
+            dropped += size
+        else:
+            kept[mime] = value
+    if not dropped:
+        return data
+    plain = kept.get("text/plain") if isinstance(kept.get("text/plain"), str) else ""
+    kept["text/plain"] = (plain + "\n" if plain else "") + TRUNCATED.format(count=dropped)
+    return kept
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,10 +426,14 @@ def _classify_value(value):
 
 
 class _PostImportFinder:
-    """Finds nothing itself: wraps the real loader of a few modules to patch them once loaded."""
+    """Finds nothing itself: wraps the real loader of a few modules to patch them once loaded.
 
-    def __init__(self, hooks):
-        self.hooks = hooks
+    A module of those names that comes from the notebook's own folders (its working folder, home
+    or temporary folder) is not the framework: it is not patched, and the probe says so."""
+
+    def __init__(self, probe):
+        self.probe = probe
+        self.hooks = probe.hooks
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in self.hooks:
@@ -294,6 +449,10 @@ class _PostImportFinder:
                 break
         else:
             return None
+        if self.probe.foreign(spec.origin):
+            self.hooks.pop(fullname, None)
+            self.probe.tamper(f"a module named {fullname} was loaded from the notebook's own folder ({spec.origin})")
+            return spec
         loader = spec.loader
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
@@ -368,6 +527,16 @@ class _Probe:
         self.keras_callback_class = None
         self.torch_fits, self.torch_evaluations, self.torch_param_owner = {}, {}, {}
         self.torch_unstepped = {}  # model id -> train-mode batches no optimizer step has followed yet
+        self.attribute = config.get("attribute")
+        self.finder = None  # the import hook (install)
+        self.installed = []  # (owner, attribute, the grader's function, its code): checked by verify
+        self.hook_sets = []  # (module, name of its dict of global hooks, the grader's hook)
+        self.tampering = []  # what verify found, first in the warnings
+        self.student_roots = [
+            os.path.realpath(path) + os.sep
+            for path in (os.getcwd(), os.environ.get("HOME"), os.environ.get("TMPDIR"), "/dev/shm")
+            if path
+        ]  # fmt: skip
         self.hooks = {  # module -> patch applied once the notebook imports it
             "keras.src.models.model": self._safe_patch(self._patch_keras_model),
             "torch": self._safe_patch(self._patch_torch),
@@ -456,12 +625,53 @@ class _Probe:
         return float(_numpy().isin(sampled, known).mean())
 
     def enter_cell(self, index):
-        """The runner's note that notebook cell ``index`` runs next; saves what the last cell did."""
+        """The runner's note that notebook cell ``index`` runs next; saves what the last cell did
+        and checks that the recorders are still in place."""
+        after = f"after cell {self.cell}" if self.cell is not None else "before the first cell"
+        for problem in self.safely(self.verify) or []:
+            self.tamper(problem, after)
         self.safely(self._torch_unstepped_are_evaluations)
         self.cell = index
         self.torch_pass = None
         if self.dirty:
             self.safely(self.checkpoint, True)
+
+    # -- the recorders' integrity -----------------------------------------------------------------
+
+    def remember(self, owner, attribute, function):
+        """Installs ``function`` as ``owner.attribute`` and remembers it for ``verify``."""
+        setattr(owner, attribute, function)
+        self.installed.append((owner, attribute, function, getattr(function, "__code__", None)))
+
+    def verify(self):
+        """What of the probe's recorders is no longer in place: a list of problems (empty: all is)."""
+        problems = []
+        if sys.__dict__.get(self.attribute) is not self:
+            problems.append("the probe was removed from sys")
+        for owner, attribute, function, code in self.installed:
+            current = vars(owner).get(attribute)
+            if current is not function or getattr(function, "__code__", None) is not code:
+                where = f"{owner.__module__}.{owner.__qualname__}" if isinstance(owner, type) else owner.__name__
+                problems.append(f"{where}.{attribute} is no longer the grader's recorder")
+        for module, name, hook in self.hook_sets:
+            registered = getattr(module, name, None)
+            if not hasattr(registered, "values") or not any(item is hook for item in registered.values()):
+                problems.append(f"the grader's hook was removed from {module.__name__}.{name}")
+        if self.hooks and self.finder not in sys.meta_path:
+            problems.append("the grader's import hook was removed from sys.meta_path")
+        return problems
+
+    def tamper(self, problem, when=None):
+        """Records a problem with the recorders once, with when it was first seen."""
+        if len(self.tampering) < MAX_TAMPERING and not any(f"{TAMPERED}: {problem}" in seen for seen in self.tampering):
+            self.tampering.append(_text(f"{TAMPERED}: {problem}" + (f" ({when})" if when else ""), 500))
+
+    def foreign(self, origin):
+        """Whether a module file is the notebook's own (in its working, home or temporary folder)."""
+        if not origin or not isinstance(origin, str) or not os.path.isabs(origin):
+            return False
+        path = os.path.realpath(origin)
+        return any(path.startswith(root) for root in self.student_roots)
 
     def checkpoint(self, force=False):
         if not self.checkpoint_path:
@@ -492,7 +702,7 @@ class _Probe:
             "evaluations": self.evaluations[:MAX_EVALUATIONS],
             "datasets": list(self.dataset_facts.values()),
             "budget": {key: float(value) for key, value in (self.budget or {}).items()},
-            "warnings": list(self.warnings),
+            "warnings": list(self.tampering) + list(self.warnings),
         }
 
     def payload(self):
@@ -542,7 +752,7 @@ class _Probe:
             return train, test
 
         functools.update_wrapper(load_data, original)
-        module.load_data = load_data
+        self.remember(module, "load_data", load_data)
         for name, other in list(sys.modules.items()):
             if name.startswith(("keras", "tensorflow")) and getattr(other, "load_data", None) is original:
                 other.load_data = load_data
@@ -586,7 +796,7 @@ class _Probe:
     def _patch_keras_model(self, module):
         model_class = module.Model
         for method in ("fit", "evaluate", "predict"):
-            setattr(model_class, method, _keras_wrapper(self, method, getattr(model_class, method)))
+            self.remember(model_class, method, _keras_wrapper(self, method, getattr(model_class, method)))
 
     def _keras_recorder(self):
         """A Keras Callback that counts epochs and keeps the logs (one class, made on first use)."""
@@ -978,6 +1188,10 @@ class _Probe:
         register_module_forward_pre_hook(before)
         register_module_forward_hook(after, always_call=True)
         register_optimizer_step_post_hook(stepped)
+        module_hooks, optimizer_hooks = sys.modules["torch.nn.modules.module"], sys.modules["torch.optim.optimizer"]
+        self.hook_sets += [(module_hooks, "_global_forward_pre_hooks", before),
+                           (module_hooks, "_global_forward_hooks", after),
+                           (optimizer_hooks, "_global_optimizer_post_hooks", stepped)]  # fmt: skip
         if self.budget:
             self._patch_torch_loader(torch)
 
@@ -994,7 +1208,7 @@ class _Probe:
             return probe.safely(_CappedPass, probe, loader, inner, limit) or inner
 
         functools.update_wrapper(__iter__, original)
-        loader_class.__iter__ = __iter__
+        self.remember(loader_class, "__iter__", __iter__)
 
     def _torch_remember_dataset(self, model_id, torch_pass):
         """A fast run trains on the first batches of a loader: the model is taken to have seen the

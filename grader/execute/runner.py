@@ -7,6 +7,12 @@ request tells the probe which notebook cell is running; after the last cell a hi
 asks the probe for its report, which comes back as one ``display_data`` with a private MIME type
 and this run's nonce. Hidden requests are ``silent``: they leave no output, no execution count
 and no history, and the returned notebook has exactly the input's cells.
+
+The kernel runs in the sandbox (``sandbox.py``: resource limits, no network, a user of its own,
+a private /proc) and talks to the grader over Unix sockets in its run folder. What it prints is
+cut to the output limits as it arrives (``outputs.py``). The final report is asked of a fresh
+copy of the probe's code, which first checks that the probe and its recorders are still the
+grader's own; a run whose recorders were tampered with keeps no facts and says so.
 """
 
 from __future__ import annotations
@@ -28,15 +34,18 @@ from queue import Empty
 from typing import Any
 
 import nbformat
+import zmq
 from jupyter_client.kernelspec import NoSuchKernel
 from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 from grader.assignment import ExecutionLimits, FastBudget
-from grader.execute import digits
-from grader.execute.facts import Facts, FactsError, parse_facts
-from grader.execute.probe import FACTS_MIME
+from grader.execute import digits, sandbox
+from grader.execute.facts import MAX_FACTS_BYTES, Facts, FactsError, parse_facts
+from grader.execute.outputs import MAX_MESSAGE, RICH_FACTOR, OutputBudget
+from grader.execute.probe import FACTS_MIME, STREAM_CHUNK, TAMPERED
+from grader.execute.sandbox import Enforcement, KernelUser, SandboxLimits, size_text
 from grader.execute.shell import neutralise_shell
 from grader.models import CellError, Execution, SkippedLine
 
@@ -44,6 +53,8 @@ log = logging.getLogger(__name__)
 
 INTERRUPT_GRACE = 15.0  # seconds a timed-out cell gets to stop after the interrupt
 REPORT_TIMEOUT = 60.0  # seconds for the probe's final report
+MAX_FACTS_READ = MAX_FACTS_BYTES + 1  # bytes read of the checkpoint file: one more than may pass
+RECEIVE_QUEUE = 64  # messages the grader's sockets hold before the kernel's are dropped
 TIMEOUT_ENAME = "CellTimeoutError"
 DEAD_KERNEL_ENAME = "DeadKernelError"
 _PROBE_SOURCE = Path(__file__).with_name("probe.py")
@@ -62,6 +73,7 @@ def run_notebook(
     kernel_name: str = "python3",
     threads: int | None = None,
     cache_dir: Path | None = None,
+    sandbox_limits: SandboxLimits | None = None,
 ) -> Execution:
     """Execute a copy of ``notebook`` in a fresh kernel; the caller's notebook is never changed.
 
@@ -71,6 +83,8 @@ def run_notebook(
     ``mode`` "no-run" returns the notebook unexecuted; "full" runs it as written; "fast" runs it
     under ``budget`` (default ``FastBudget()``): fewer epochs, samples and batches, the same
     held-out verdicts (see ``probe.py``). The caps used are in ``facts.budget``.
+    ``sandbox_limits`` (default ``limits.sandbox``): the kernel's resource, network and output
+    limits; ``Execution.sandbox`` says what was enforced.
     """
     if mode not in ("full", "fast", "no-run"):
         raise ValueError(f"run_notebook: mode must be 'full', 'fast' or 'no-run', not {mode!r}")
@@ -82,12 +96,19 @@ def run_notebook(
     if mode == "no-run":
         return Execution(notebook=nb, facts=Facts(), status="not_run", mode="no-run", message="not run (--no-run)")
 
+    contained = sandbox_limits or limits.sandbox
+    enforcement = sandbox.plan(contained.network, contained.user)
+    who = sandbox.kernel_user(enforcement)
     originals, skipped = _prepare_cells(nb)
     root = Path(tempfile.mkdtemp(prefix="grader-run-"))
     try:
-        workdir, home = root / "work", root / "home"
-        workdir.mkdir()
-        home.mkdir()
+        # The run folder: only the kernel's own folders are open to its user; the grader keeps
+        # the kernel log here, out of the kernel's reach.
+        workdir, home, kernel_dir, scratch = root / "work", root / "home", root / "kernel", root / "tmp"
+        for folder in (workdir, home, kernel_dir, scratch):
+            folder.mkdir(mode=0o700)
+        if who is not None:
+            root.chmod(0o711)
         try:
             served = _stage_datasets(datasets, workdir, cache_dir)
         except (OSError, ImportError, ValueError) as exc:
@@ -97,16 +118,22 @@ def run_notebook(
                 seconds=time.monotonic() - started, message=f"could not stage the dataset files: {exc}",
             )  # fmt: skip
         (workdir / "notebook.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+        for folder in (workdir, home, kernel_dir, scratch):
+            sandbox.hand_over(folder, who)
         run = _Run(
             nb=nb,
             workdir=workdir,
-            env=kernel_environment(home, threads or available_cores()),
+            env=kernel_environment(home, threads or available_cores(), scratch=scratch, user=who),
             limits=limits,
             kernel_name=kernel_name,
             served=served,
-            checkpoint=root / "facts-checkpoint.json",
+            checkpoint=kernel_dir / "facts-checkpoint.json",
             kernel_log=root / "kernel.log",
             budget=caps,
+            contained=contained,
+            enforcement=enforcement,
+            who=who,
+            kernel_dir=kernel_dir,
         )
         try:
             _run_coroutine(run.execute)
@@ -115,6 +142,7 @@ def run_notebook(
             run.status = "error"
             run.messages.append(f"the grader failed while running this notebook: {type(exc).__name__}: {exc}")
     finally:
+        sandbox.release(who)  # what the kernel left running or in /tmp goes with it
         shutil.rmtree(root, ignore_errors=True)
     _restore_sources(nb, originals)
     log.debug("run timings: %s", run.timings)
@@ -127,6 +155,8 @@ def run_notebook(
         cell_errors=tuple(collect_cell_errors(nb, ignore_interrupts=run.timed_out_cells)),
         skipped=tuple(skipped),
         message="; ".join(run.messages) or None,
+        sandbox=enforcement.describe(contained),
+        tampered=run.tampered,
     )
 
 
@@ -138,14 +168,20 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def kernel_environment(home: Path, threads: int) -> dict[str, str]:
+def kernel_environment(
+    home: Path, threads: int, *, scratch: Path | None = None, user: KernelUser | None = None
+) -> dict[str, str]:
     """The kernel's whole environment: nothing of the grader's own (tokens, keys) leaks in.
 
     The thread caps size every pool the kernel may start: BLAS/OpenMP (numpy, PyTorch's intra-op
     pool) and both of TensorFlow's pools, which read ``TF_NUM_INTRAOP_THREADS`` and
-    ``TF_NUM_INTEROP_THREADS`` when their runtime starts."""
+    ``TF_NUM_INTEROP_THREADS`` when their runtime starts. ``scratch``: the kernel's temporary
+    folder; ``user``: the sandbox's user (named, as libraries that ask for a user name expect)."""
     cap = str(max(1, int(threads)))
-    return {
+    extra = {"TMPDIR": str(scratch)} if scratch is not None else {}
+    if user is not None:
+        extra.update(USER=user.name, LOGNAME=user.name, MPLCONFIGDIR=str(home / ".matplotlib"))
+    return extra | {
         "PATH": os.environ.get("PATH", os.defpath),
         "HOME": str(home),
         "LANG": os.environ.get("LANG", "C.UTF-8"),
@@ -270,6 +306,17 @@ def _run_coroutine(factory) -> None:
         raise failure[0]
 
 
+class _Client(NotebookClient):
+    """nbclient with the output limits applied to each message before it is stored."""
+
+    budget: OutputBudget | None = None
+
+    def process_message(self, msg: dict, cell: Any, cell_index: int):
+        if self.budget is not None and not self.budget.trim(msg, cell_index):
+            return None
+        return super().process_message(msg, cell, cell_index)
+
+
 @dataclass
 class _Run:
     nb: Any
@@ -281,6 +328,10 @@ class _Run:
     checkpoint: Path
     kernel_log: Path
     budget: dict[str, int] | None = None
+    contained: SandboxLimits = field(default_factory=SandboxLimits)
+    enforcement: Enforcement = field(default_factory=Enforcement)
+    who: KernelUser | None = None
+    kernel_dir: Path | None = None
     nonce: str = field(default_factory=lambda: secrets.token_hex(16))
     attribute: str = field(default_factory=lambda: f"_grader_probe_{secrets.token_hex(6)}")
     status: str = "ok"
@@ -292,13 +343,15 @@ class _Run:
     cell_budget: float = 0.0
     last_reply: dict | None = None
     stuck: bool = False  # the kernel ignored the interrupt: nothing more can run in it
+    tampered: bool = False  # the probe or its recorders were not the grader's own at the end
+    truncated: list[int] = field(default_factory=list)  # cells whose output was cut to the limits
 
     @property
     def timeout_marker(self) -> str:
         return f"grader-timeout-{self.nonce}"
 
     async def execute(self) -> None:
-        client = NotebookClient(
+        client = _Client(
             self.nb,
             timeout=self.limits.cell_timeout,
             startup_timeout=int(self.limits.startup_timeout),
@@ -306,11 +359,13 @@ class _Run:
             allow_errors=True,
             record_timing=False,
             interrupt_on_timeout=True,
+            store_widget_state=False,
             # nbclient's stand-in reply for a timed-out cell: recognised by this run's own marker.
             error_on_timeout={"ename": self.timeout_marker, "evalue": "", "traceback": []},
             shutdown_kernel="immediate",
             resources={"metadata": {"path": str(self.workdir)}},
         )
+        client.budget = OutputBudget(self.contained.output_size, self.contained.notebook_output_size)
         client.timeout_func = lambda cell: self.cell_budget
         client.on_cell_execute = self._announce_cell
         client.on_cell_executed = self._remember_reply
@@ -321,22 +376,33 @@ class _Run:
                 await self._collect_facts()
         finally:
             await self._shutdown()
+        self._name_limits()
+        if self.truncated:
+            cells = ", ".join(map(str, self.truncated[:10])) + (", ..." if len(self.truncated) > 10 else "")
+            where = f"cells {cells}" if len(self.truncated) > 1 else f"cell {cells}"
+            self.messages.append(
+                f"output over the grader's limits ({size_text(self.contained.output_size)} an output,"
+                f" {size_text(self.contained.notebook_output_size)} a notebook) was cut in {where}"
+            )
 
     async def _start_kernel(self) -> bool:
         client = self.client
         started = time.monotonic()
         try:
-            client.km = client.create_kernel_manager()
+            client.km = self._kernel_manager()
+            contain = sandbox.preexec(
+                self.contained, self.enforcement, self.who, sandbox.process_allowance(self.contained, self.who)
+            )
             # The kernel process's own stdout/stderr (C-level logs, crash messages) go to a file,
             # not the grader's console; what the notebook prints arrives as cell outputs.
             with self.kernel_log.open("wb") as log_file:
                 await client.async_start_new_kernel(
-                    env=self.env, cwd=str(self.workdir), stdout=log_file, stderr=log_file
+                    env=self.env, cwd=str(self.workdir), stdout=log_file, stderr=log_file, preexec_fn=contain
                 )
-            await client.async_start_new_kernel_client()
+            await self._start_client()
         except NoSuchKernel:
             return self._fail(f"the kernel {self.kernel_name!r} is not installed (see `jupyter kernelspec list`)")
-        except Exception as exc:  # startup timeout, kernel crashing on start
+        except Exception as exc:  # startup timeout, kernel crashing on start, a sandbox that cannot start
             return self._fail(f"the kernel did not start: {type(exc).__name__}: {exc}")
         self.timings["kernel_start"] = time.monotonic() - started
         started = time.monotonic()
@@ -346,6 +412,8 @@ class _Run:
             "datasets": self.served,
             "checkpoint": str(self.checkpoint),
             "budget": self.budget,
+            "stream_chunk": STREAM_CHUNK,
+            "rich_size": int(self.contained.output_size) * RICH_FACTOR,
         }
         boot = _PROBE_SOURCE.read_text(encoding="utf-8") + f"\ninstall({config!r})\n"
         code = f"exec(compile({boot!r}, '<grader-probe>', 'exec'), {{'__name__': 'grader_probe'}})"
@@ -356,18 +424,45 @@ class _Run:
         self.timings["probe"] = time.monotonic() - started
         return True
 
+    def _kernel_manager(self):
+        """The kernel manager, on Unix sockets in the kernel's folder (a network namespace cuts
+        TCP, even on the loopback; it does not cut Unix sockets)."""
+        km = self.client.create_kernel_manager()
+        km.transport = "ipc"
+        km.ip = str(self.kernel_dir / "ipc")
+        km.connection_file = str(self.kernel_dir / "connection.json")
+        km.write_connection_file()
+        sandbox.hand_over(self.kernel_dir, self.who)  # the kernel's user reads the connection file
+        return km
+
+    async def _start_client(self) -> None:
+        """nbclient's ``async_start_new_kernel_client``, with bounded sockets: a message over
+        ``MAX_MESSAGE`` bytes is refused, and at most ``RECEIVE_QUEUE`` wait to be read."""
+        client = self.client
+        client.kc = client.km.client()
+        client.kc.context.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE)
+        client.kc.context.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)
+        await ensure_async(client.kc.start_channels())
+        await ensure_async(client.kc.wait_for_ready(timeout=client.startup_timeout))
+        client.kc.allow_stdin = False
+
     def _fail(self, message: str) -> bool:
         self.status = "error"
         self.messages.append(message + self._kernel_log_tail())
         return False
 
     def _kernel_log_tail(self) -> str:
-        try:
-            tail = self.kernel_log.read_bytes()[-400:].decode("utf-8", errors="replace").strip()
-        except OSError:
-            return ""
-        lines = [line for line in tail.splitlines() if "without encryption" not in line]
+        lines = self._kernel_log_lines()
         return f" (kernel log: ...{' | '.join(lines[-3:])})" if lines else ""
+
+    def _kernel_log_lines(self) -> list[str]:
+        try:
+            with self.kernel_log.open("rb") as stream:
+                stream.seek(max(0, stream.seek(0, os.SEEK_END) - 2000))
+                tail = stream.read().decode("utf-8", errors="replace").strip()
+        except OSError:
+            return []
+        return [line for line in tail.splitlines()[-20:] if "without encryption" not in line and line.strip()]
 
     async def _run_cells(self) -> None:
         client = self.client
@@ -385,11 +480,13 @@ class _Run:
             try:
                 await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
             except DeadKernelError:
-                died = "The kernel died while running this cell (out of memory, or a crash)."
-                cell.outputs.append(_error_output(DEAD_KERNEL_ENAME, died))
+                self._mark_truncated(cell, index)
+                reason = await self._death_reason()
+                cell.outputs.append(_error_output(DEAD_KERNEL_ENAME, f"The kernel died while running this cell: {reason}."))
                 self.status = "kernel_died"
-                self.messages.append(f"the kernel died in cell {index}{self._kernel_log_tail()}")
+                self.messages.append(f"the kernel died in cell {index}: {reason}")
                 break
+            self._mark_truncated(cell, index)
             reply = (self.last_reply or {}).get("content", {})
             if reply.get("ename") != self.timeout_marker:
                 continue
@@ -417,6 +514,40 @@ class _Run:
                 break
         self.timings["cells"] = time.monotonic() - started
 
+    def _mark_truncated(self, cell: Any, index: int) -> None:
+        marker = self.client.budget.marker(index)
+        if marker is not None:
+            cell.outputs.append(marker)
+            self.truncated.append(index)
+
+    async def _death_reason(self) -> str:
+        """Why the kernel process ended: its exit status, read against the sandbox's limits."""
+        process = getattr(getattr(self.client.km, "provisioner", None), "process", None)
+        code = None
+        for _ in range(40):  # the process may still be on its way out
+            code = process.poll() if process is not None else None
+            if code is not None:
+                break
+            await asyncio.sleep(0.05)
+        return sandbox.exit_reason(code, self.contained, "\n".join(self._kernel_log_lines()))
+
+    def _name_limits(self) -> None:
+        """Says which sandbox limit a cell's error comes from, when one does."""
+        named = set()
+        for error in collect_cell_errors(self.nb, ignore_interrupts=self.timed_out_cells):
+            text = f"{error.ename}: {error.evalue}"
+            if error.ename == "MemoryError":
+                what = f"it exceeded the {size_text(self.contained.memory)} memory limit (MemoryError)"
+            elif "[Errno 27]" in text or "File too large" in text:
+                what = f"it wrote a file larger than the {size_text(self.contained.file_size)} limit"
+            elif "[Errno 11]" in text or "can't start new thread" in text:
+                what = f"it reached the limit of {self.contained.processes} processes and threads"
+            else:
+                continue
+            if what not in named:
+                named.add(what)
+                self.messages.append(f"cell {error.cell}: {what}")
+
     def _notebook_timeout(self, index: int) -> None:
         self.status = "timeout"
         self.messages.append(
@@ -436,42 +567,81 @@ class _Run:
         self.last_reply = execute_reply
 
     async def _collect_facts(self) -> None:
+        """The probe's report, asked of a fresh copy of its code; the checkpoint file only when the
+        kernel can no longer answer (it died, or ignored the interrupt)."""
         payload = None
-        if self.status != "kernel_died" and not self.stuck:
+        alive = self.status != "kernel_died" and not self.stuck
+        if alive:
             started = time.monotonic()
-            reply, outputs = await self._hidden(f"__import__('sys').{self.attribute}.report()", REPORT_TIMEOUT)
+            audit = _PROBE_SOURCE.read_text(encoding="utf-8") + f"\naudit_report({self.attribute!r}, {self.nonce!r})\n"
+            code = f"exec(compile({audit!r}, '<grader-probe>', 'exec'), {{'__name__': 'grader_probe'}})"
+            reply, outputs = await self._hidden(code, REPORT_TIMEOUT)
             self.timings["report"] = time.monotonic() - started
             for message in outputs:
-                if message["msg_type"] == "display_data" and FACTS_MIME in message["content"].get("data", {}):
-                    found = message["content"]["data"][FACTS_MIME]
-                    payload = found if isinstance(found, str) else json.dumps(found)
+                found = message["content"]["data"][FACTS_MIME]
+                payload = found if isinstance(found, str) else json.dumps(found)
+            if payload is None and reply is not None and reply["content"].get("status") == "ok":
+                # The report ran but its message never came: the output channel was cut (zmq drops
+                # the connection for good on a message over MAX_MESSAGE), or the notebook replaced
+                # how the kernel publishes outputs.
+                message = (
+                    f"the probe's report did not arrive: the kernel's output channel was cut by a message over"
+                    f" {MAX_MESSAGE >> 20} MiB, or the notebook replaced how the kernel publishes outputs;"
+                    " no facts could be read"
+                )
+                self.status = "error"
+                self.messages.append(message)
+                self.facts = Facts(warnings=[message])
+                return
+            if payload is None and reply is not None and reply["content"].get("ename") == "MemoryError":
+                message = "the probe's report could not run: the kernel was out of memory; no facts could be read"
+                self.status = "error"
+                self.messages.append(message)
+                self.facts = Facts(warnings=[message])
+                return
+            if payload is None:
+                failed = ""
+                if reply is not None:
+                    failed = f" ({reply['content'].get('ename')}: {str(reply['content'].get('evalue'))[:200]})"
+                return self._tampered(f"the probe's report did not arrive although the kernel was running{failed}")
         source = "report"
         if payload is None:
             source = "checkpoint"
             try:
                 if self.checkpoint.stat().st_size > 0:
-                    payload = self.checkpoint.read_bytes().decode("utf-8", errors="replace")
+                    with self.checkpoint.open("rb") as stream:  # a kernel could grow the file: read what may count
+                        payload = stream.read(MAX_FACTS_READ).decode("utf-8", errors="replace")
             except OSError:
                 pass
         if payload is None:
-            if self.status == "ok":
-                self.messages.append("the probe's report did not arrive")
             return
         try:
             facts = parse_facts(payload)
             if json.loads(payload).get("nonce") != self.nonce:
-                raise FactsError("the kernel's facts report does not carry this run's nonce")
+                return self._tampered(f"the kernel's facts ({source}) do not carry this run's nonce: they were forged")
         except FactsError as exc:
             self.messages.append(str(exc))
             self.facts = Facts(warnings=[str(exc)[:500]])
             return
+        tampering = [warning for warning in facts.warnings if warning.startswith(TAMPERED)]
+        if tampering:
+            return self._tampered("; ".join(warning[len(TAMPERED) :].lstrip(": ") for warning in tampering[:5]))
         if source == "checkpoint":
             note = "facts come from the probe's last checkpoint: the final report could not run"
             facts = facts.model_copy(update={"warnings": [*facts.warnings, note]})
         self.facts = facts
 
+    def _tampered(self, detail: str) -> None:
+        """The recorders were not the grader's own: no fact of this run counts."""
+        message = f"{TAMPERED}: {detail}; the run's facts were discarded, so its code checks fail"[:2000]
+        self.tampered = True
+        self.status = "error"
+        self.messages.append(message)
+        self.facts = Facts(warnings=[message[:500]])
+
     async def _hidden(self, code: str, timeout: float) -> tuple[dict | None, list[dict]]:
-        """Runs ``code`` silently; (its execute_reply or None on timeout/death, its iopub messages)."""
+        """Runs ``code`` silently; (its execute_reply or None on timeout/death, the facts displays it
+        published). Anything else it (or a thread of the notebook) prints is dropped."""
         kc = self.client.kc
         msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False)
         deadline = time.monotonic() + timeout
@@ -494,8 +664,8 @@ class _Run:
                 return message, outputs
             if message["msg_type"] == "status":
                 idle = message["content"].get("execution_state") == "idle"
-            else:
-                outputs.append(message)
+            elif message["msg_type"] == "display_data" and FACTS_MIME in (message["content"].get("data") or {}):
+                outputs = [message]  # one report: the last one counts
 
     async def _shutdown(self) -> None:
         client = self.client

@@ -1,0 +1,151 @@
+"""The sandbox's settings and the words it uses: limits from assignment.yaml, what a kernel's end
+means, what the report header says, and the output limits applied to each message."""
+
+import os
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from nbformat.v4 import new_code_cell, new_notebook
+
+from grader.assignment import AssignmentError, ExecutionLimits, load_assignment
+from grader.execute.outputs import OutputBudget
+from grader.execute.probe import _shrink
+from grader.execute.runner import run_notebook
+from grader.execute.sandbox import Enforcement, SandboxLimits, _exposures, _reachable, exit_reason, plan
+from grader.execute.sandbox import readable_by_kernels, size_text
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSIGNMENT = ROOT / "assignments" / "regularization"
+
+
+def assignment_with(tmp_path: Path, **changes) -> Path:
+    config = yaml.safe_load((ASSIGNMENT / "assignment.yaml").read_text())
+    config.update(rubric=str(ROOT / "rubrics" / "regularization.yaml"), template=None, solution=None, **changes)
+    (tmp_path / "assignment.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
+def test_the_sandbox_section_takes_sizes_with_units_and_travels_with_the_execution_limits(tmp_path):
+    folder = assignment_with(tmp_path, sandbox={"memory": "2 GiB", "file_size": "100 MiB", "processes": 64, "network": False})
+    task = load_assignment(folder)
+    sandbox = task.limits.sandbox  # what a worker gets with the timeouts (and the cache key)
+    assert sandbox.memory == 2 << 30 and sandbox.file_size == 100 << 20 and sandbox.processes == 64
+    assert ExecutionLimits(**task.limits.model_dump(mode="json")).sandbox == sandbox
+    assert load_assignment(ASSIGNMENT).limits.sandbox == SandboxLimits()
+
+
+@pytest.mark.parametrize(
+    ("sandbox", "expected"),
+    [({"memory": "100 MiB"}, "sandbox.memory"), ({"processes": 2}, "sandbox.processes"), ({"swap": 1}, "sandbox.swap")],
+)
+def test_a_bad_sandbox_setting_names_the_file_and_the_field(tmp_path, sandbox, expected):
+    with pytest.raises(AssignmentError, match=expected.replace(".", r"\.")) as raised:
+        load_assignment(assignment_with(tmp_path, sandbox=sandbox))
+    assert "assignment.yaml" in str(raised.value)
+
+
+def test_sandbox_limits_belong_in_their_own_section(tmp_path):
+    with pytest.raises(AssignmentError, match="own `sandbox:` section"):
+        load_assignment(assignment_with(tmp_path, execution={"cell_timeout": 5, "sandbox": {"memory": "1 GiB"}}))
+
+
+def test_a_kernels_end_is_told_in_the_words_of_its_limits():
+    limits = SandboxLimits(memory="1 GiB", cpu_seconds=30)
+    assert exit_reason(-signal.SIGXCPU, limits) == "it used up its 30 s of CPU time (SIGXCPU)"
+    assert exit_reason(-signal.SIGABRT, limits, "terminate called after std::bad_alloc") == (
+        "it exceeded the 1 GiB memory limit (SIGABRT)"
+    )
+    assert "crashed (SIGSEGV)" in exit_reason(-signal.SIGSEGV, limits)
+    assert "killed (SIGKILL)" in exit_reason(-signal.SIGKILL, limits)
+    assert exit_reason(1, limits).startswith("the kernel process exited with code 1")
+    assert [size_text(v) for v in (4 << 30, 512 << 20, 100_000, 5_000_000)] == ["4 GiB", "512 MiB", "100 kB", "5 MB"]
+
+
+def test_the_report_header_says_what_is_and_is_not_enforced():
+    full = Enforcement(network="isolated", user="auto", mounts=True)
+    assert full.describe(SandboxLimits()) == (
+        "sandbox: 4 GiB memory, 3600 s CPU, 256 processes, files up to 1 GiB; no network;"
+        " runs as an unprivileged user of its own; other processes hidden"
+    )
+    weak = Enforcement(network="open", user=None, grader_user="alice", notes=("network (Operation not permitted)",))
+    text = weak.describe(SandboxLimits())
+    assert "network NOT isolated" in text and "runs as the grader's user (alice)" in text
+    assert text.endswith("(not enforced: network (Operation not permitted))")
+    assert plan(False, "auto").describe().startswith("sandbox: ")
+
+
+@pytest.fixture
+def open_folder():
+    """A folder every user may enter (pytest's own temporary folders are closed to others)."""
+    folder = Path(tempfile.mkdtemp(prefix="grader-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_a_folder_closed_to_the_kernels_user_is_opened_only_for_what_the_kernel_needs(open_folder):
+    closed = open_folder / "home"
+    python = closed / "pyenv" / "versions" / "3.11"
+    python.mkdir(parents=True)
+    (closed / "secrets").mkdir()
+    closed.chmod(0o700)
+    stranger = 2_000_000_123
+    assert not _reachable(str(python), stranger, set())
+    assert _reachable(str(python), os.stat(closed).st_uid, set())
+    assert _exposures([str(python), str(python / "lib")], stranger, set()) == ((str(closed), (str(python),)),)
+
+
+def test_the_grader_can_tell_which_files_a_kernel_could_read_anyway(open_folder):
+    shared, private = open_folder / "rubric.yaml", open_folder / "out" / "gradebook.sqlite"
+    shared.write_text("answer key")
+    shared.chmod(0o644)
+    private.parent.mkdir(mode=0o700)
+    private.write_text("grades")
+    private.chmod(0o644)
+    own_user = Enforcement(network="isolated", user="auto")
+    assert readable_by_kernels([shared, private, open_folder / "missing"], own_user) == [shared]
+    assert readable_by_kernels([shared, private], Enforcement(user=None)) == [shared, private]
+
+
+def test_each_message_is_cut_to_what_is_left_of_its_outputs_allowance():
+    budget = OutputBudget(output_size=1000, notebook_size=2500)
+    stream = {"msg_type": "stream", "content": {"name": "stdout", "text": "a" * 800}}
+    assert budget.trim(stream, 3) and len(stream["content"]["text"]) == 800
+    more = {"msg_type": "stream", "content": {"name": "stdout", "text": "b" * 800}}
+    assert budget.trim(more, 3) and more["content"]["text"] == "b" * 200  # the stream's 1000 bytes
+    dropped = {"msg_type": "stream", "content": {"name": "stdout", "text": "c" * 50}}
+    assert not budget.trim(dropped, 3)  # nothing left of it: nothing stored
+    image = {"msg_type": "display_data", "content": {"data": {"image/png": "i" * 20_000, "text/plain": "<Figure>"}, "metadata": {}}}
+    assert budget.trim(image, 4) and image["content"]["data"] == {"text/plain": "<Figure>"}  # over the notebook's rest
+    widget = {"msg_type": "comm_open", "content": {"data": {"state": "w" * 10}}}
+    assert not budget.trim(widget, 4)
+    error = {"msg_type": "error", "content": {"ename": "ValueError", "evalue": "v" * 5000, "traceback": ["frame"] * 3}}
+    assert budget.trim(error, 5) and len(error["content"]["evalue"]) <= 1000 and error["content"]["traceback"]
+    marker = budget.marker(3)
+    assert marker["name"] == "stderr" and "[output truncated by the grader: 650 bytes]" in marker["text"]
+    assert budget.marker(3) is None
+    assert "20,000 bytes" in budget.marker(4)["text"]
+
+
+def test_the_probe_replaces_oversized_display_data_with_a_marker():
+    bundle = {"text/html": "<p>" + "x" * 5000 + "</p>", "text/plain": "<HTML>", "application/x-grader-facts+json": "f" * 5000}
+    shrunk = _shrink(bundle, 1000)
+    assert "text/html" not in shrunk and "application/x-grader-facts+json" in shrunk
+    assert shrunk["text/plain"] == "<HTML>\n[output truncated by the grader: 5,007 bytes]"
+    assert _shrink({"text/plain": "small"}, 1000) == {"text/plain": "small"}
+
+
+def test_a_kernel_past_its_cpu_time_is_stopped_and_the_report_says_so():
+    limits = ExecutionLimits(cell_timeout=60, notebook_timeout=120)
+    execution = run_notebook(
+        new_notebook(cells=[new_code_cell("x = 1"), new_code_cell("while True:\n    x += 1"), new_code_cell("print(x)")]),
+        datasets={}, limits=limits, sandbox_limits=SandboxLimits(cpu_seconds=4),
+    )  # fmt: skip
+    assert execution.status == "kernel_died"
+    assert "the kernel died in cell 1: it used up its 4 s of CPU time (SIGXCPU)" in execution.message
+    assert execution.seconds < 30
+    assert execution.sandbox.startswith("sandbox: 4 GiB memory, 4 s CPU")
