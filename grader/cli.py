@@ -13,14 +13,13 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.assignment import AssignmentError, load_assignment
-from grader.export.grades_json import grade_record, write_grades_json
+from grader.export.grades_json import grade_record
 from grader.export.gradescope import run_in_gradescope
 from grader.export.write import ExportError, ExportOptions, export_grades
 from grader.ingest.files import InputError, read_intake
 from grader.ingest.roster import read_roster
 from grader.ingest.notebooks import read_submission
-from grader.pipeline import RunOptions, grade_all, grade_submission
-from grader.report.render import write_reports
+from grader.pipeline import RunOptions, grade_submission
 from grader.authoring.draft import DraftError, draft_rubric, read_questions
 from grader.authoring.lint import lint_rubric
 from grader.rubric import RubricError, load_rubric, parse_rubric, publish
@@ -91,6 +90,7 @@ def grade(
     )
     try:
         book = Gradebook(out)
+        book.lock()
         executor = make_executor(kernels, scheduler, task)
     except (GradebookError, BatchError) as exc:
         _fail(str(exc))
@@ -120,6 +120,7 @@ def _open_graded(out: Path, assignment: Optional[Path]):
 
     try:
         book = Gradebook(out, create=False)
+        book.lock()
     except GradebookError as exc:
         _fail(str(exc))
     try:
@@ -318,6 +319,37 @@ def check_command(
         import webbrowser
 
         webbrowser.open(path.resolve().as_uri())
+
+
+@app.command("score-answers")
+def score_answers_command(
+    rubric: Annotated[Path, typer.Option(help="The rubric YAML file.")],
+    answers: Annotated[Path, typer.Option(help="CSV with columns question_id, answer_id, text.")],
+    out: Annotated[Path, typer.Option(help="Where to write the scores CSV.")],
+    semantic: Annotated[
+        Optional[bool],
+        typer.Option("--semantic/--keywords-only", help="Match by meaning too (needs the semantic extra); default: as the rubric says."),
+    ] = None,
+) -> None:
+    """Score written answers from a CSV against a rubric, without notebooks: one row per answer."""
+    from grader.score.answers_api import AnswersError, read_answers, score_answers, write_scores
+    from grader.score.semantic import Unavailable, semantic_for
+
+    try:
+        parsed = load_rubric(rubric)
+        rows = read_answers(answers)
+        matcher = semantic_for(parsed, semantic)
+        if isinstance(matcher, Unavailable):
+            console.print(f"[yellow]warning:[/] {matcher.reason}", highlight=False)
+        results = score_answers(parsed, rows, matcher)
+    except (RubricError, AnswersError) as exc:
+        _fail(str(exc))
+    try:
+        write_scores(out, results)
+    except OSError as exc:
+        _fail(f"{out}: cannot write the scores: {exc.strerror or exc}")
+    mode = "keywords + semantic" if matcher is not None and matcher.active else "keywords only"
+    print(f"Wrote {out} ({len(results)} answers, {mode})")
 
 
 @rubric_app.command("publish")

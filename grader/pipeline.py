@@ -1,16 +1,18 @@
-"""One submission through the stages, and a batch of them.
+"""One submission through the stages, and the pure steps applied to a class's grades.
 
-ingest -> execute -> extract -> score; the batch writes grades.json and the reports at the end.
-A submission that fails anywhere becomes a graded row with status "error"; the batch goes on.
+ingest -> execute -> extract -> score; then manual grades (``apply_overrides``) and identical
+hand-ins (``mark_identical``). ``grader.batch`` maps this over a batch with an executor and the
+gradebook. A submission that fails anywhere becomes a graded row with status "error"; the batch goes on.
 """
 
 from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable
 
-from grader.assignment import Assignment
+from grader.assignment import Assignment, ExecutionLimits, FastBudget
 from grader.execute.facts import Facts
 from grader.extract.evidence import gather_evidence
 from grader.models import Execution, Grade, Submission
@@ -23,15 +25,36 @@ from grader.score.quiz import score_quiz
 class RunOptions:
     run: bool = True
     mode: str = "full"
+    threads: int | None = None  # cap on the kernel's thread pools (None: the machine's cores)
+    kernel_name: str = "python3"
 
 
 def execute(submission: Submission, assignment: Assignment, options: RunOptions) -> Execution:
+    return execute_notebook(
+        submission.notebook, assignment.datasets, assignment.limits, options, assignment.budget.fast
+    )
+
+
+def execute_notebook(
+    notebook: Any,
+    datasets: dict[str, Path | None],
+    limits: ExecutionLimits,
+    options: RunOptions,
+    budget: FastBudget | None = None,
+) -> Execution:
+    """The execute stage on its own inputs (what a worker process or a cluster node receives)."""
     if not options.run:
-        return Execution(notebook=submission.notebook, facts=Facts(), status="not_run", mode="no-run")
+        return Execution(notebook=notebook, facts=Facts(), status="not_run", mode="no-run")
     from grader.execute.runner import run_notebook
 
     return run_notebook(
-        submission.notebook, datasets=assignment.datasets, limits=assignment.limits, mode=options.mode
+        notebook,
+        datasets=datasets,
+        limits=limits,
+        mode=options.mode,
+        budget=budget,
+        kernel_name=options.kernel_name,
+        threads=options.threads,
     )
 
 
@@ -101,3 +124,76 @@ def grade_all(
 
 def with_report(grade: Grade, path) -> Grade:
     return replace(grade, report_path=path)
+
+
+# --------------------------------------------------------------------------- manual grades
+
+TOTAL = "total"
+
+
+@dataclass(frozen=True)
+class Override:
+    """A manual grade for one question, one check or the ``total``: who, when and why."""
+
+    target: str
+    score: float
+    by: str
+    at: str
+    comment: str
+    earlier: bool = False  # given for an earlier submission of this student
+
+    def note(self) -> str:
+        text = f"manually graded by {self.by}: {self.comment}" if self.comment else f"manually graded by {self.by}"
+        return text + (" (given for an earlier submission)" if self.earlier else "")
+
+    def record(self) -> dict:
+        """The shape grades.json and the exports read."""
+        return {"id": self.target, "score": self.score, "by": self.by, "at": self.at, "comment": self.comment}
+
+
+def apply_overrides(grade: Grade, overrides: Iterable[Override]) -> Grade:
+    """The grade with manual scores in place of the automatic ones, each flagged with who and why.
+
+    A question or check override replaces that item's score (a check counts as passed when it has
+    full marks) and the total changes by the difference; a ``total`` override sets the total and
+    makes an ungradable submission graded. The same scores as ``grader.export.common.with_overrides``
+    gives from grades.json (where the total is the sum of the items).
+    """
+    overrides = list(overrides)
+    if not overrides:
+        return grade
+    by_target = {o.target: o for o in overrides}
+    questions = tuple(
+        replace(q, score=float(o.score), flags=(*q.flags, o.note())) if (o := by_target.get(q.id)) else q
+        for q in grade.questions
+    )
+    checks = tuple(
+        replace(c, score=float(o.score), passed=float(o.score) >= float(c.max_score), evidence=(o.note(), *c.evidence))
+        if (o := by_target.get(c.id))
+        else c
+        for c in grade.checks
+    )
+    status, error, flags = grade.status, grade.error, list(grade.flags)
+    changed = [(new.score, old.score) for new, old in zip((*questions, *checks), (*grade.questions, *grade.checks))]
+    total = round(grade.score + sum(new - old for new, old in changed), 2)
+    if whole := by_target.get(TOTAL):
+        total, status, error = round(float(whole.score), 2), "graded", None
+        flags.append(f"total {whole.note()}")
+    return replace(grade, questions=questions, checks=checks, score=total, status=status, error=error, flags=tuple(flags))
+
+
+def identical_flag(others: Iterable[str]) -> str:
+    return "needs review: the same notebook file (identical bytes) was also handed in by " + ", ".join(sorted(others))
+
+
+def mark_identical(grades: list[Grade]) -> list[Grade]:
+    """Flags hand-ins that are byte-for-byte the same file as another student's."""
+    students_by_sha: dict[str, list[str]] = {}
+    for grade in grades:
+        if grade.submission.sha256:
+            students_by_sha.setdefault(grade.submission.sha256, []).append(grade.submission.student)
+    marked = []
+    for grade in grades:
+        others = [s for s in students_by_sha.get(grade.submission.sha256, []) if s != grade.submission.student]
+        marked.append(replace(grade, flags=(*grade.flags, identical_flag(others))) if others else grade)
+    return marked

@@ -57,7 +57,9 @@ MAX_FACTS_READ = MAX_FACTS_BYTES + 1  # bytes read of the checkpoint file: one m
 RECEIVE_QUEUE = 64  # messages the grader's sockets hold before the kernel's are dropped
 TIMEOUT_ENAME = "CellTimeoutError"
 DEAD_KERNEL_ENAME = "DeadKernelError"
-_PROBE_SOURCE = Path(__file__).with_name("probe.py")
+# Read once: a probe edited or upgraded while a batch runs must not make every running
+# notebook fail its final audit against a different copy.
+_PROBE_SOURCE = Path(__file__).with_name("probe.py").read_text(encoding="utf-8")
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_FRAME = re.compile(r"^\s*(?:Cell In ?\[[^\]]*\]|Input In ?\[[^\]]*\]|File <ipython-input-[^>]*>), line \d+")
 _ARROW = re.compile(r"^-*>\s*\d*\s?")
@@ -415,7 +417,7 @@ class _Run:
             "stream_chunk": STREAM_CHUNK,
             "rich_size": int(self.contained.output_size) * RICH_FACTOR,
         }
-        boot = _PROBE_SOURCE.read_text(encoding="utf-8") + f"\ninstall({config!r})\n"
+        boot = _PROBE_SOURCE + f"\ninstall({config!r})\n"
         code = f"exec(compile({boot!r}, '<grader-probe>', 'exec'), {{'__name__': 'grader_probe'}})"
         reply, _ = await self._hidden(code, self.limits.startup_timeout)
         if reply is None or reply["content"].get("status") != "ok":
@@ -573,7 +575,7 @@ class _Run:
         alive = self.status != "kernel_died" and not self.stuck
         if alive:
             started = time.monotonic()
-            audit = _PROBE_SOURCE.read_text(encoding="utf-8") + f"\naudit_report({self.attribute!r}, {self.nonce!r})\n"
+            audit = _PROBE_SOURCE + f"\naudit_report({self.attribute!r}, {self.nonce!r})\n"
             code = f"exec(compile({audit!r}, '<grader-probe>', 'exec'), {{'__name__': 'grader_probe'}})"
             reply, outputs = await self._hidden(code, REPORT_TIMEOUT)
             self.timings["report"] = time.monotonic() - started

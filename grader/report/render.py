@@ -207,6 +207,27 @@ def _percent(grade: Grade) -> float:
     return round(100 * grade.score / grade.max_score, 1) if grade.max_score else 0.0
 
 
+def _write_notebook_page(grade: Grade, assignment: Assignment, path: Path) -> bool:
+    """The executed notebook's page, rendered again only when the run behind it changed:
+    a rescore or a manual grade leaves every run as it was, so nbconvert does not run again."""
+    execution = grade.execution
+    if execution is None:
+        return False
+    stamp = f"<!-- run {grade.submission.sha256} {execution.mode} {execution.status} {execution.seconds:.3f} -->\n"
+    try:
+        with path.open(encoding="utf-8") as existing:
+            if existing.readline() == stamp:
+                return True
+    except OSError:
+        pass
+    page = executed_notebook_page(grade, assignment, f"../reports/{grade.submission.student}.html")
+    if page is None:
+        return False
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(stamp + page, encoding="utf-8")
+    return True
+
+
 def write_reports(
     grades: list[Grade], assignment: Assignment, out: Path, audience: str = "instructor", *, notebooks: bool = True
 ) -> list[Grade]:
@@ -224,11 +245,8 @@ def write_reports(
     written, notebook_links = [], {}
     for grade in grades:
         student = grade.submission.student
-        notebook_html = executed_notebook_page(grade, assignment, f"../reports/{student}.html") if notebooks else None
         notebook_href = None
-        if notebook_html is not None:
-            notebook_folder.mkdir(exist_ok=True)
-            (notebook_folder / f"{student}.html").write_text(notebook_html, encoding="utf-8")
+        if notebooks and _write_notebook_page(grade, assignment, notebook_folder / f"{student}.html"):
             notebook_href = f"../{NOTEBOOKS}/{student}.html"
             notebook_links[student] = f"{NOTEBOOKS}/{student}.html"
         path = reports / f"{student}.html"

@@ -1,0 +1,557 @@
+"""The gradebook: ``OUT/gradebook.sqlite``, what was received, what ran, what it earned, and who changed it.
+
+Tables (nothing is ever updated or deleted; a re-grade, a re-run or a new override adds a row):
+
+- ``submissions``: one row per version of a student's hand-in (student, source, sha256, received,
+  identity, notes, and the reading error of an unreadable file). A student's current submission is
+  their newest row.
+- ``settings``: execution settings hash -> the settings it stands for (limits, budget, datasets...).
+- ``runs``: one row per execution of a notebook (sha256 + settings hash, status, timings, facts,
+  cell errors, skipped lines); the executed notebook is a file, ``OUT/runs/<sha256>-<settings>.ipynb``.
+  A notebook whose sha256 and settings already have a run (other than a grader-side ``error``) is
+  not run again.
+- ``grades``: one row per scoring (submission, run, rubric hash, score, the grades.json record).
+- ``overrides``: manual grades (student, question/check id or ``total``, score, by, at, comment).
+
+Each result is committed as it lands: the notebook file is written atomically first, then the run
+and its grades go in one transaction, so a grader killed at any moment loses nothing finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import nbformat
+
+from grader.execute.facts import Facts
+from grader.models import CellError, Execution, SkippedLine, Student, Submission
+
+FILE_NAME = "gradebook.sqlite"
+LOCK_NAME = "gradebook.lock"
+RUNS_FOLDER = "runs"
+SCHEMA_VERSION = "1"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY,
+    student TEXT NOT NULL,
+    source TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    received TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    late INTEGER NOT NULL DEFAULT 0,
+    notes TEXT NOT NULL DEFAULT '[]',
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS submissions_by_student ON submissions (student, id);
+CREATE TABLE IF NOT EXISTS settings (hash TEXT PRIMARY KEY, description TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    settings TEXT NOT NULL REFERENCES settings (hash),
+    status TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    message TEXT,
+    started TEXT NOT NULL,
+    finished TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    facts TEXT NOT NULL,
+    cell_errors TEXT NOT NULL,
+    skipped TEXT NOT NULL,
+    notebook TEXT NOT NULL,
+    worker TEXT NOT NULL DEFAULT '',
+    sandbox TEXT,
+    tampered INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_by_key ON runs (sha256, settings, id);
+CREATE TABLE IF NOT EXISTS grades (
+    id INTEGER PRIMARY KEY,
+    submission INTEGER NOT NULL REFERENCES submissions (id),
+    run INTEGER REFERENCES runs (id),
+    rubric TEXT NOT NULL,
+    graded TEXT NOT NULL,
+    how TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    score REAL NOT NULL,
+    max_score REAL NOT NULL,
+    details TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS grades_by_submission ON grades (submission, id);
+CREATE TABLE IF NOT EXISTS overrides (
+    id INTEGER PRIMARY KEY,
+    student TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    target TEXT NOT NULL,
+    score REAL,
+    by TEXT NOT NULL,
+    at TEXT NOT NULL,
+    comment TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS overrides_by_student ON overrides (student, id);
+"""
+
+# Runs that say nothing about the notebook (the kernel did not start, the grader failed) are kept
+# as history but never reused: the next `grader grade` runs that notebook again.
+NOT_REUSABLE = ("error",)
+
+
+class GradebookError(ValueError):
+    """A gradebook that cannot be used; the message says which file and what to do."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# --------------------------------------------------------------------------- stored executions
+
+
+def dump_execution(execution: Execution) -> dict[str, Any]:
+    """An Execution as plain JSON-able data (what a worker sends back and what the gradebook keeps).
+
+    The notebook is its JSON text (``json.dumps``: exact, no re-validation of a student's
+    malformed notebook); facts are ``model_dump_json``; cell errors and skipped lines JSON lists.
+    """
+    return {
+        "notebook": json.dumps(execution.notebook, ensure_ascii=False),
+        "facts": execution.facts.model_dump_json(),
+        "status": execution.status,
+        "mode": execution.mode,
+        "seconds": float(execution.seconds),
+        "cell_errors": json.dumps([asdict(e) for e in execution.cell_errors], ensure_ascii=False),
+        "skipped": json.dumps([asdict(s) for s in execution.skipped], ensure_ascii=False),
+        "message": execution.message,
+        "sandbox": execution.sandbox,
+        "tampered": execution.tampered,
+    }
+
+
+def load_execution(payload: dict[str, Any], notebook_text: str | None = None, cached: bool = False) -> Execution:
+    """The Execution back from ``dump_execution``'s data (``notebook_text`` when the notebook is a stored file)."""
+    text = payload["notebook"] if notebook_text is None else notebook_text
+    return Execution(
+        notebook=nbformat.from_dict(json.loads(text)),
+        facts=Facts.model_validate_json(payload["facts"]),
+        status=payload["status"],
+        mode=payload["mode"],
+        seconds=float(payload["seconds"]),
+        cell_errors=tuple(CellError(**e) for e in json.loads(payload["cell_errors"])),
+        skipped=tuple(SkippedLine(**s) for s in json.loads(payload["skipped"])),
+        message=payload.get("message"),
+        cached=cached,
+        sandbox=payload.get("sandbox"),
+        tampered=bool(payload.get("tampered", False)),
+    )
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, flush it to disk, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def load_run(out: Path, run: "StoredRun", cached: bool = True) -> Execution:
+    """A stored run's Execution: its row's fields and its notebook file under ``out``."""
+    text = (Path(out) / run.notebook).read_text(encoding="utf-8")
+    return load_execution(run.payload, text, cached=cached)
+
+
+@dataclass(frozen=True)
+class StoredSubmission:
+    id: int
+    student: str
+    source: str
+    sha256: str
+    received: str
+    identity: dict
+    late: bool
+    notes: tuple[str, ...]
+    error: str | None
+
+    def submission(self, notebook: Any = None) -> Submission:
+        return Submission(
+            student=self.student,
+            source=self.source,
+            sha256=self.sha256,
+            notebook=notebook,
+            error=self.error,
+            identity=Student(**self.identity) if self.identity else None,
+            late=self.late,
+            notes=self.notes,
+        )
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    id: int
+    sha256: str
+    settings: str
+    status: str
+    notebook: str  # path under OUT
+    payload: dict[str, Any]  # dump_execution's fields, without the notebook
+
+
+@dataclass(frozen=True)
+class StoredGrade:
+    id: int
+    submission: int
+    run: int | None
+    rubric: str
+    graded: str
+    how: str
+    status: str
+    error: str | None
+    score: float
+    max_score: float
+    details: str  # JSON: the grades.json record of the automatic grade
+
+    def record(self) -> dict:
+        return json.loads(self.details)
+
+
+@dataclass(frozen=True)
+class Current:
+    """A student's newest submission, its newest grade and the run that grade used."""
+
+    submission: StoredSubmission
+    grade: StoredGrade | None
+    run: StoredRun | None
+
+
+@dataclass(frozen=True)
+class StoredOverride:
+    id: int
+    student: str
+    sha256: str
+    target: str
+    score: float | None
+    by: str
+    at: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class NewGrade:
+    """A grade to record: for which stored submission, from which run, under which rubric."""
+
+    submission: int
+    rubric: str
+    how: str  # "grade" (a batch) or "rescore"
+    status: str
+    error: str | None
+    score: float
+    max_score: float
+    details: dict
+    run: int | None = None
+
+
+_SUBMISSION_COLUMNS = "id, student, source, sha256, received, identity, late, notes, error"
+_RUN_COLUMNS = "id, sha256, settings, status, mode, message, seconds, facts, cell_errors, skipped, notebook, sandbox, tampered"
+_GRADE_COLUMNS = "id, submission, run, rubric, graded, how, status, error, score, max_score, details"
+
+
+def _submission_row(row: tuple) -> StoredSubmission:
+    sid, student, source, sha, received, identity, late, notes, error = row
+    return StoredSubmission(sid, student, source, sha, received, json.loads(identity), bool(late), tuple(json.loads(notes)), error)
+
+
+def _run_row(row: tuple) -> StoredRun:
+    rid, sha, settings, status, mode, message, seconds, facts, cell_errors, skipped, notebook, sandbox, tampered = row
+    payload = {
+        "status": status, "mode": mode, "message": message, "seconds": seconds,
+        "facts": facts, "cell_errors": cell_errors, "skipped": skipped, "sandbox": sandbox, "tampered": bool(tampered),
+    }  # fmt: skip
+    return StoredRun(rid, sha, settings, status, notebook, payload)
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Gradebook:
+    """``OUT/gradebook.sqlite`` and the executed notebooks under ``OUT/runs/``. One writer: the coordinator."""
+
+    def __init__(self, out: Path, *, create: bool = True):
+        self.out = Path(out)
+        self.path = self.out / FILE_NAME
+        if not create and not self.path.is_file():
+            raise GradebookError(f"{self.path}: no gradebook here; run `grader grade ... --out {self.out}` first")
+        self.out.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # kernels run as other users: the gradebook is not theirs to read
+            self.out.chmod(0o700)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a committed transaction survives the process being killed (not a power cut).
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            with self.transaction():
+                for statement in _statements(SCHEMA):
+                    self.db.execute(statement)
+                found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if found is None:
+                    self.db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                elif found[0] != SCHEMA_VERSION:
+                    raise GradebookError(
+                        f"{self.path}: gradebook schema {found[0]}, this grader reads {SCHEMA_VERSION}; "
+                        "grade into a new --out folder"
+                    )
+        except sqlite3.DatabaseError as exc:
+            raise GradebookError(f"{self.path}: not a usable gradebook ({exc})") from None
+
+    def lock(self) -> None:
+        """Claims OUT for this process until it ends (or ``close``): one grader writes to a gradebook at a time."""
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; SQLite still keeps each transaction whole
+            return
+        handle = open(self.out / LOCK_NAME, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise GradebookError(
+                f"{self.out}: another grader ({holder}) is writing here; wait for it to finish or use another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        self._lock = handle
+
+    def close(self) -> None:
+        self.db.close()
+        if getattr(self, "_lock", None) is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> "Gradebook":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+    # -- meta
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- submissions
+
+    def record_submissions(self, submissions: Iterable[Submission]) -> dict[str, StoredSubmission]:
+        """Each submission's row: the student's newest row if it is the same hand-in, else a new row."""
+        latest = {s.student: s for s in self.current_submissions()}
+        stored = {}
+        with self.transaction():
+            for submission in submissions:
+                identity = asdict(submission.identity) if submission.identity else {}
+                notes = list(submission.notes)
+                old = latest.get(submission.student)
+                same = old is not None and (
+                    (old.sha256, old.source, old.identity, old.late, list(old.notes), old.error)
+                    == (submission.sha256, submission.source, identity, submission.late, notes, submission.error)
+                )
+                if same:
+                    stored[submission.student] = old
+                    continue
+                values = (
+                    submission.student, submission.source, submission.sha256, now(),
+                    json.dumps(identity, ensure_ascii=False), int(submission.late),
+                    json.dumps(notes, ensure_ascii=False), submission.error,
+                )  # fmt: skip
+                cursor = self.db.execute(
+                    "INSERT INTO submissions (student, source, sha256, received, identity, late, notes, error)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    values,
+                )
+                stored[submission.student] = _submission_row((cursor.lastrowid, *values))
+        return stored
+
+    def current_submissions(self) -> list[StoredSubmission]:
+        rows = self.db.execute(
+            f"SELECT {_SUBMISSION_COLUMNS} FROM submissions"
+            " WHERE id IN (SELECT MAX(id) FROM submissions GROUP BY student) ORDER BY student"
+        ).fetchall()
+        return [_submission_row(row) for row in rows]
+
+    # -- runs
+
+    def record_settings(self, settings: str, description: dict) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR IGNORE INTO settings (hash, description) VALUES (?, ?)",
+                (settings, json.dumps(description, sort_keys=True)),
+            )
+
+    def find_run(self, sha256: str, settings: str) -> StoredRun | None:
+        """The newest reusable run of this notebook under these settings whose notebook file is still there."""
+        rows = self.db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE sha256 = ? AND settings = ?"
+            f" AND status NOT IN ({','.join('?' * len(NOT_REUSABLE))}) ORDER BY id DESC",
+            (sha256, settings, *NOT_REUSABLE),
+        ).fetchall()
+        for row in rows:
+            run = _run_row(row)
+            if (self.out / run.notebook).is_file():
+                return run
+        return None
+
+    def run_notebook_path(self, sha256: str, settings: str) -> Path:
+        return self.out / RUNS_FOLDER / f"{sha256}-{settings}.ipynb"
+
+    def load_run(self, run: StoredRun, cached: bool = True) -> Execution:
+        return load_run(self.out, run, cached)
+
+    def save_run_file(self, sha256: str, settings: str, payload: dict[str, Any]) -> str:
+        """Writes the executed notebook (atomically); returns its path under OUT for ``add_run``."""
+        path = self.run_notebook_path(sha256, settings)
+        write_atomically(path, payload["notebook"])
+        return path.relative_to(self.out).as_posix()
+
+    def add_run(self, sha256: str, settings: str, payload: dict[str, Any], notebook: str) -> int:
+        """Inserts the run row; call inside ``transaction()`` together with its grades."""
+        cursor = self.db.execute(
+            "INSERT INTO runs (sha256, settings, status, mode, message, started, finished, seconds, facts,"
+            " cell_errors, skipped, notebook, worker, sandbox, tampered) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sha256, settings, payload["status"], payload["mode"], payload.get("message"),
+                payload.get("started") or now(), payload.get("finished") or now(), float(payload["seconds"]),
+                payload["facts"], payload["cell_errors"], payload["skipped"], notebook, payload.get("worker", ""),
+                payload.get("sandbox"), int(bool(payload.get("tampered"))),
+            ),
+        )  # fmt: skip
+        return cursor.lastrowid
+
+    # -- grades
+
+    def add_grades(self, grades: Iterable[NewGrade]) -> None:
+        """Inserts grade rows; call inside ``transaction()`` (or it is its own)."""
+        rows = [
+            (
+                g.submission, g.run, g.rubric, now(), g.how, g.status, g.error, g.score, g.max_score,
+                json.dumps(g.details, ensure_ascii=False),
+            )
+            for g in grades
+        ]  # fmt: skip
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO grades (submission, run, rubric, graded, how, status, error, score, max_score, details)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def current(self) -> list[Current]:
+        """Every student's newest submission with its newest grade and that grade's run, by student."""
+        submissions = self.current_submissions()
+        grades: dict[int, StoredGrade] = {}
+        for row in self.db.execute(
+            f"SELECT {_GRADE_COLUMNS} FROM grades WHERE id IN (SELECT MAX(id) FROM grades GROUP BY submission)"
+        ):
+            grades[row[1]] = StoredGrade(*row)
+        run_ids = {g.run for g in grades.values() if g.run is not None}
+        runs = {}
+        for row in self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs"):
+            if row[0] in run_ids:
+                runs[row[0]] = _run_row(row)
+        result = []
+        for submission in submissions:
+            grade = grades.get(submission.id)
+            run = runs.get(grade.run) if grade and grade.run is not None else None
+            result.append(Current(submission, grade, run))
+        return result
+
+    def history(self, student: str) -> list[tuple[StoredSubmission, StoredGrade]]:
+        rows = self.db.execute(
+            f"SELECT {', '.join('s.' + c.strip() for c in _SUBMISSION_COLUMNS.split(','))},"
+            f" {', '.join('g.' + c.strip() for c in _GRADE_COLUMNS.split(','))}"
+            " FROM grades g JOIN submissions s ON s.id = g.submission WHERE s.student = ? ORDER BY g.id",
+            (student,),
+        ).fetchall()
+        return [(_submission_row(row[:9]), StoredGrade(*row[9:])) for row in rows]
+
+    def count(self, table: str) -> int:
+        if table not in ("submissions", "runs", "grades", "overrides", "settings"):
+            raise ValueError(table)
+        return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+    # -- overrides
+
+    def add_override(self, student: str, sha256: str, target: str, score: float | None, by: str, comment: str) -> StoredOverride:
+        at = now()
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO overrides (student, sha256, target, score, by, at, comment) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (student, sha256, target, score, by, at, comment),
+            )
+        return StoredOverride(cursor.lastrowid, student, sha256, target, score, by, at, comment)
+
+    def overrides(self) -> dict[str, list[StoredOverride]]:
+        """Each student's manual grades in force: the newest per target, withdrawn ones (score NULL) left out."""
+        latest: dict[tuple[str, str], StoredOverride] = {}
+        for row in self.db.execute(
+            "SELECT id, student, sha256, target, score, by, at, comment FROM overrides ORDER BY id"
+        ):
+            override = StoredOverride(*row)
+            latest[(override.student, override.target)] = override
+        result: dict[str, list[StoredOverride]] = {}
+        for override in latest.values():
+            if override.score is not None:
+                result.setdefault(override.student, []).append(override)
+        return result
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+class _Transaction:
+    """``with book.transaction():`` BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error); nests as a no-op."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+        self.outer = False
+
+    def __enter__(self):
+        if not self.db.in_transaction:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.outer = True
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self.outer:
+            return
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
