@@ -58,12 +58,28 @@ def execute_notebook(
     )
 
 
+_SEMANTIC: dict[str, object] = {}
+
+
+def semantic_matcher(rubric):
+    """The rubric's semantic matcher, made once per process (the model loads once per batch)."""
+    if not rubric.wants_semantic:
+        return None
+    key = rubric.fingerprint()
+    if key not in _SEMANTIC:
+        from grader.score.semantic import semantic_for
+
+        _SEMANTIC[key] = semantic_for(rubric)
+    return _SEMANTIC[key]
+
+
 def score(submission: Submission, execution: Execution, assignment: Assignment) -> Grade:
     """Pure: the grade for what ran, under the assignment's rubric."""
     rubric = assignment.rubric
     evidence = gather_evidence(execution.notebook, rubric, assignment.template_lines)
+    semantic = semantic_matcher(rubric)
     questions = tuple(
-        score_answer(q, evidence.answers.get(q.id))
+        score_answer(q, evidence.answers.get(q.id), semantic)
         if q.kind == "text"
         else score_quiz(q, evidence.answers.get(q.id), execution.facts.variables)
         for q in rubric.questions

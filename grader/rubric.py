@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
 Phrase = Annotated[str, Field(min_length=1, max_length=300)]
+REFERENCE_CONCEPT = "similar_to_reference"  # the grade's line for a question's reference_weight share
 
 
 class RubricError(ValueError):
@@ -37,17 +38,21 @@ class Concept(Strict):
     hint: str = ""
     hidden: bool = False
     any_polarity: bool = False  # the concept names what to avoid: "does not memorize" shows it too
+    # Semantic matching (optional extra): sentences that show the concept in other words, and the
+    # similarity a sentence of the answer needs to show it (default: the rubric's semantic.threshold).
+    examples: list[Annotated[str, Field(min_length=1, max_length=500)]] = []
+    threshold: float | None = Field(default=None, gt=0, le=1)
 
     @model_validator(mode="after")
     def _needs_a_way_to_match(self) -> "Concept":
-        if not (self.any or self.all or self.regex or self.hidden):
-            raise ValueError("a concept needs at least one of any, all or regex")
+        if not (self.any or self.all or self.regex or self.examples or self.hidden):
+            raise ValueError("a concept needs at least one of any, all, regex or examples")
         return self
 
     @property
     def published(self) -> bool:
         """A hidden concept in a student-safe rubric: its phrases were removed."""
-        return self.hidden and not (self.any or self.all or self.regex)
+        return self.hidden and not (self.any or self.all or self.regex or self.examples)
 
     @field_validator("regex")
     @classmethod
@@ -80,6 +85,7 @@ class Question(Strict):
     min_words: int = Field(default=0, ge=0)
     locate: Locate = Locate()
     reference: str = ""
+    reference_weight: float = Field(default=0.0, ge=0, le=1)  # share of the points from similarity to `reference`
     concepts: list[Concept] = []
     options: list[Annotated[str, Field(min_length=1, max_length=40)]] = []
     answer: list[str] = []
@@ -99,6 +105,10 @@ class Question(Strict):
                 )
         if self.kind != "text" and self.concepts:
             raise ValueError(f"a {self.kind} question is scored by its answer, not by concepts")
+        if self.kind != "text" and self.reference_weight:
+            raise ValueError(f"reference_weight: a {self.kind} question is scored by its answer, not by similarity")
+        if self.reference_weight and any(c.id == REFERENCE_CONCEPT for c in self.concepts):
+            raise ValueError(f"concept id {REFERENCE_CONCEPT!r} is reserved for the similarity to the reference answer")
         if self.kind == "choice":
             if not self.options or not self.answer:
                 raise ValueError("a choice question needs options and answer (the correct options)")
@@ -144,11 +154,40 @@ class Check(Strict):
     hint: str = ""
 
 
+class SemanticSettings(Strict):
+    """How sentences are matched by meaning (optional extra; see docs/rubric.md, "Semantic matching").
+
+    A concept is shown by a sentence whose similarity to one of its phrases or examples reaches
+    ``threshold``; a question's ``reference_weight`` share earns nothing below ``reference_ramp[0]``
+    and all of it from ``reference_ramp[1]``, linearly in between.
+    """
+
+    enabled: bool = True
+    threshold: float = Field(default=0.6, gt=0, le=1)
+    reference_ramp: tuple[float, float] = (0.45, 0.6)  # calibrated on SciEntsBank train/ (docs/agreement.md)
+
+    @field_validator("reference_ramp")
+    @classmethod
+    def _ramp_rises(cls, ramp: tuple[float, float]) -> tuple[float, float]:
+        low, high = ramp
+        if not 0 <= low < high <= 1:
+            raise ValueError(f"must be [low, high] with 0 <= low < high <= 1, got [{low}, {high}]")
+        return ramp
+
+
 class Rubric(Strict):
     title: str = Field(min_length=1)
     total: float | None = Field(default=None, gt=0)
+    semantic: SemanticSettings | None = None
     questions: list[Question] = Field(min_length=1)
     checks: list[Check] = []
+
+    @property
+    def wants_semantic(self) -> bool:
+        """Semantic matching is asked for by a `semantic:` block (unless disabled), or by a reference_weight."""
+        if self.semantic is not None:
+            return self.semantic.enabled
+        return any(q.reference_weight > 0 for q in self.questions)
 
     @model_validator(mode="after")
     def _ids_unique_and_total_adds_up(self) -> "Rubric":
@@ -240,7 +279,8 @@ def publish(rubric: Rubric) -> Rubric:
     questions = []
     for question in rubric.questions:
         concepts = [
-            c.model_copy(update={"any": [], "all": [], "regex": []}) if c.hidden else c for c in question.concepts
+            c.model_copy(update={"any": [], "all": [], "regex": [], "examples": []}) if c.hidden else c
+            for c in question.concepts
         ]
         locate = question.locate.model_copy(update={"keywords": [k for k in question.locate.keywords if k.lower() not in secret]})
         questions.append(question.model_copy(update={"concepts": concepts, "reference": "", "locate": locate}))

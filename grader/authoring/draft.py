@@ -1,34 +1,39 @@
 """`grader rubric draft`: a first rubric from reference answers, for an instructor to edit.
 
-Each sentence of the reference answer that says something the question does not becomes a
-concept; its phrases are the sentence's distinctive words and word pairs (question words and
-common words removed), so a student who makes the same point in the same terms earns it.
+The key words of each reference answer become its concepts: every word that carries content,
+except the words of the question (repeating the question shows no understanding) and common
+words. A key word the reference negates ("the veins do not meet") keeps its negator, so only
+the same claim earns it. Each concept's hint is the reference's clause with the phrase masked.
+
+With the semantic extra installed, the model groups key words that mean the same thing
+("larger", "bigger") into one concept, and half of each question's points
+(``reference_weight``) come from similarity to the reference answer; the rubric's `semantic:`
+block spells out the thresholds. Without it the draft is keywords only.
+
+(Giving each concept its clause of the reference as ``examples`` was measured too: on SciEntsBank
+it lowered agreement with people at semantic thresholds 0.6 and 0.7 and made no difference at 0.8,
+so drafts leave examples to the instructor. See docs/agreement.md.)
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.score.text import stem
+import numpy as np
 
-MAX_CONCEPTS = 5
-PHRASES_PER_CONCEPT = 6
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
-COMMON = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each either else etc even ever every few for
-    from further get gets getting given gives had has have having he her here hers him his how however i if in
-    into is it its itself just less like made make makes making many may me might more most much must my no
-    nor not now of off often on once one only or other others our out over own per rather same she should so
-    some such than that the their theirs them then there these they this those through thus to too under
-    until up upon us use used uses using very was we were what when where whether which while who whom why
-    will with within without would yes you your also way ways thing things something called means mean kind
-    example instance important different various several certain new well good better best""".split()
+from grader.score.semantic import Encoder, SemanticUnavailable, encoder, installed, is_key_word
+from grader.score.text import NEGATORS, tokenize
+
+MAX_CONCEPTS = 10
+SYNONYM_SIMILARITY = 0.9  # key words this close on their own mean the same ("larger", "bigger" 0.93)
+NEGATION_WINDOW = 3
+DRAFT_REFERENCE_WEIGHT = 0.5  # calibrated on SciEntsBank train/ (docs/agreement.md)
+_CLAUSE = re.compile(
+    r"[.;:!?]+(?=\s|$)|,|\(|\)|\[|\]|\s-\s|\b(?:because|so that|so|but|when|whereas|while|which|since|therefore|then|if|although|though)\b",
+    re.IGNORECASE,
 )
 
 
@@ -67,59 +72,98 @@ def read_questions(path: Path) -> list[QuestionRow]:
     return rows
 
 
-def _words(text: str) -> list[str]:
-    return [w.lower().strip("'-") for w in _WORD.findall(text)]
+@dataclass
+class KeyWord:
+    stem: str
+    phrase: str  # as the rubric will list it: the word, after its negator when the reference negates it
+    clause: str
+    clause_index: int
+    word_index: int
 
 
-def key_phrases(sentence: str, question_stems: set[str], document_counts: Counter) -> list[str]:
-    """Distinctive words and adjacent word pairs of one sentence, best first."""
-    words = _words(sentence)
-    content = [w for w in words if w not in COMMON and stem(w) not in question_stems and len(w) > 2]
-    scored: dict[str, float] = {}
-    for word in content:
-        scored[word] = max(scored.get(word, 0), len(word) / (1 + document_counts[stem(word)]))
-    for first, second in zip(words, words[1:]):
-        if first in COMMON or second in COMMON:
-            continue
-        if stem(first) in question_stems and stem(second) in question_stems:
-            continue
-        pair = f"{first} {second}"
-        scored[pair] = max(scored.get(pair, 0), 1.5 * (len(first) + len(second)) / (2 + document_counts[stem(first)]))
-    return [p for p, _ in sorted(scored.items(), key=lambda item: -item[1])]
+def clauses(reference: str) -> list[str]:
+    return [c.strip(" ,-") for c in _CLAUSE.split(reference) if c and c.strip(" ,-") and tokenize(c).words]
 
 
-def draft_question(row: QuestionRow) -> dict:
-    question_stems = {stem(w) for w in _words(row.prompt)}
-    sentences = [s.strip() for s in _SENTENCE.split(row.reference) if len(_words(s)) >= 3]
-    counts = Counter(stem(w) for s in sentences for w in set(_words(s)))
+def key_words(reference: str, prompt: str, demote_question: bool = True) -> list[KeyWord]:
+    """The reference's content words in order, one per stem; question words left out when ``demote_question``."""
+    asked = set(tokenize(prompt).stems) if demote_question else set()
+    found: dict[str, KeyWord] = {}
+    for clause_index, clause in enumerate(clauses(reference)):
+        tokens = tokenize(clause)
+        for index, stem_ in enumerate(tokens.stems):
+            if stem_ in NEGATORS or stem_ in asked or stem_ in found or not is_key_word(tokens, index):
+                continue
+            word = clause[tokens.spans[index][0] : tokens.spans[index][1]].lower()
+            negator = next(
+                (tokens.stems[p] for p in range(max(0, index - NEGATION_WINDOW), index) if tokens.stems[p] in NEGATORS),
+                None,
+            )
+            phrase = f"{negator} {word}" if negator else word
+            found[stem_] = KeyWord(stem_, phrase, clause, clause_index, index)
+    return list(found.values())
+
+
+def _group(words: list[KeyWord], model: Encoder | None) -> list[list[KeyWord]]:
+    """One concept per key word; with the model, words that mean the same ("larger", "bigger") share
+    one. Only near-identical meanings merge: embeddings put antonyms close too ("larger", "smaller"
+    0.88), and a concept whose phrases are alternatives must not accept the opposite claim."""
+    groups: list[list[int]] = []
+    alone = np.stack([e.vector for e in model.embed(w.phrase for w in words)]) if model is not None and words else None
+    for i in range(len(words)):
+        same = None
+        if alone is not None:
+            same = next((g for g in groups if max(float(alone[m] @ alone[i]) for m in g) >= SYNONYM_SIMILARITY), None)
+        if same is not None:
+            same.append(i)
+        else:
+            groups.append([i])
+    concepts = [[words[i] for i in g] for g in groups]
+    while len(concepts) > MAX_CONCEPTS:  # merge the neighbours of one clause first, then any neighbours
+        pairs = range(len(concepts) - 1)
+        same_clause = [i for i in pairs if concepts[i][-1].clause_index == concepts[i + 1][0].clause_index]
+        i = min(same_clause or list(pairs), key=lambda i: len(concepts[i]) + len(concepts[i + 1]))
+        concepts[i : i + 2] = [concepts[i] + concepts[i + 1]]
+    return concepts
+
+
+def _concept_id(question_id: str, group: list[KeyWord], taken: set[str]) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", group[0].phrase).strip("_")[:30] or "concept"
+    base = f"{question_id}_{slug}"[:60]
+    ident, n = base, 2
+    while ident in taken:
+        ident, n = f"{base}_{n}", n + 1
+    taken.add(ident)
+    return ident
+
+
+def draft_question(row: QuestionRow, model: Encoder | None = None) -> dict:
+    words = key_words(row.reference, row.prompt) or key_words(row.reference, row.prompt, demote_question=False)
+    groups = _group(words, model) if row.points > 0 else []
+    shares = _split_points(row.points, len(groups))
+    taken: set[str] = set()
     concepts = []
-    for sentence in sentences:
-        phrases = key_phrases(sentence, question_stems, counts)[:PHRASES_PER_CONCEPT]
-        if phrases:
-            concepts.append((sentence, phrases))
-    concepts = concepts[:MAX_CONCEPTS]
-    shares = _split_points(row.points, len(concepts))
-    return {
-        "id": row.id,
-        "prompt": row.prompt,
-        "points": row.points,
-        "reference": row.reference,
-        "concepts": [
-            {
-                "id": f"{row.id}_c{n}",
-                "points": share,
-                "any": phrases,
-                "hint": "The reference answer makes this point: " + _masked(sentence, phrases),
-            }
-            for n, ((sentence, phrases), share) in enumerate(zip(concepts, shares), start=1)
-        ],
-    }
+    for group, share in zip(groups, shares):
+        phrases = list(dict.fromkeys(w.phrase for w in group))
+        concept = {
+            "id": _concept_id(row.id, group, taken),
+            "points": share,
+            "any": phrases,
+            "hint": "The reference answer makes this point: " + _masked(group[0].clause, phrases),
+        }
+        concepts.append(concept)
+    question = {"id": row.id, "prompt": row.prompt, "points": row.points, "reference": row.reference}
+    if model is not None and row.reference and concepts:
+        question["reference_weight"] = DRAFT_REFERENCE_WEIGHT
+    question["concepts"] = concepts
+    return question
 
 
 def _split_points(points: float, parts: int) -> list[float]:
+    """Equal shares to the cent, the last one taking the rounding."""
     if parts == 0:
         return []
-    share = round(points / parts * 2) / 2 or points / parts
+    share = round(points / parts, 2)
     shares = [share] * (parts - 1)
     return shares + [round(points - sum(shares), 2)]
 
@@ -127,10 +171,31 @@ def _split_points(points: float, parts: int) -> list[float]:
 def _masked(sentence: str, phrases: list[str]) -> str:
     masked = sentence
     for phrase in sorted(phrases, key=len, reverse=True):
-        masked = re.sub(re.escape(phrase), "…", masked, flags=re.IGNORECASE)
+        masked = re.sub(rf"\b{re.escape(phrase.split()[-1])}\b", "…", masked, flags=re.IGNORECASE)
     return masked if len(masked) <= 160 else masked[:157] + "..."
 
 
-def draft_rubric(rows: list[QuestionRow], title: str) -> dict:
-    questions = [draft_question(row) for row in rows]
-    return {"title": title, "questions": questions}
+def draft_model(semantic: bool | None = None) -> Encoder | None:
+    """The model for drafting: None for keywords only (asked, or the extra is not installed)."""
+    if semantic is False or (semantic is None and not installed()):
+        return None
+    try:
+        return encoder()
+    except SemanticUnavailable:
+        if semantic:
+            raise
+        return None
+
+
+def draft_rubric(rows: list[QuestionRow], title: str, semantic: bool | None = None) -> dict:
+    """A rubric for ``rows``; ``semantic`` None uses the model when the extra is installed."""
+    model = draft_model(semantic)
+    questions = [draft_question(row, model) for row in rows]
+    rubric: dict = {"title": title}
+    if model is not None:
+        from grader.rubric import SemanticSettings
+
+        defaults = SemanticSettings()
+        rubric["semantic"] = {"threshold": defaults.threshold, "reference_ramp": list(defaults.reference_ramp)}
+    rubric["questions"] = questions
+    return rubric

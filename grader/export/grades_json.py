@@ -31,7 +31,7 @@ def grade_record(grade: Grade) -> dict:
                 "max_score": q.max_score,
                 "concepts": [
                     {"id": c.id, "found": c.found, "points": c.points, "evidence": c.evidence, "negated": c.negated,
-                     "hidden": c.hidden, "pending": c.pending}
+                     "hidden": c.hidden, "pending": c.pending, "similarity": c.similarity}
                     for c in q.concepts
                 ],
                 "flags": list(q.flags),

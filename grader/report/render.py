@@ -48,6 +48,7 @@ class ConceptView:
     hidden: bool = False
     pending: bool = False
     quoted: bool = True  # the evidence is words from the answer (not, say, a quiz's "chose B")
+    similarity: float | None = None  # set when the sentence showed the concept by meaning
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def _concepts(question: QuestionGrade, audience: Audience) -> tuple[list[Concept
                 hidden=concept.hidden,
                 pending=concept.pending,
                 quoted=all(part in text for part in concept.evidence.split(" … ")),
+                similarity=None if secret else concept.similarity,
             )
         )
     return views, hidden_missed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz import process
@@ -19,6 +20,9 @@ from grader.models import Answer, ConceptResult, QuestionGrade
 from grader.rubric import Concept, Question
 from grader.score.flags import review_flags
 from grader.score.text import NEGATORS, Tokens, is_symbolic, phrase_stems, squash, tokenize
+
+if TYPE_CHECKING:  # pragma: no cover
+    from grader.score.semantic import SemanticScorer, Unavailable
 
 MAX_GAP = 2
 FUZZY_MIN_LENGTH = 6
@@ -166,7 +170,11 @@ def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
     )
 
 
-def score_answer(question: Question, answer: Answer | None) -> QuestionGrade:
+def score_answer(
+    question: Question, answer: Answer | None, semantic: "SemanticScorer | Unavailable | None" = None
+) -> QuestionGrade:
+    """The question's grade from its concepts' phrases; with ``semantic`` (grader.score.semantic.semantic_for)
+    also from sentences close in meaning to a concept, and from similarity to the reference answer."""
     if answer and answer.other_question:
         return _answers_another_question(question, answer)
     text = answer.text if answer else ""
@@ -175,6 +183,16 @@ def score_answer(question: Question, answer: Answer | None) -> QuestionGrade:
     results = tuple(match_concept(index, concept) for concept in question.concepts)
     earned = min(question.points, sum(r.points for r in results if r.found))
     flags: list[str] = []
+    if semantic is not None and semantic.active:
+        concept_share = 1 - question.reference_weight
+        results, reference = semantic.complete(question, text, results)
+        earned = concept_share * min(question.points, sum(c.points for c, r in zip(question.concepts, results) if r.found))
+        if reference is not None:
+            earned += reference.points if reference.found else 0.0
+            results = results + (reference,)
+        earned = min(question.points, earned)
+    elif semantic is not None and _uses_semantic(question):
+        flags.append(semantic.reason)
     feedback = ""
     if not text.strip():
         feedback = "No answer was found for this question."
@@ -189,7 +207,7 @@ def score_answer(question: Question, answer: Answer | None) -> QuestionGrade:
     if answer and answer.text and answer.confidence < 0.6:
         flags.append(f"needs review: the answer was located with low confidence ({answer.how})")
     if text.strip():
-        flags.extend(review_flags(question, tokens, sum(r.found for r in results)))
+        flags.extend(review_flags(question, tokens, sum(r.found for r in results[: len(question.concepts)])))
     for result in results:
         if result.negated:
             flags.append(f"concept {result.id} appears only in negated form")
@@ -217,3 +235,7 @@ def _answers_another_question(question: Question, answer: Answer) -> QuestionGra
         flags=(f"needs review: this answer follows a different question: “{asked}”",),
         feedback="This answer is written for a different question, so it earns no points here.",
     )
+
+
+def _uses_semantic(question: Question) -> bool:
+    return question.reference_weight > 0 or any(c.examples for c in question.concepts)

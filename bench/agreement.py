@@ -1,0 +1,294 @@
+"""Agreement with people: SciEntsBank 2-way, rubrics drafted automatically, keywords vs keywords + semantic.
+
+    .venv/bin/python bench/agreement.py [--data DIR] [--core 1] [--out docs/agreement.md]
+
+For every question of ../shared/data/scientsbank-2way/ a rubric is drafted from its reference
+answer alone (``draft_rubric``, no hand editing), every student answer is scored with
+``score_answers`` (the scorer behind ``grader score-answers``), and an answer counts as "correct"
+when score/max reaches a threshold chosen on train/ only (best weighted F1 there), then applied
+unchanged to the three test splits. Two modes: keywords only (drafted and scored without the
+model) and keywords + semantic (drafted and scored with it). Runs pinned to one core, torch on one
+thread; answers per second include embedding the answers' sentences, not loading the model.
+Writes the table to docs/agreement.md (``--out``) and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader.authoring.draft import QuestionRow, draft_rubric  # noqa: E402
+from grader.rubric import parse_rubric  # noqa: E402
+from grader.score.answers_api import AnswerRow, grade_answers  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "scientsbank-2way"
+SPLITS = ("train", "test-unseen-answers", "test-unseen-questions", "test-unseen-domains")
+BASELINES = {  # weighted F1 of naive scorers on these files, one threshold tuned on train/ (from the issue)
+    "content-word overlap with the reference": ("0.689", "0.695"),
+    "MiniLM cosine to the reference": ("0.650", "0.659"),
+    "50/50 blend of the two": ("0.680", "0.683"),
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    question: QuestionRow
+    answers: tuple[tuple[str, str, bool], ...]  # (answer id, text, judged correct)
+
+
+def read_split(folder: Path) -> list[Item]:
+    items = []
+    for path in sorted(folder.glob("*.xml")):
+        root = ET.parse(path).getroot()
+        ident = re.sub(r"[^A-Za-z0-9_\-]", "_", root.get("id") or path.stem)
+        if not ident[0].isalpha():
+            ident = "q" + ident
+        prompt = (root.findtext("questionText") or "").strip()
+        reference = " ".join((r.text or "").strip() for r in root.iter("referenceAnswer"))
+        answers = tuple(
+            (a.get("id") or "", (a.text or "").strip(), a.get("accuracy") == "correct") for a in root.iter("studentAnswer")
+        )
+        items.append(Item(QuestionRow(ident, prompt, reference, 10.0), answers))
+    return items
+
+
+@dataclass
+class Scored:
+    ratio: np.ndarray  # score / max_score per answer
+    judged: np.ndarray  # True where people judged the answer correct
+    seconds: float
+
+
+def score_split(items: list[Item], semantic: bool) -> Scored:
+    rubric = parse_rubric(draft_rubric([i.question for i in items], "SciEntsBank", semantic=semantic), "draft")
+    scorer = None
+    if semantic:
+        from grader.score.semantic import SemanticScorer
+
+        scorer = SemanticScorer(rubric.semantic)
+    rows = [AnswerRow(i.question.id, aid, text) for i in items for aid, text, _ in i.answers]
+    judged = np.array([ok for i in items for _, _, ok in i.answers])
+    started = time.perf_counter()
+    graded = grade_answers(rubric, rows, scorer)
+    seconds = time.perf_counter() - started
+    ratio = np.array([g.score / g.max_score if g.max_score else 0.0 for _, g in graded])
+    return Scored(ratio, judged, seconds)
+
+
+def weighted_f1(judged: np.ndarray, predicted: np.ndarray) -> float:
+    total = 0.0
+    for label in (True, False):
+        tp = np.sum((predicted == label) & (judged == label))
+        precision = tp / max(1, np.sum(predicted == label))
+        recall = tp / max(1, np.sum(judged == label))
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        total += f1 * np.sum(judged == label) / len(judged)
+    return float(total)
+
+
+def best_threshold(scored: Scored) -> float:
+    candidates = np.unique(np.round(scored.ratio, 4))
+    return float(max(candidates, key=lambda t: (weighted_f1(scored.judged, scored.ratio >= t), -t)))
+
+
+def measure(data: Path, semantic: bool) -> tuple[dict[str, tuple[float, float, int]], float, float]:
+    """Per split (accuracy, weighted F1, answers); the train threshold; answers per second."""
+    scored = {split: score_split(read_split(data / split), semantic) for split in SPLITS}
+    threshold = best_threshold(scored["train"])
+    results = {}
+    for split, s in scored.items():
+        predicted = s.ratio >= threshold
+        results[split] = (float(np.mean(predicted == s.judged)), weighted_f1(s.judged, predicted), len(s.judged))
+    answers = sum(len(s.judged) for s in scored.values())
+    seconds = sum(s.seconds for s in scored.values())
+    return results, threshold, answers / seconds
+
+
+def notebook_seconds() -> tuple[float, list[tuple[str, int, float, float]]]:
+    """Semantic scoring of whole notebooks' written answers, model loaded and rubric prepared, answers new:
+    (seconds to prepare the rubric, [(notebook, words, seconds as shipped, seconds with a 0.5 reference share)])."""
+    import nbformat
+
+    from grader.assignment import load_assignment
+    from grader.extract.evidence import gather_evidence
+    from grader.score.concepts import score_answer
+    from grader.score.semantic import semantic_for
+
+    folder = ROOT / "assignments" / "regularization"
+    assignment = load_assignment(folder)
+    rubric = assignment.rubric
+    shared = rubric.model_copy(update={"questions": [
+        q.model_copy(update={"reference_weight": 0.5}) if q.kind == "text" and q.reference else q for q in rubric.questions
+    ]})
+    started = time.perf_counter()
+    scorers = {"shipped": semantic_for(rubric, requested=True), "shared": semantic_for(shared, requested=True)}
+    prepared = time.perf_counter() - started
+    rows = []
+    for path in [folder / "solution.ipynb"] + [folder / "examples" / f"{n}.ipynb" for n in ("strong", "average", "weak")]:
+        if not path.is_file():
+            continue
+        answers = gather_evidence(nbformat.read(path, as_version=4), rubric, assignment.template_lines).answers
+        words = sum(len(a.text.split()) for a in answers.values())
+        timings = []
+        for name, chosen in (("shipped", rubric), ("shared", shared)):
+            scorer = scorers[name]
+            scorer.encoder._cache = {k: v for k, v in scorer.encoder._cache.items() if not any(k in a.text for a in answers.values())}
+            started = time.perf_counter()
+            for question in chosen.questions:
+                if question.kind == "text":
+                    score_answer(question, answers.get(question.id), scorer)
+            timings.append(time.perf_counter() - started)
+        rows.append((path.name, words, timings[0], timings[1]))
+    return prepared, rows
+
+
+TRIED = """
+## What was tried (development runs on these files, some with prototypes of the shipped code; not re-run by this script)
+
+Weighted F1 as train / test-unseen-questions / test-unseen-domains, one threshold tuned on train/.
+The configuration was chosen on train/; the test figures of the variants below were visible while
+developing, so the test splits are not fully blind. With 15 and 46 questions and noisy labels, a
+difference under about 0.01 is noise.
+
+| variant | train | unseen questions | unseen domains |
+|---|---:|---:|---:|
+| first keyword draft (a concept per reference sentence, any of its top phrases) | 0.674 | 0.547 | 0.662 |
+| keyword draft: a concept per key word, question words left out (shipped) | 0.703 | 0.721 | 0.716 |
+| reference similarity alone: key words of the reference matched to the answer's words in context (shipped as the `reference_weight` share) | 0.727 | 0.750 | 0.740 |
+| the same, each repeated reference word counted once | 0.725 | 0.756 | 0.742 |
+| the same, words in context of question + answer instead of the answer alone | 0.717 | 0.752 | 0.728 |
+| concepts with their reference clause as `examples`, sentence threshold 0.6 (concepts only) | 0.694 | 0.677 | 0.695 |
+| same at threshold 0.8 (concepts only) | 0.703 | 0.724 | 0.720 |
+| a logistic regression trained on train/ over 15 similarity features (a ceiling for these signals, not shipped) | 0.736 | 0.700 | 0.734 |
+
+Also tried, no gain on train/: an antonym list (higher/lower, more/less...), a penalty when only one
+side is negated, scoring only the best-covered 60 % of the reference, the weakest clause instead of
+the mean, IDF weights, and normalising each question by its answers' median (which would also make a
+grade depend on classmates). What limits agreement is calibration across questions: with the best
+threshold chosen per question on its own labels (an optimistic oracle), a prototype of the same
+similarity reaches 0.83 to 0.85 on the four splits; no property of the reference (length, new
+words, similarity to the question) predicts that threshold (correlation at most 0.22 on train/).
+
+On the regularization notebooks of `../shared/corpus` (a careful reader's quality labels), the
+correlation of score/max with quality is 0.767 with keywords, 0.774 with semantic concept matching,
+and 0.829 with a 0.5 reference share and the default ramp (0.45 to 0.60).
+"""
+
+
+def table(modes: dict[str, tuple[dict, float, float]]) -> str:
+    lines = [
+        "| split | answers | keywords only: accuracy | keywords only: weighted F1 | keywords + semantic: accuracy | keywords + semantic: weighted F1 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    keywords, semantic = modes.get("keywords"), modes.get("semantic")
+    for split in SPLITS:
+        count = (keywords or semantic)[0][split][2]
+        cells = []
+        for mode in (keywords, semantic):
+            cells += [f"{mode[0][split][0]:.3f}", f"{mode[0][split][1]:.3f}"] if mode else ["–", "–"]
+        lines.append(f"| {split} | {count:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(path: Path, modes: dict, load_seconds: float | None, notebook: tuple[float, float, int] | None) -> str:
+    keywords, semantic = modes.get("keywords"), modes.get("semantic")
+    speed = []
+    if keywords:
+        speed.append(f"keywords only {keywords[2]:,.0f} answers/s (threshold on score/max {keywords[1]:.3f})")
+    if semantic:
+        speed.append(f"keywords + semantic {semantic[2]:,.0f} answers/s (threshold {semantic[1]:.3f})")
+    baseline_rows = "\n".join(f"| {name} | {uq} | {ud} |" for name, (uq, ud) in BASELINES.items())
+    notes = []
+    if load_seconds is not None:
+        notes.append(f"Loading the model took {load_seconds:.1f} s (once per process).")
+    notebook_table = ""
+    if notebook:
+        prepared, rows = notebook
+        notes.append(f"Preparing the regularization rubric (embedding its concepts' phrases, once per batch) took {prepared:.1f} s.")
+        notebook_table = (
+            "\nSemantic scoring of one notebook's written answers (regularization assignment, model loaded, rubric "
+            "prepared, the answers never seen before), one core:\n\n"
+            "| notebook | words | shipped rubric + semantic concept matching | with a 0.5 reference share on every question |\n"
+            "|---|---:|---:|---:|\n"
+            + "\n".join(f"| {name} | {words:,} | {a:.2f} s | {b:.2f} s |" for name, words, a, b in rows)
+            + "\n\nThe model runs only for concepts the keywords missed (and for a reference share), so a strong "
+            "answer costs little; the cost is about one second per thousand words the model must read on one core.\n"
+        )
+    verdict = ""
+    if semantic:
+        reached = {split: semantic[0][split][1] for split in ("test-unseen-questions", "test-unseen-domains")}
+        missed = [f"{split} ({f1:.3f})" for split, f1 in reached.items() if f1 < 0.75]
+        verdict = "Reached on both." if not missed else "Not reached on " + " and ".join(missed) + "."
+    text = f"""# Agreement with people
+
+Measured by `bench/agreement.py` on SciEntsBank 2-way (SemEval-2013 Task 7; `../shared/data/scientsbank-2way/`):
+science questions for school students, each answer judged correct or incorrect by people.
+
+How: for every question a rubric is drafted automatically from its reference answer alone
+(`grader rubric draft`'s `draft_rubric`, no hand editing); every student answer is scored by
+`score_answers` (the scorer behind `grader score-answers`); an answer counts as correct when
+score/max reaches one threshold, chosen on train/ only (best weighted F1) and applied unchanged to
+the test splits. *Keywords only*: drafted and scored without the model (each key word of the
+reference, question words left out, is a concept). *Keywords + semantic*: drafted with the model
+(synonymous key words grouped, half of each question's points from similarity to the reference,
+`reference_weight: 0.5`) and scored with it. One core (pinned, torch on one thread).
+
+{table(modes)}
+
+Speed on one core: {"; ".join(speed)}. {" ".join(notes)}
+{notebook_table}
+Naive baselines from the issue (weighted F1, one threshold tuned on train/):
+
+| baseline | test-unseen-questions | test-unseen-domains |
+|---|---:|---:|
+{baseline_rows}
+
+Published systems trained on train/ reach 0.66 to 0.77 weighted F1 on test-unseen-answers
+(Riordan et al. 2017); a rubric drafted from the reference alone is best compared on
+test-unseen-questions and test-unseen-domains. The target was 0.75 on both with keywords + semantic.
+{verdict}
+""" + TRIED
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--core", type=int, default=1, help="the CPU core to pin to (-1: do not pin)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "agreement.md")
+    parser.add_argument("--modes", default="keywords,semantic")
+    args = parser.parse_args()
+    if not (args.data / "train").is_dir():
+        sys.exit(f"{args.data}: no train/ folder; pass --data with the scientsbank-2way folder")
+    if args.core >= 0 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {args.core})
+    modes: dict = {}
+    load_seconds = notebook = None
+    for mode in args.modes.split(","):
+        if mode == "semantic":
+            from grader.score.semantic import encoder
+
+            started = time.perf_counter()
+            encoder(threads=1)
+            load_seconds = time.perf_counter() - started
+        modes[mode] = measure(args.data, semantic=mode == "semantic")
+        print(f"{mode}: threshold {modes[mode][1]:.3f}, {modes[mode][2]:,.0f} answers/s", flush=True)
+    if "semantic" in modes:
+        notebook = notebook_seconds()
+    print(write_report(args.out, modes, load_seconds, notebook))
+
+
+if __name__ == "__main__":
+    main()
