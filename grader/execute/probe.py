@@ -253,29 +253,7 @@ def row_hashes(array, rows=None):
     row's 64-bit words, vectorised in chunks: about 60 ms for 55,000 MNIST rows.
     ``rows``: optional indices to hash only those rows.
     """
-    np = _numpy()
-    try:
-        data = np.asarray(array)
-    except Exception:
-        return None
-    if data.ndim == 0 or data.dtype.kind not in "biuf" or data.shape[0] == 0:
-        return None
-    if rows is not None:
-        data = data[rows]
-    count = data.shape[0]
-    flat = data.reshape(count, -1)
-    width = flat.shape[1]
-    padded = width + (width % 2)
-    multipliers = _multipliers(padded // 2)
-    out = np.empty(count, dtype=np.uint64)
-    with np.errstate(all="ignore"):  # wrapping arithmetic is the point; student code sees no warning
-        for start in range(0, count, _HASH_CHUNK):
-            block = np.zeros((min(_HASH_CHUNK, count - start), padded), dtype=np.float32)
-            block[:, :width] = flat[start : start + _HASH_CHUNK]
-            block += np.float32(0.0)
-            out[start : start + len(block)] = block.view(np.uint64) @ multipliers
-        out += np.uint64((width * 0x9E3779B97F4A7C15) % 2**64)
-    return out
+    return _hash_rows(array, rows, normalise=False)
 
 
 def normalised_row_hashes(array, rows=None):
@@ -287,6 +265,10 @@ def normalised_row_hashes(array, rows=None):
     far more than the float32 error of a student's scaling, so the rounding never flips. About
     0.08 s for 60,000 MNIST rows (computed in float32, chunk by chunk).
     """
+    return _hash_rows(array, rows, normalise=True)
+
+
+def _hash_rows(array, rows, normalise):
     np = _numpy()
     try:
         data = np.asarray(array)
@@ -303,18 +285,19 @@ def normalised_row_hashes(array, rows=None):
     multipliers = _multipliers(padded // 2)
     out = np.empty(count, dtype=np.uint64)
     unsigned = data.dtype.kind in "bu"
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # wrapping arithmetic is the point; student code sees no warning
         for start in range(0, count, _HASH_CHUNK):
             block = np.zeros((min(_HASH_CHUNK, count - start), padded), dtype=np.float32)
             block[:, :width] = flat[start : start + _HASH_CHUNK]
-            peak = (block if unsigned else np.abs(block)).max(axis=1, keepdims=True)
-            peak[~(peak > 0)] = 1.0  # an all-zero row stays zero
-            peak = np.float32(SPLIT_GRID) / peak
-            block *= peak
-            np.rint(block, out=block)
+            if normalise:
+                peak = (block if unsigned else np.abs(block)).max(axis=1, keepdims=True)
+                peak[~(peak > 0)] = 1.0  # an all-zero row stays zero
+                block *= np.float32(SPLIT_GRID) / peak
+                np.rint(block, out=block)
             block += np.float32(0.0)  # -0.0 -> 0.0
             out[start : start + len(block)] = block.view(np.uint64) @ multipliers
-        out += np.uint64((width * 0x9E3779B97F4A7C15 + 0x3C6EF372) % 2**64)
+        salt = 0x3C6EF372 if normalise else 0
+        out += np.uint64((width * 0x9E3779B97F4A7C15 + salt) % 2**64)
     return out
 
 
