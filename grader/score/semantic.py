@@ -293,7 +293,7 @@ class SemanticScorer:
         if not sentences:
             return None
         asked = set(tokenize(prompt).stems)
-        stems, vectors, words, fallback = [], [], [], []
+        stems, fallback = [], []
         for sentence, embedded in zip(sentences, self.encoder.embed(s.text for s in sentences)):
             for index, stem_ in enumerate(sentence.tokens.stems):
                 if not is_key_word(sentence.tokens, index) or not embedded.words[index].any():
