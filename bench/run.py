@@ -473,7 +473,12 @@ def bench_cached(bench: Bench) -> Section:
     copies = max(0, bench.settings.rescore_copies - count)
     copy_one_run(many, copies)
     total = count + copies
-    many_runs = [bench.measure(f"rescore-{total}", [GRADER, "rescore", "--out", str(many), "--quiet"])]
+    command = [GRADER, "rescore", "--out", str(many), "--quiet"]
+    # The copies have no executed-notebook pages yet: the first rescore renders them all (nbconvert), which a
+    # rescore after a rubric edit does not do (the runs did not change). Measured apart, not as the figure.
+    first = bench.measure(f"rescore-{total}-first", command)
+    toy = bench.settings.toy
+    many_runs = [first] if toy else [bench.measure(f"rescore-{total}", command) for _ in range(bench.settings.cheap_runs)]
     big = total >= 1000  # the target (5 s) is for 1,000 submissions; smaller runs are dominated by start-up
     section.rows.append(Row(f"5. `grader rescore`, {total} stored submissions", spread(many_runs), "—",
                             f"{1000 * median(many_runs) / total:.1f} ms each", "< 5 s" if big else "(< 5 s for 1,000)",
@@ -481,7 +486,11 @@ def bench_cached(bench: Bench) -> Section:
     section.notes.append(
         f"The {total}-submission gradebook is the batch's plus {copies} copies of one stored run (bench/batch.py's "
         "`copy_one_run`: each its own submission, run and grade rows). Each rescore re-scores every stored submission "
-        "and rewrites all reports and grades.json; the runs follow one another in the same folder."
+        "and rewrites the reports and grades.json"
+        + ("." if toy else
+           f"; the figure is of the rescores after the first. The first rescore of the copied gradebook took "
+           f"{first.wall:.1f} s: it also rendered the {copies} executed-notebook pages the copies did not have yet, "
+           "which a rescore after a rubric edit does not redo.")
     )
     return section
 
