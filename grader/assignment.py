@@ -10,6 +10,7 @@ import nbformat
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from grader.execute.dataset_files import DatasetError, check_dataset
 from grader.execute.sandbox import SandboxLimits
 from grader.extract.cells import prose_lines
 from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric, publish
@@ -96,6 +97,7 @@ class Assignment:
         for name, path in overrides.items():
             if not path.is_file():
                 raise AssignmentError(f"--data {name}={path}: file not found")
+            _check_dataset(f"--data {name}={path}", name, path)
         return Assignment(
             **{**self.__dict__, "datasets": {**self.datasets, **{k: v.resolve() for k, v in overrides.items()}}}
         )
@@ -140,8 +142,10 @@ def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "
     datasets = {}
     for name, relative in config.datasets.items():
         path = (folder / relative).resolve() if relative else None
-        if path is not None and not path.is_file():
-            raise AssignmentError(f"{config_path}: datasets.{name}: file {path} not found")
+        if path is not None:
+            if not path.is_file():
+                raise AssignmentError(f"{config_path}: datasets.{name}: file {path} not found")
+            _check_dataset(f"{config_path}: datasets.{name}: {path}", name, path)
         datasets[name] = path
     template = (folder / config.template).resolve() if config.template else None
     return Assignment(
@@ -156,6 +160,13 @@ def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "
         solution=(folder / config.solution).resolve() if config.solution else None,
         template_lines=_template_lines(config_path, template),
     )
+
+
+def _check_dataset(where: str, name: str, path: Path) -> None:
+    try:
+        check_dataset(name, path)
+    except DatasetError as exc:
+        raise AssignmentError(f"{where}: {exc}") from None
 
 
 def _template_lines(config_path: Path, template: Path | None) -> frozenset[str]:

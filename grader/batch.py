@@ -370,7 +370,8 @@ class _RunningColumn(ProgressColumn):
 
 
 class BatchProgress:
-    """A progress bar over the notebooks to run: counts (graded, failed, cached), who is running, an ETA."""
+    """A progress bar over every submission of the batch (run, cached or unreadable): counts (graded,
+    failed, cached), who is running, an ETA."""
 
     def __init__(self, console: Console, enabled: bool):
         self.console = console
@@ -379,7 +380,7 @@ class BatchProgress:
         self._bar: Progress | None = None
         self._task = None
 
-    def start(self, to_run: int, executor) -> None:
+    def start(self, submissions: int, executor) -> None:
         if not self.enabled:
             return
         self._bar = Progress(
@@ -394,13 +395,13 @@ class BatchProgress:
             console=self.console,
             transient=False,
         )
-        self._task = self._bar.add_task("grading", total=to_run, counts=self._counts())
+        self._task = self._bar.add_task("grading", total=submissions, counts=self._counts())
         self._bar.start()
 
     def _counts(self) -> str:
         return f"graded {self.graded} · failed {self.failed} · cached {self.cached}"
 
-    def done(self, grade: Grade, *, cached: bool, executed: bool) -> None:
+    def done(self, grade: Grade, *, cached: bool) -> None:
         execution = grade.execution
         if grade.status == "error" or (execution is not None and execution.status in PROBLEM_STATUSES):
             self.failed += 1
@@ -409,7 +410,7 @@ class BatchProgress:
         else:
             self.graded += 1
         if self._bar is not None:
-            self._bar.update(self._task, advance=1 if executed else 0, counts=self._counts())
+            self._bar.update(self._task, advance=1, counts=self._counts())
 
     def say(self, message: str) -> None:
         if self.enabled:
@@ -478,19 +479,19 @@ def grade_batch(
 
     jobs = [make_job(group, settings, assignment, options) for group in pending.values()]
     executor.start(jobs)
-    progress.start(len(jobs), executor)
+    progress.start(len(submissions), executor)
     try:
         rows = []
         for submission in unreadable:
             grade = failed(submission, assignment, submission.error or "the notebook could not be read")
             rows.append(_new_grade(stored[submission.student].id, grade, rubric, "grade", None))
             result.grades[submission.student] = grade
-            progress.done(grade, cached=False, executed=False)
+            progress.done(grade, cached=False)
         for (submission, run), grade in zip(cached, score_runs(book.out, cached, assignment)):
             rows.append(_new_grade(stored[submission.student].id, grade, rubric, "grade", run.id))
             result.grades[submission.student] = grade
             result.cached += 1
-            progress.done(grade, cached=True, executed=False)
+            progress.done(grade, cached=True)
         book.add_grades(rows)
         _collect(executor, pending, settings, rubric, stored, assignment, book, progress, result)
     finally:
@@ -527,7 +528,7 @@ def _commit(job, outcome, submissions, settings, rubric, stored, assignment, boo
         book.add_grades(_new_grade(stored[s.student].id, g, rubric, "grade", None) for s, g in zip(submissions, grades))
         for grade in grades:
             result.grades[grade.submission.student] = grade
-            progress.done(grade, cached=False, executed=True)
+            progress.done(grade, cached=False)
         return
     path = book.save_run_file(job.sha256, settings, outcome)
     execution = load_execution(outcome)  # score exactly what is stored (and what a rescore will load)
@@ -542,7 +543,7 @@ def _commit(job, outcome, submissions, settings, rubric, stored, assignment, boo
     result.cached += len(submissions) - 1
     for index, grade in enumerate(grades):
         result.grades[grade.submission.student] = grade
-        progress.done(grade, cached=index > 0, executed=index == 0)
+        progress.done(grade, cached=index > 0)
 
 
 # --------------------------------------------------------------------------- the class's grades

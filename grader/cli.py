@@ -27,7 +27,7 @@ from grader.rubric import RubricError, load_rubric, parse_rubric, publish
 app = typer.Typer(help="Grade Jupyter notebook homework.", no_args_is_help=True, add_completion=False)
 rubric_app = typer.Typer(help="Write and check rubric files.", no_args_is_help=True)
 app.add_typer(rubric_app, name="rubric")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # one message, one line: people grep and paste them
 
 
 def _fail(message: str) -> None:

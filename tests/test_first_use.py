@@ -1,0 +1,115 @@
+"""What a new user trips on (issue 18), each through the command line as they would meet it."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import nbformat.v4 as nbf
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from grader.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = ROOT / "assignments" / "regularization"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def last_line(text: str) -> str:
+    return text.strip().splitlines()[-1]
+
+
+def save_mnist(path: Path, **changes) -> Path:
+    arrays = {
+        "x_train": np.zeros((12, 28, 28), np.uint8), "y_train": np.zeros(12, np.uint8),
+        "x_test": np.zeros((4, 28, 28), np.uint8), "y_test": np.zeros(4, np.uint8),
+    }  # fmt: skip
+    arrays.update(changes)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory) -> Path:
+    """One readable notebook with an answer, one broken file."""
+    folder = tmp_path_factory.mktemp("submissions")
+    cells = [nbf.new_markdown_cell("## Q1"), nbf.new_markdown_cell("Regularization prevents overfitting.")]
+    nbformat.write(nbf.new_notebook(cells=cells), folder / "ann.ipynb")
+    (folder / "ben.ipynb").write_text('{"cells": [', encoding="utf-8")
+    return folder
+
+
+# --- 1. inputs checked before any kernel starts -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, changes, complaint",
+    [
+        ("pickled.npz", {"x_train": np.array([{"a": 1}] * 12, dtype=object)}, "x_train holds pickled Python objects"),
+        ("partial.npz", {"y_test": None}, "missing y_test"),
+        ("flat.npz", {"x_train": np.zeros((12, 784), np.uint8)}, "x_train has shape (12, 784)"),
+        ("labels.npz", {"y_train": np.zeros(11, np.uint8)}, "y_train has shape (11,)"),
+        ("text_labels.npz", {"y_test": np.array(["a", "b", "c", "d"])}, "y_test holds <U1"),
+    ],
+)
+def test_a_bad_data_file_stops_the_batch_before_anything_runs(tmp_path, submissions, name, changes, complaint):
+    data = save_mnist(tmp_path / name, **changes)
+    out = tmp_path / "out"
+    result = invoke("grade", submissions, "--assignment", ASSIGNMENT, "--out", out, "--data", f"mnist={data}")
+    assert result.exit_code == 2, result.output
+    line = last_line(result.output)
+    assert line.startswith(f"error: --data mnist={data}: ") and complaint in line, line
+    assert not (out / "gradebook.sqlite").exists() and not (out / "grades.json").exists()
+
+
+def test_a_file_that_is_not_an_npz_at_all_is_named_as_such(tmp_path, submissions):
+    data = tmp_path / "mnist.pkl"
+    data.write_bytes(b"\x80\x04\x95not an npz")
+    result = invoke("grade", submissions, "--assignment", ASSIGNMENT, "--out", tmp_path / "out", "--data", f"mnist={data}")
+    assert result.exit_code == 2
+    assert "it is not a zip archive" in last_line(result.output)
+
+
+def test_a_good_data_file_is_accepted(tmp_path, submissions):
+    data = save_mnist(tmp_path / "mnist.npz")
+    out = tmp_path / "out"
+    result = invoke("grade", submissions, "--assignment", ASSIGNMENT, "--out", out, "--data", f"mnist={data}", "--no-run")
+    assert result.exit_code == 0, result.output
+    assert (out / "grades.json").exists()
+
+
+def test_a_bad_data_file_named_in_assignment_yaml_is_refused_with_its_field(tmp_path, submissions):
+    folder = tmp_path / "assignment"
+    folder.mkdir()
+    config = (ASSIGNMENT / "assignment.yaml").read_text(encoding="utf-8")
+    config = config.replace("../../rubrics/", f"{ROOT}/rubrics/").replace("template: template.ipynb", "")
+    config = config.replace("solution: solution.ipynb", "").replace("mnist: null", "mnist: digits.npz")
+    (folder / "assignment.yaml").write_text(config, encoding="utf-8")
+    save_mnist(folder / "digits.npz", x_test=np.zeros((4, 8, 8), np.float32))
+    result = invoke("grade", submissions, "--assignment", folder, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    line = last_line(result.output)
+    assert "assignment.yaml: datasets.mnist:" in line and "x_test has shape (4, 8, 8)" in line, line
+
+
+def test_a_bad_roster_stops_the_batch_with_its_line(tmp_path, submissions):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,email\nann,Ann,ann@example.edu\nann,Ann Again,other@example.edu\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = invoke("grade", submissions, "--assignment", ASSIGNMENT, "--out", out, "--roster", roster, "--no-run")
+    assert result.exit_code == 2
+    assert f"{roster}: line 3:" in last_line(result.output)
+    assert not (out / "gradebook.sqlite").exists()
+
+
+# --- 6. one truth per score ---------------------------------------------------------------------
+
+
+def test_the_progress_bar_counts_every_submission(tmp_path, submissions):
+    result = invoke("grade", submissions, "--assignment", ASSIGNMENT, "--out", tmp_path / "out", "--no-run")
+    assert result.exit_code == 0, result.output
+    assert "2/2 graded 1 · failed 1" in result.output, result.output
