@@ -5,6 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import nbformat.v4 as nbf
+import numpy as np
 import pytest
 
 from grader.assignment import load_assignment
@@ -185,8 +186,9 @@ def test_execution_settings_change_with_what_changes_a_run_and_not_with_the_numb
     tighter = replace(assignment, limits=assignment.limits.model_copy(update={"cell_timeout": 5}))
     assert execution_settings(tighter, RunOptions())[0] != full
     data = tmp_path / "mnist.npz"
-    data.write_bytes(b"one")
+    images = {"x_train": np.zeros((2, 28, 28), np.uint8), "x_test": np.zeros((1, 28, 28), np.uint8)}
+    np.savez(data, **images, y_train=np.array([1, 2]), y_test=np.array([3]))
     first = execution_settings(assignment.with_data({"mnist": data}), RunOptions())[0]
-    data.write_bytes(b"two")
+    np.savez(data, **images, y_train=np.array([1, 2]), y_test=np.array([4]))
     assert execution_settings(assignment.with_data({"mnist": data}), RunOptions())[0] not in (first, full)
     assert description["datasets"] == {"mnist": "built-in digits-v1"} and description["grader"]
