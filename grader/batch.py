@@ -41,6 +41,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.assignment import Assignment, ExecutionLimits, FastBudget
+from grader.attention import NOT_GRADED, Attention, attention, class_attention, identical_hand_ins, worst_first
 from grader.export.grades_json import grade_record
 from grader.gradebook import Current, Gradebook, NewGrade, StoredOverride, StoredRun, dump_execution, load_execution
 from grader.gradebook import load_run
@@ -553,16 +554,12 @@ def _commit(job, outcome, submissions, settings, rubric, stored, assignment, boo
 class ClassGrades:
     grades: list[Grade]  # every student in the gradebook, by student, overrides applied
     overrides: dict[str, list[Override]]
+    attention: list[Attention]  # what a person should look at (the same list as `grader review`)
     rescored: int = 0
 
 
-def _override_fields(o: StoredOverride, current_sha: str | None = None) -> dict:
-    earlier = current_sha is not None and o.sha256 != current_sha
-    return {"target": o.target, "score": o.score, "by": o.by, "at": o.at, "comment": o.comment, "earlier": earlier}
-
-
 def _overrides(stored: list[StoredOverride], current_sha: str) -> list[Override]:
-    return [Override(**_override_fields(o, current_sha)) for o in stored]
+    return [Override(o.target, o.score, o.by, o.at, o.comment, earlier=o.sha256 != current_sha) for o in stored]
 
 
 def class_grades(book: Gradebook, assignment: Assignment, fresh: dict[str, Grade], record: str) -> ClassGrades:
@@ -588,12 +585,13 @@ def class_grades(book: Gradebook, assignment: Assignment, fresh: dict[str, Grade
         grades.append(grade)
     book.add_grades(rows)
     rescored = len(stale)
-    grades = mark_identical(grades)
     overrides = {
         g.submission.student: _overrides(stored_overrides.get(g.submission.student, []), g.submission.sha256)
         for g in grades
     }
-    return ClassGrades([apply_overrides(g, overrides[g.submission.student]) for g in grades], overrides, rescored)
+    needs = class_attention(grades, overrides)
+    grades = [apply_overrides(g, overrides[g.submission.student]) for g in mark_identical(grades)]
+    return ClassGrades(grades, overrides, needs, rescored)
 
 
 PARALLEL_SCORING = 200  # fewer than this: one process is quicker than starting workers
@@ -663,7 +661,7 @@ def write_outputs(view: ClassGrades, assignment: Assignment, out: Path, audience
     """reports/<student>.html, index.html and grades.json (each record with its ``overrides``)."""
     from grader.report.render import write_reports
 
-    grades = write_reports(view.grades, assignment, out, audience)
+    grades = write_reports(view.grades, assignment, out, audience, attention=view.attention)
     records = []
     for grade in grades:
         record = grade_record(grade)
@@ -689,9 +687,10 @@ def summary_table(grades: list[Grade], title: str) -> Table:
     for column in ("student", "score", "status", "run", "flags"):
         table.add_column(column, overflow="fold")
     for grade in grades:
-        status = grade.status if grade.status == "graded" else f"error: {grade.error}"
+        graded = grade.status == "graded"
         table.add_row(
-            grade.submission.student, f"{grade.score:g} / {grade.max_score:g}", status, _run_text(grade),
+            grade.submission.student, f"{grade.score:g} / {grade.max_score:g}" if graded else "–",
+            "graded" if graded else f"{NOT_GRADED}: {grade.error}", _run_text(grade),
             str(len(grade.flags) + sum(len(q.flags) for q in grade.questions)) or "",
         )  # fmt: skip
     return table
@@ -717,84 +716,37 @@ def publish(book: Gradebook, assignment: Assignment, out: Path, audience: str, f
 # --------------------------------------------------------------------------- review
 
 
-@dataclass(frozen=True)
-class ReviewItem:
-    student: str
-    score: float
-    max_score: float
-    status: str
-    severity: int
-    reasons: tuple[str, ...]
+def review_items(book: Gradebook, include_reviewed: bool = False) -> list[Attention]:
+    """What a person should look at, worst first (``grader.attention``: the class overview lists the same).
 
-
-def review_items(book: Gradebook, include_reviewed: bool = False) -> list[ReviewItem]:
-    """What a person should look at, worst first: errors, failed runs, flagged answers, identical files.
-
-    Read from the gradebook alone (no rubric, no kernel). Items a manual grade settled are left out:
-    a question's flags once that question is overridden, everything once the total is
-    (``include_reviewed`` keeps them).
+    Read from the gradebook alone (no rubric, no kernel); ``include_reviewed`` keeps what manual
+    grades settled.
     """
-    from grader.export.common import with_overrides
-
-    from grader.pipeline import identical_flag
-
     overrides = book.overrides()
     currents = book.current()
-    by_sha: dict[str, list[str]] = {}
-    for current in currents:
-        if current.submission.sha256:
-            by_sha.setdefault(current.submission.sha256, []).append(current.submission.student)
+    identical = identical_hand_ins({c.submission.student: c.submission.sha256 for c in currents})
     items = []
     for current in currents:
         stored = current.submission
-        manual = {o.target: o for o in overrides.get(stored.student, [])}
-        if "total" in manual and not include_reviewed:
-            continue
-        reasons: list[str] = []
-        severity = 0
         if current.grade is None:
-            record = {"status": "error", "error": "not graded yet (run `grader grade` again)", "score": 0, "max_score": 0}
+            record = {"student": stored.student, "status": "error", "error": "not graded yet (run `grader grade` again)",
+                      "notes": list(stored.notes), "max_score": 0}  # fmt: skip
         else:
             record = current.grade.record()
-        shown = with_overrides({**record, "overrides": [{"id": t, "score": o.score} for t, o in manual.items()]})
-        if record["status"] == "error":
-            reasons.append(f"not graded: {record.get('error')}")
-            severity += 100
-        if "total" in manual:
-            reasons.append(f"settled: total {Override(**_override_fields(manual['total'])).note()}")
-        for flag in record.get("flags", []):
-            reasons.append(flag)
-            severity += 10 if flag.startswith("execution") else 1 if flag.startswith("not executed") else 3
-        for question in record.get("questions", []):
-            if question["id"] in manual and not include_reviewed:
-                continue
-            for flag in question.get("flags", []):
-                reasons.append(f"{question['id']}: {flag}")
-                severity += 1
-        others = [s for s in by_sha.get(stored.sha256, []) if s != stored.student]
-        if others:
-            reasons.append(identical_flag(others))
-            severity += 5
-        for target, override in manual.items():
-            if override.sha256 != stored.sha256:
-                reasons.append(f"the manual grade for {target} was given for an earlier submission")
-                severity += 5
-        if reasons:
-            items.append(ReviewItem(stored.student, float(shown.get("score") or 0), float(shown.get("max_score") or 0),
-                                    shown["status"], severity, tuple(reasons)))  # fmt: skip
-    percent = lambda item: item.score / item.max_score if item.max_score else 0.0  # noqa: E731
-    return sorted(items, key=lambda item: (-item.severity, percent(item), item.student.casefold()))
+        mine = _overrides(overrides.get(stored.student, []), stored.sha256)
+        items.append(attention(record, mine, identical[stored.student], include_settled=include_reviewed))
+    return worst_first(items)
 
 
 REVIEW_REASONS = 5  # reasons shown per submission; the report has them all
 
 
-def review_table(items: list[ReviewItem], total: int) -> Table:
+def review_table(items: list[Attention], total: int) -> Table:
     table = Table(title=f"Needs review: {len(items)} of {total} submissions (worst first)")
     for column in ("#", "student", "score", "why"):
         table.add_column(column, overflow="fold")
     for rank, item in enumerate(items, 1):
-        score = f"{item.score:g} / {item.max_score:g}" if item.status == "graded" else "error"
+        score = NOT_GRADED if item.score is None else f"{item.score:g} / {item.max_score:g}"
         shown = list(item.reasons[:REVIEW_REASONS])
         if len(item.reasons) > REVIEW_REASONS:
             shown.append(f"... and {len(item.reasons) - REVIEW_REASONS} more (see the report)")

@@ -1,6 +1,8 @@
 """What a new user trips on (issue 18), each through the command line as they would meet it."""
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -113,3 +115,62 @@ def test_the_progress_bar_counts_every_submission(tmp_path, submissions):
     result = invoke("grade", submissions, "--assignment", ASSIGNMENT, "--out", tmp_path / "out", "--no-run")
     assert result.exit_code == 0, result.output
     assert "2/2 graded 1 · failed 1" in result.output, result.output
+
+
+def canvas_class(folder: Path) -> Path:
+    """Three Canvas downloads: ann on time, cal late, ben's file broken; no code, so runs are short."""
+    answers = {"ann": "Regularization prevents overfitting.", "cal": "Regularization adds a penalty to the loss."}
+    for login, user, text in (("ann", 101, answers["ann"]), ("cal_LATE", 103, answers["cal"])):
+        cells = [nbf.new_markdown_cell("## Q1"), nbf.new_markdown_cell(text)]
+        nbformat.write(nbf.new_notebook(cells=cells), folder / f"{login}_{user}_{user}0_hw.ipynb")
+    (folder / "ben_102_1020_hw.ipynb").write_text('{"cells": [', encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """One real run (two short kernels) shared by the checks of items 2 and 6: an id,name roster, no emails."""
+    folder = canvas_class(tmp_path_factory.mktemp("canvas"))
+    roster = folder.parent / "roster.csv"
+    roster.write_text("id,name\nann,Ann Apple\nben,Ben Bell\ncal,Cal Cole\n", encoding="utf-8")
+    out = tmp_path_factory.mktemp("out")
+    result = invoke("grade", folder, "--assignment", ASSIGNMENT, "--out", out, "--roster", roster, "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def attention_in_index(out: Path) -> list[str]:
+    index = (out / "index.html").read_text(encoding="utf-8")
+    section = re.search(r'id="attention".*?</section>', index, re.S)
+    return re.findall(r'<p class="who">(?:<a href="[^"]*">|<strong>)([^<]+)<', section.group(0)) if section else []
+
+
+def attention_in_review(out: Path) -> list[str]:
+    result = invoke("review", "--out", out)
+    assert result.exit_code == 0, result.output
+    return re.findall(r"│\s*\d+\s*│\s*(\S+)\s*│", result.output)
+
+
+def test_a_submission_that_could_not_be_graded_says_not_graded_everywhere(graded_class):
+    out, terminal = graded_class
+    row = next(line for line in terminal.splitlines() if "│ ben " in line)
+    assert "not graded" in row and "0 / 100" not in row
+    record = next(r for r in json.loads((out / "grades.json").read_text()) if r["student"] == "ben")
+    assert (record["status"], record["score"], record["percent"]) == ("error", None, None)
+    report = (out / "reports" / "ben.html").read_text(encoding="utf-8")
+    assert "Not graded" in report and "0 / 100" not in report and "Score recorded" not in report
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert re.search(r">ben<.*?✘ Not graded", index, re.S)
+    for fmt, file in (("csv", "grades.csv"), ("canvas", "canvas.csv")):
+        assert invoke("export", "--out", out, "--format", fmt).exit_code == 0
+        line = next(line for line in (out / "exports" / file).read_text(encoding="utf-8-sig").splitlines() if "Ben Bell" in line)
+        assert ",0," not in line and not line.rstrip().endswith(",0"), line
+
+
+def test_review_and_the_overview_list_the_same_students_late_ones_included(graded_class, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(graded_class[0], out)
+    assert attention_in_review(out) == attention_in_index(out) == ["ben", "cal"]
+    assert "Canvas marked this file LATE" in (out / "index.html").read_text(encoding="utf-8")
+    assert invoke("override", "cal", "total", "5", "--out", out, "--comment", "late, accepted").exit_code == 0
+    assert attention_in_review(out) == attention_in_index(out) == ["ben"]  # a settled grade leaves both

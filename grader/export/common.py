@@ -133,10 +133,12 @@ def with_overrides(record: dict) -> dict:
             items[target]["score"] = float(score)
             if "passed" in items[target]:
                 items[target]["passed"] = float(score) >= float(items[target].get("max_score") or 0)
-    if total is None:
-        total = sum(float(item.get("score") or 0) for item in items.values()) if items else result.get("score", 0.0)
-    else:
+    if total is not None:
         result["status"], result["error"] = "graded", None
+    elif items:
+        total = sum(float(item.get("score") or 0) for item in items.values())
+    else:
+        return result
     result["score"] = round(total, 2)
     max_score = result.get("max_score") or 0
     result["percent"] = round(100 * result["score"] / max_score, 1) if max_score else 0.0

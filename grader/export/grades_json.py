@@ -10,7 +10,9 @@ from grader.models import Grade
 
 
 def grade_record(grade: Grade) -> dict:
+    """The grades.json object; a submission that could not be graded has no score (null), not 0."""
     execution = grade.execution
+    graded = grade.status == "graded"
     return {
         "student": grade.submission.student,
         "identity": asdict(grade.submission.identity) if grade.submission.identity else {"id": grade.submission.student},
@@ -20,9 +22,9 @@ def grade_record(grade: Grade) -> dict:
         "sha256": grade.submission.sha256,
         "status": grade.status,
         "error": grade.error,
-        "score": grade.score,
+        "score": grade.score if graded else None,
         "max_score": grade.max_score,
-        "percent": round(100 * grade.score / grade.max_score, 1) if grade.max_score else 0.0,
+        "percent": (round(100 * grade.score / grade.max_score, 1) if grade.max_score else 0.0) if graded else None,
         "flags": list(grade.flags),
         "questions": [
             {

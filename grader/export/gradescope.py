@@ -30,7 +30,7 @@ def gradescope_results(record: dict, rubric: Rubric) -> dict:
             "score": 0.0,
             "execution_time": round(seconds),
             "output": (
-                f"Your notebook could not be graded: {record.get('error') or 'unknown error'}\n"
+                f"Not graded: {record.get('error') or 'the notebook could not be read'}\n"
                 "Fix the problem and submit again."
             ),
             "visibility": "visible",

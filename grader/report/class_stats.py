@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from grader.attention import Attention
 from grader.models import Grade
 from grader.report.charts import Bar, bar_chart, histogram
 from grader.report.fix_first import humanize
@@ -76,14 +77,6 @@ class PassRate:
 
 
 @dataclass(frozen=True)
-class Attention:
-    student: str
-    report: str
-    kind: str  # "error": not graded; "review": flagged; "run": only cells that failed
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class ClassStats:
     by_score: list[StudentRow]
     by_name: list[StudentRow]
@@ -99,14 +92,15 @@ class ClassStats:
     questions: list[Spread]
     missed: list[Missed]
     checks: list[PassRate]
-    attention: list[Attention]
+    attention: list[Attention]  # grader.attention's list, the same as `grader review`
+    reports: dict[str, str]  # student -> their report's href
     histogram_svg: Markup
     questions_svg: Markup
     missed_svg: Markup
     checks_svg: Markup
 
 
-def class_stats(grades: list[Grade], rubric: Rubric, most_missed: int = 10) -> ClassStats:
+def class_stats(grades: list[Grade], rubric: Rubric, attention: list[Attention], most_missed: int = 10) -> ClassStats:
     rows = [_row(g) for g in grades]
     graded = [g for g in grades if g.status == "graded"]
     percents = [_percent(g) for g in graded]
@@ -129,7 +123,8 @@ def class_stats(grades: list[Grade], rubric: Rubric, most_missed: int = 10) -> C
         questions=questions,
         missed=missed,
         checks=checks,
-        attention=_attention(grades),
+        attention=attention,
+        reports={row.student: row.report for row in rows if row.report},
         histogram_svg=histogram(
             "score-histogram",
             bins,
@@ -249,31 +244,3 @@ def _pass_rates(graded: list[Grade], rubric: Rubric) -> list[PassRate]:
         results = [c for g in graded for c in g.checks if c.id == check.id]
         rates.append(PassRate(check.id, check.description, sum(c.passed for c in results), len(results), check.points))
     return rates
-
-
-def _attention(grades: list[Grade]) -> list[Attention]:
-    items = []
-    for grade in grades:
-        report = f"reports/{grade.report_path.name}" if grade.report_path else ""
-        if grade.status == "error":
-            items.append(Attention(grade.submission.student, report, "error", (grade.error or "could not be graded",)))
-            continue
-        reasons = list(grade.flags) + _grouped_question_flags(grade)
-        kind = "review" if reasons else "run"
-        if grade.execution and grade.execution.cell_errors:
-            cells = ", ".join(str(e.cell) for e in grade.execution.cell_errors)
-            first = grade.execution.cell_errors[0]
-            reasons.append(f"cell{'s' if len(grade.execution.cell_errors) > 1 else ''} {cells} failed ({first.ename})")
-        if reasons:
-            items.append(Attention(grade.submission.student, report, kind, tuple(reasons)))
-    order = {"error": 0, "review": 1, "run": 2}
-    return sorted(items, key=lambda a: (order[a.kind], a.student.lower()))
-
-
-def _grouped_question_flags(grade: Grade) -> list[str]:
-    """One line per kind of question flag: "Q1, Q2, Q3: needs review: this answer follows a different question"."""
-    groups: dict[str, list[str]] = {}
-    for question in grade.questions:
-        for flag in question.flags:
-            groups.setdefault(flag.split(": “")[0], []).append(question.id.upper())
-    return [f"{', '.join(ids)}: {reason}" for reason, ids in groups.items()]

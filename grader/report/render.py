@@ -20,6 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from grader.assignment import Assignment
+from grader.attention import Attention, class_attention
 from grader.models import Grade, QuestionGrade
 from grader.report.answer_html import render_answer
 from grader.report.class_stats import class_stats
@@ -182,9 +183,15 @@ def student_page(
     )
 
 
-def overview_page(grades: list[Grade], assignment: Assignment, notebooks: dict[str, str] | None = None) -> str:
-    """The class at a glance (for instructors). ``notebooks`` maps a student to their notebook page's href."""
-    stats = class_stats(grades, assignment.rubric)
+def overview_page(
+    grades: list[Grade],
+    assignment: Assignment,
+    notebooks: dict[str, str] | None = None,
+    attention: list[Attention] | None = None,
+) -> str:
+    """The class at a glance (for instructors). ``notebooks`` maps a student to their notebook page's href;
+    ``attention`` is the batch's review list (by default, that of these grades without manual grades)."""
+    stats = class_stats(grades, assignment.rubric, class_attention(grades) if attention is None else attention)
     return _ENV.get_template("index.html").render(
         title=assignment.title, stats=stats, notebooks=notebooks or {}, max_score=assignment.rubric.max_score
     )
@@ -231,7 +238,13 @@ def _write_notebook_page(grade: Grade, assignment: Assignment, path: Path) -> bo
 
 
 def write_reports(
-    grades: list[Grade], assignment: Assignment, out: Path, audience: str = "instructor", *, notebooks: bool = True
+    grades: list[Grade],
+    assignment: Assignment,
+    out: Path,
+    audience: str = "instructor",
+    *,
+    notebooks: bool = True,
+    attention: list[Attention] | None = None,
 ) -> list[Grade]:
     """Write OUT/reports/<student>.html, OUT/notebooks/<student>.html and OUT/index.html.
 
@@ -255,5 +268,5 @@ def write_reports(
         page = student_page(grade, assignment, audience, notebook_href=notebook_href, overview_href="../index.html")
         path.write_text(page, encoding="utf-8")
         written.append(with_report(grade, path))
-    (out / "index.html").write_text(overview_page(written, assignment, notebook_links), encoding="utf-8")
+    (out / "index.html").write_text(overview_page(written, assignment, notebook_links, attention), encoding="utf-8")
     return written
