@@ -106,6 +106,7 @@ def grade(
             executor.close()
         grades = publish(book, task, out, audience, result.grades, record="changed")
         total = len(grades)
+    refresh_exports(out, task.rubric)
     if not quiet:
         batch = [g for g in grades if g.submission.student in result.grades]
         Console().print(summary_table(batch, "Grades"))
@@ -146,6 +147,7 @@ def rescore(
     book, task = _open_graded(out, assignment)
     with book:
         grades = publish(book, task, out, book.get_meta("audience") or "instructor", {}, record="all")
+    refresh_exports(out, task.rubric)
     if not quiet:
         Console().print(summary_table(grades, "Grades (rescored)"))
         Console().print(f"Rescored {len(grades)} submissions in {time.monotonic() - started:.1f} s; wrote {out / 'grades.json'}")
@@ -187,6 +189,7 @@ def override(
         who = by or _user_name()
         book.add_override(student, current[student].sha256, question, points, who, comment)
         publish(book, task, out, book.get_meta("audience") or "instructor", {}, record="changed")
+    refresh_exports(out, task.rubric)
     if points is None:
         print(f"{student} {question}: manual grade withdrawn; the automatic score applies")
     else:
@@ -224,6 +227,18 @@ def review(
     Console(width=max(100, Console().width)).print(review_table(items, total))
 
 
+def refresh_exports(out: Path, rubric) -> None:
+    """Exports made earlier from OUT, made again so none is older than the grades; the ones that fail are named."""
+    from grader.export.write import refresh_exports as refresh
+
+    for item in refresh(out, rubric):
+        if item.problem:
+            files = ", ".join(map(str, item.paths)) or item.format
+            console.print(f"[yellow]warning:[/] {files}: stale, older than the grades; not made again: {item.problem}", highlight=False)
+        else:
+            console.print(f"refreshed {', '.join(map(str, item.paths))}", highlight=False)
+
+
 def remember_assignment(out: Path, folder: Path) -> None:
     """So that later commands on OUT (export, rescore) know which assignment it holds."""
     (out / "assignment.json").write_text(json.dumps({"assignment": str(folder)}), encoding="utf-8")
@@ -246,12 +261,18 @@ def export(
     moodle_id: Annotated[str, typer.Option(help="Moodle identifier column: email or idnumber.")] = "email",
     delimiter: Annotated[str, typer.Option(help="Blackboard file: comma (.csv) or tab (.txt).")] = "comma",
     errors: Annotated[str, typer.Option(help="Score for submissions that could not be graded: blank or zero.")] = "blank",
+    leave_out: Annotated[bool, typer.Option("--leave-out", help="Moodle: write the file even if graded students lack the identifier (grade them by hand).")] = False,
 ) -> None:
-    """Write the grades in a format an LMS imports as it is, under OUT/exports/."""
+    """Write the grades in a format an LMS imports as it is, under OUT/exports/.
+
+    The file is made again by `grader rescore`, `grader override` and `grader grade` into the same OUT.
+    """
+    if not (out / "grades.json").is_file():
+        _fail(f"{out}: no grades here (no grades.json); run `grader grade ... --out {out}` first, or give the folder it wrote")
     try:
         folder = assignment or recalled_assignment(out)
         rubric = load_assignment(folder).rubric
-        options = ExportOptions(assignment_id, title, moodle_id, delimiter, errors)
+        options = ExportOptions(assignment_id, title, moodle_id, delimiter, errors, leave_out)
         paths, warnings = export_grades(out, rubric, format, options)
     except (AssignmentError, ExportError) as exc:
         _fail(str(exc))

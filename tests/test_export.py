@@ -155,8 +155,16 @@ def test_canvas_without_assignment_id_warns_that_a_new_column_is_made():
     assert "Canvas will create a new assignment column 'Regularization HW'" in export.warnings[0]
 
 
+def test_moodle_refuses_to_leave_out_a_graded_student_unless_told():
+    with pytest.raises(ExportError, match=r"1 of 3 graded students have no email address \(\.\./Dée\).*--roster"):
+        build_export("moodle", CLASS, RUBRIC)
+    no_sis = {**BOB, "identity": {**BOB["identity"], "sis_id": ""}}
+    with pytest.raises(ExportError, match=r"1 of 2 graded students have no id number \(bob\).*use --moodle-id email"):
+        build_export("moodle", [ANA, no_sis, CHEN], RUBRIC, ExportOptions(moodle_identifier="idnumber"))
+
+
 def test_moodle_csv_has_identifier_grade_and_feedback_and_leaves_out_rows_it_cannot_match():
-    export = build_export("moodle", CLASS, RUBRIC)
+    export = build_export("moodle", CLASS, RUBRIC, ExportOptions(leave_out=True))
     assert export.files == {"moodle.csv": expected("moodle.csv")}
     rows = list(csv.DictReader(io.StringIO(export.files["moodle.csv"].decode("utf-8"))))
     assert [r["Email address"] for r in rows] == ["ana@example.edu", "bob@example.edu", "chen@example.edu"]

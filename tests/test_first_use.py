@@ -174,3 +174,52 @@ def test_review_and_the_overview_list_the_same_students_late_ones_included(grade
     assert "Canvas marked this file LATE" in (out / "index.html").read_text(encoding="utf-8")
     assert invoke("override", "cal", "total", "5", "--out", out, "--comment", "late, accepted").exit_code == 0
     assert attention_in_review(out) == attention_in_index(out) == ["ben"]  # a settled grade leaves both
+
+
+# --- 2. exports complete or failing loudly --------------------------------------------------------
+
+
+def test_a_moodle_export_that_would_drop_graded_students_fails_and_names_the_fix(graded_class, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(graded_class[0], out)
+    result = invoke("export", "--out", out, "--format", "moodle")
+    assert result.exit_code == 2
+    line = last_line(result.output)
+    assert "2 of 2 graded students have no email address (ann, cal)" in line and "--roster" in line, line
+    assert not (out / "exports" / "moodle.csv").exists()
+    result = invoke("export", "--out", out, "--format", "moodle", "--leave-out")
+    assert result.exit_code == 0 and (out / "exports" / "moodle.csv").exists()
+
+
+def test_a_moodle_roster_with_id_numbers_makes_idnumber_the_fix(graded_class, tmp_path):
+    roster = tmp_path / "moodle-roster.csv"
+    roster.write_text("ID number,First name,Surname\nann,Ann,Apple\nben,Ben,Bell\ncal,Cal,Cole\n", encoding="utf-8")
+    folder = canvas_class(tmp_path)
+    out = tmp_path / "out"
+    assert invoke("grade", folder, "--assignment", ASSIGNMENT, "--out", out, "--roster", roster, "--no-run", "--quiet").exit_code == 0
+    result = invoke("export", "--out", out, "--format", "moodle")
+    assert result.exit_code == 2 and "use --moodle-id idnumber" in last_line(result.output)
+    assert invoke("export", "--out", out, "--format", "moodle", "--moodle-id", "idnumber").exit_code == 0
+    rows = (out / "exports" / "moodle.csv").read_text(encoding="utf-8").splitlines()
+    assert rows[0].startswith("ID number,") and [r.split(",")[0] for r in rows[1:] if r[:3] in ("ann", "ben", "cal")] == ["ann", "ben", "cal"]
+
+
+def test_export_from_a_folder_without_grades_says_to_grade_first(tmp_path):
+    result = invoke("export", "--out", tmp_path / "missing", "--format", "csv")
+    assert result.exit_code == 2
+    line = last_line(result.output)
+    assert "no grades here" in line and "grader grade" in line and "--assignment" not in line
+
+
+def test_exports_are_made_again_after_a_manual_grade_and_a_rescore(graded_class, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(graded_class[0], out)
+    assert invoke("export", "--out", out, "--format", "csv").exit_code == 0
+    assert invoke("export", "--out", out, "--format", "canvas", "--assignment-id", "77").exit_code == 0
+    result = invoke("override", "ann", "total", "42", "--out", out)
+    assert result.exit_code == 0 and "refreshed" in result.output
+    ann = lambda file: next(line for line in (out / "exports" / file).read_text(encoding="utf-8-sig").splitlines() if "Ann Apple" in line)  # noqa: E731
+    assert ",42," in ann("grades.csv") and ann("canvas.csv").endswith(",42")
+    assert "(77)" in (out / "exports" / "canvas.csv").read_text(encoding="utf-8")  # made with the same options
+    result = invoke("rescore", "--out", out, "--quiet")
+    assert result.exit_code == 0 and "refreshed" in result.output and f"{out}/exports/canvas.csv" in result.output

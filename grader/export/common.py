@@ -22,6 +22,10 @@ ErrorPolicy = Literal["blank", "zero"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+class ExportError(ValueError):
+    """An export that cannot be made, said so a person can fix it."""
+
+
 @dataclass(frozen=True)
 class Export:
     """File contents keyed by their path under ``OUT/exports/``, and what the instructor should know."""

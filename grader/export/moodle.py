@@ -10,8 +10,11 @@ is mapped to the assignment's grade item and ``Feedback`` to "Feedback for <that
 ``Full name`` is for people and is left as "Ignore".
 
 Moodle aborts the whole import when one row's user is not found, and a row with an empty
-identifier is credited to the row before it, so rows without the chosen identifier are left out
-(with a warning). An empty grade is "no grade" in Moodle; submissions that could not be graded
+identifier is credited to the row before it, so rows without the chosen identifier are left out.
+That is refused (ExportError, nothing written) when a left-out student has a grade, since the
+file would look complete and lose it; the message names the identifier that would work
+(``leave_out`` writes the file anyway, with a warning per row). Ungraded rows without the
+identifier are left out with a warning. An empty grade is "no grade" in Moodle; submissions that could not be graded
 get one (or 0 with ``errors="zero"``) and the error as feedback.
 """
 
@@ -22,12 +25,14 @@ from typing import Literal
 from grader.export.common import (
     ErrorPolicy,
     Export,
+    ExportError,
     by_student,
     csv_bytes,
     display_name,
     duplicate_warnings,
     feedback_text,
     identity,
+    is_graded,
     safe_cell,
     total_cell,
 )
@@ -46,6 +51,7 @@ def moodle_csv(
     identifier: MoodleIdentifier = "email",
     title: str | None = None,
     errors: ErrorPolicy = "blank",
+    leave_out: bool = False,
 ) -> Export:
     if identifier not in IDENTIFIER_COLUMNS:
         raise ValueError(f"moodle identifier {identifier!r}: use email or idnumber")
@@ -53,6 +59,8 @@ def moodle_csv(
     rows = [[header, "Full name", safe_cell(title or rubric.title), "Feedback"]]
     warnings: list[str] = []
     records = by_student(records)
+    if not leave_out:
+        _refuse_to_lose_grades(records, identifier)
     for record in records:
         ident = identity(record)
         if not ident[field]:
@@ -71,3 +79,24 @@ def moodle_csv(
         )
     warnings += duplicate_warnings(records, "moodle")
     return Export({"moodle.csv": csv_bytes(rows)}, tuple(warnings))
+
+
+def _refuse_to_lose_grades(records: list[dict], identifier: MoodleIdentifier) -> None:
+    """ExportError when a graded student lacks the identifier; names what would work instead."""
+    header, field = IDENTIFIER_COLUMNS[identifier]
+    graded = [identity(r) for r in records if is_graded(r)]
+    lost = [ident["id"] for ident in graded if not ident[field]]
+    if not lost:
+        return
+    other = "idnumber" if identifier == "email" else "email"
+    other_field = IDENTIFIER_COLUMNS[other][1]
+    if all(ident[other_field] for ident in graded):
+        fix = f"use --moodle-id {other}"
+    else:
+        wanted = {"email": "an email column", "idnumber": "an ID number column"}[identifier]
+        fix = f"grade again with --roster FILE holding {wanted} (see docs/lms.md) and export again, or --leave-out to grade them in Moodle by hand"
+    shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
+    raise ExportError(
+        f"moodle: {len(lost)} of {len(graded)} graded students have no {header.lower()} ({shown}); "
+        f"their grades would be left out of moodle.csv, so nothing was written: {fix}"
+    )

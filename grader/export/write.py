@@ -7,22 +7,19 @@ the only one that touches the disk.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader.export.blackboard import Delimiter, blackboard_file
 from grader.export.canvas import canvas_csv
-from grader.export.common import ErrorPolicy, Export
+from grader.export.common import ErrorPolicy, Export, ExportError
 from grader.export.gradescope import gradescope_files
 from grader.export.moodle import MoodleIdentifier, moodle_csv
 from grader.export.table import grades_csv, grades_table_json
 from grader.rubric import Rubric
 
 FORMATS = ("canvas", "moodle", "blackboard", "gradescope", "csv", "json")
-
-
-class ExportError(ValueError):
-    """An export that cannot be made, said so a person can fix it."""
+MADE = "made-with.json"  # under exports/: the options each format was last made with
 
 
 @dataclass(frozen=True)
@@ -34,6 +31,7 @@ class ExportOptions:
     moodle_identifier: MoodleIdentifier = "email"
     delimiter: Delimiter = "comma"  # Blackboard only
     errors: ErrorPolicy = "blank"  # score of a submission that could not be graded
+    leave_out: bool = False  # Moodle: write the file even when graded students lack the identifier
 
 
 def build_export(fmt: str, records: list[dict], rubric: Rubric, options: ExportOptions = ExportOptions()) -> Export:
@@ -44,7 +42,10 @@ def build_export(fmt: str, records: list[dict], rubric: Rubric, options: ExportO
     if fmt == "moodle":
         if options.moodle_identifier not in ("email", "idnumber"):
             raise ExportError(f"--moodle-id {options.moodle_identifier!r}: use email or idnumber")
-        return moodle_csv(records, rubric, identifier=options.moodle_identifier, title=options.title, errors=options.errors)
+        return moodle_csv(
+            records, rubric, identifier=options.moodle_identifier, title=options.title, errors=options.errors,
+            leave_out=options.leave_out,
+        )  # fmt: skip
     if fmt == "blackboard":
         if options.delimiter not in ("comma", "tab"):
             raise ExportError(f"--delimiter {options.delimiter!r}: use comma or tab")
@@ -90,6 +91,44 @@ def write_export(export: Export, out: Path) -> list[Path]:
 
 
 def export_grades(out: Path, rubric: Rubric, fmt: str, options: ExportOptions = ExportOptions()) -> tuple[list[Path], tuple[str, ...]]:
-    """The whole command: grades.json in ``out`` -> ``out/exports/...``; returns (paths, warnings)."""
+    """The whole command: grades.json in ``out`` -> ``out/exports/...``; returns (paths, warnings).
+
+    The format's options are remembered (``MADE``) so that ``refresh_exports`` can make it again.
+    """
     export = build_export(fmt, load_records(out), rubric, options)
-    return write_export(export, out), export.warnings
+    paths = write_export(export, out)
+    made = _made(out)
+    made[fmt] = {"options": asdict(options), "files": [str(p.relative_to(out.resolve() / "exports")) for p in paths]}
+    (out / "exports" / MADE).write_text(json.dumps(made, indent=2), encoding="utf-8")
+    return paths, export.warnings
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    format: str
+    paths: list[Path]
+    problem: str | None  # why it could not be made again: its files are stale
+
+
+def refresh_exports(out: Path, rubric: Rubric) -> list[Refreshed]:
+    """Every export made earlier in ``out``, made again from the current grades.json (after a
+    rescore, a manual grade or a new batch), so that no file in exports/ is older than the grades."""
+    refreshed = []
+    for fmt, entry in _made(out).items():
+        try:
+            options = ExportOptions(**{k: v for k, v in entry.get("options", {}).items() if k in ExportOptions.__dataclass_fields__})
+            paths, _ = export_grades(out, rubric, fmt, options)
+        except (ExportError, TypeError) as exc:
+            stale = [out / "exports" / name for name in entry.get("files", [])]
+            refreshed.append(Refreshed(fmt, stale, str(exc)))
+        else:
+            refreshed.append(Refreshed(fmt, paths, None))
+    return refreshed
+
+
+def _made(out: Path) -> dict:
+    try:
+        made = json.loads((out / "exports" / MADE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return made if isinstance(made, dict) else {}

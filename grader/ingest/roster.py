@@ -200,13 +200,15 @@ def _simple_students(path: Path, header: list[str], body: list[tuple[int, list[s
         at = column[role]
         return row[at].strip() if at is not None and at < len(row) else ""
 
+    moodle_id_number = column["id"] is not None and header[column["id"]] == "id number"  # Moodle's own roster
     students = []
     for line, row in body:
         name = cell(row, "name") or " ".join(part for part in (cell(row, "first"), cell(row, "last")) if part)
         student_id, email = cell(row, "id"), cell(row, "email")
         if not (student_id or email):
             raise RosterError(f"{path}: line {line}: {name or 'this row'!r} has neither an id nor an email")
-        student = Student(id=student_id or email, name=name, email=email, section=cell(row, "section"))
+        sis_id = student_id if moodle_id_number else ""
+        student = Student(id=student_id or email, name=name, email=email, sis_id=sis_id, section=cell(row, "section"))
         students.append((line, student))
     return students
 
