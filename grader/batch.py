@@ -85,10 +85,15 @@ def grader_version() -> str:
         version = importlib.metadata.version("notebook-grader")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
+    return f"{version}+execute.{code_digest(Path(__file__).with_name('execute'))}"
+
+
+def code_digest(folder: Path) -> str:
+    """A hash of every Python file under ``folder``, sub-packages (the probe's parts) included."""
     digest = hashlib.sha256()
-    for file in sorted(Path(__file__).with_name("execute").glob("*.py")):
-        digest.update(file.name.encode() + b"\0" + file.read_bytes())
-    return f"{version}+execute.{digest.hexdigest()[:10]}"
+    for file in sorted(folder.rglob("*.py")):
+        digest.update(file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def file_sha256(path: Path) -> str:

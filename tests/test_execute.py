@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from grader.assignment import ExecutionLimits
 from grader.execute import digits, runner
 from grader.execute.facts import parse_facts
-from grader.execute.probe import normalised_row_hashes, row_hashes, sample_rows
+from grader.execute.probe.rows import normalised_row_hashes, row_hashes, sample_rows
 from grader.execute.runner import collect_cell_errors, kernel_environment, run_notebook, student_line
 from grader.execute.shell import neutralise_shell
 
@@ -382,7 +382,7 @@ def test_collect_cell_errors_ignores_the_graders_own_interrupt():
 
 
 def test_facts_payload_from_the_probe_fits_the_schema():
-    from grader.execute.probe import _Probe
+    from grader.execute.probe.core import _Probe
 
     probe = _Probe({"nonce": "n", "attribute": "_unused"})
     probe.warn("something")

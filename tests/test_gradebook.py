@@ -1,6 +1,7 @@
 """The gradebook keeps everything (history, not overwrites) and gives back exactly what it stored."""
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -8,8 +9,9 @@ import nbformat.v4 as nbf
 import numpy as np
 import pytest
 
+import grader.execute as grader_execute
 from grader.assignment import load_assignment
-from grader.batch import execution_settings
+from grader.batch import code_digest, execution_settings
 from grader.execute.facts import Facts
 from grader.export.common import with_overrides
 from grader.export.grades_json import grade_record
@@ -192,3 +194,13 @@ def test_execution_settings_change_with_what_changes_a_run_and_not_with_the_numb
     np.savez(data, **images, y_train=np.array([1, 2]), y_test=np.array([4]))
     assert execution_settings(assignment.with_data({"mnist": data}), RunOptions())[0] not in (first, full)
     assert description["datasets"] == {"mnist": "built-in digits-v1"} and description["grader"]
+
+
+def test_the_code_hash_that_decides_re_runs_covers_every_part_of_the_probe(tmp_path):
+    execute = Path(grader_execute.__file__).parent
+    copy = tmp_path / "execute"
+    shutil.copytree(execute, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert code_digest(copy) == code_digest(execute)
+    keras_part = copy / "probe" / "keras.py"
+    keras_part.write_text(keras_part.read_text() + "\n# changed\n")
+    assert code_digest(copy) != code_digest(execute)

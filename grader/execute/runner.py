@@ -2,7 +2,7 @@
 
 The kernel starts in a private temporary folder holding only a copy of the notebook and its
 dataset files, with a clean environment (none of the grader's variables). Before the first
-cell a hidden request installs the probe (``probe.py``); before each cell a silent one-line
+cell a hidden request installs the probe (the ``probe`` package); before each cell a silent one-line
 request tells the probe which notebook cell is running; after the last cell a hidden request
 asks the probe for its report, which comes back as one ``display_data`` with a private MIME type
 and this run's nonce. Hidden requests are ``silent``: they leave no output, no execution count
@@ -44,7 +44,7 @@ from grader.assignment import ExecutionLimits, FastBudget
 from grader.execute import digits, sandbox
 from grader.execute.facts import MAX_FACTS_BYTES, Facts, FactsError, parse_facts
 from grader.execute.outputs import MAX_MESSAGE, RICH_FACTOR, OutputBudget
-from grader.execute.probe import FACTS_MIME, STREAM_CHUNK, TAMPERED
+from grader.execute.probe import FACTS_MIME, STREAM_CHUNK, TAMPERED, probe_source
 from grader.execute.sandbox import Enforcement, KernelUser, SandboxLimits, size_text
 from grader.execute.shell import neutralise_shell
 from grader.models import CellError, Execution, SkippedLine
@@ -59,7 +59,7 @@ TIMEOUT_ENAME = "CellTimeoutError"
 DEAD_KERNEL_ENAME = "DeadKernelError"
 # Read once: a probe edited or upgraded while a batch runs must not make every running
 # notebook fail its final audit against a different copy.
-_PROBE_SOURCE = Path(__file__).with_name("probe.py").read_text(encoding="utf-8")
+_PROBE_SOURCE = probe_source()
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_FRAME = re.compile(r"^\s*(?:Cell In ?\[[^\]]*\]|Input In ?\[[^\]]*\]|File <ipython-input-[^>]*>), line \d+")
 _ARROW = re.compile(r"^-*>\s*\d*\s?")
@@ -84,7 +84,7 @@ def run_notebook(
     BLAS/OpenMP/TensorFlow/PyTorch thread pools (default: the cores this process may use).
     ``mode`` "no-run" returns the notebook unexecuted; "full" runs it as written; "fast" runs it
     under ``budget`` (default ``FastBudget()``): fewer epochs, samples and batches, the same
-    held-out verdicts (see ``probe.py``). The caps used are in ``facts.budget``.
+    held-out verdicts (see the ``probe`` package). The caps used are in ``facts.budget``.
     ``sandbox_limits`` (default ``limits.sandbox``): the kernel's resource, network and output
     limits; ``Execution.sandbox`` says what was enforced.
     """

@@ -13,7 +13,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.assignment import AssignmentError, ExecutionLimits, load_assignment
 from grader.execute.outputs import OutputBudget
-from grader.execute.probe import _shrink
+from grader.execute.probe.outputs import _shrink
 from grader.execute.runner import run_notebook
 from grader.execute.sandbox import Enforcement, SandboxLimits, _exposures, _reachable, exit_reason, plan
 from grader.execute.sandbox import readable_by_kernels, size_text

@@ -2,6 +2,7 @@
 never passed. The probe checks its own recorders at every cell and, at the end, a fresh copy of
 its code checks the probe before asking it for the facts."""
 
+import ast
 import sys
 import types
 from pathlib import Path
@@ -10,8 +11,7 @@ import nbformat.v4 as nbf
 import pytest
 
 from grader.assignment import ExecutionLimits, load_assignment
-from grader.execute import probe as probe_module
-from grader.execute.probe import TAMPERED
+from grader.execute.probe import TAMPERED, probe_files, probe_source
 from grader.execute.runner import run_notebook
 from grader.models import Submission
 from grader.pipeline import score
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def probe_copy() -> dict:
     """The probe's code as the runner sends it to a kernel: a module namespace of its own."""
     namespace = {"__name__": "grader_probe"}
-    exec(compile(Path(probe_module.__file__).read_text(), "<grader-probe>", "exec"), namespace)
+    exec(compile(probe_source(), "<grader-probe>", "exec"), namespace)
     return namespace
 
 
@@ -56,7 +56,7 @@ def installed():
 
 def test_the_recorders_in_place_verify_clean(installed):
     probe, _, _, audit = installed
-    assert probe.verify() == [] and audit(probe) == []
+    assert probe.integrity.verify() == [] and audit(probe) == []
 
 
 def test_putting_fit_back_is_noticed_at_the_next_cell_and_leads_the_warnings(installed):
@@ -65,7 +65,7 @@ def test_putting_fit_back_is_noticed_at_the_next_cell_and_leads_the_warnings(ins
     Model.fit = Model.fit.__wrapped__
     probe.enter_cell(3)
     probe.enter_cell(4)  # still missing: said once, when first seen
-    probe.tamper("keras.src.models.model.Model.fit is no longer the grader's recorder")  # the final audit
+    probe.integrity.tamper("keras.src.models.model.Model.fit is no longer the grader's recorder")  # the final audit
     problems = [w for w in probe.facts()["warnings"] if w.startswith(TAMPERED)]
     assert len(problems) == 1 and problems[0].startswith(f"{TAMPERED}: keras.src.models.model.")
     assert problems[0].endswith("Model.fit is no longer the grader's recorder (before the first cell)")
@@ -86,11 +86,39 @@ def test_removing_or_replacing_the_probe_or_its_methods_is_found(installed):
     assert audit(probe) == ["the probe's function row_hashes was replaced"]
 
 
+def test_replacing_a_recorder_or_one_of_its_methods_is_found(installed):
+    probe, _, code, audit = installed
+    keras = probe.keras
+    probe.keras = object()
+    assert audit(probe) == ["the probe's keras recorder was replaced by another object"]
+    probe.keras = keras
+    keras._keras_call = lambda *args: None
+    assert audit(probe) == ["the probe's keras recorder's method _keras_call was overridden on the probe's keras recorder"]
+    del keras._keras_call
+    code["_TorchRecorder"]._torch_step = lambda self, optimizer: None
+    problems = audit(probe)
+    assert "the probe's torch recorder's method _torch_step was replaced" in problems
+    assert "the probe's _TorchRecorder._torch_step was replaced" in problems
+
+
+def test_the_probe_parts_join_into_one_namespace_without_a_name_defined_twice():
+    defined = {}
+    for path in probe_files():
+        for node in ast.parse(path.read_text()).body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            names = [node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else []
+            names += [leaf.id for target in targets for leaf in ast.walk(target) if isinstance(leaf, ast.Name)]
+            for name in names:
+                defined.setdefault(name, []).append(path.stem)
+    assert {name: parts for name, parts in defined.items() if len(parts) > 1} == {}
+    assert "from grader" not in probe_source() and "_Probe" in probe_copy()
+
+
 def test_a_framework_module_from_the_notebooks_own_folder_is_not_recorded(installed, tmp_path):
     probe, *_ = installed
-    probe.student_roots = [str(tmp_path) + "/"]
-    assert probe.foreign(str(tmp_path / "keras" / "src" / "models" / "model.py"))
-    assert not probe.foreign(probe_module.__file__)
+    probe.integrity.student_roots = [str(tmp_path) + "/"]
+    assert probe.integrity.foreign(str(tmp_path / "keras" / "src" / "models" / "model.py"))
+    assert not probe.integrity.foreign(str(probe_files()[0]))
 
 
 # -- a real Keras run ------------------------------------------------------------------------------

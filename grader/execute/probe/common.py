@@ -1,0 +1,49 @@
+"""What every part of the probe shares: the words of its protocol with the runner, the caps on
+its report, and conversions that never raise.
+
+Kernel-side code, like every part of this package except ``__init__``: standard library only
+(numpy when first needed), and every top-level name unique across the parts, because
+``probe_source()`` joins them into one namespace in the kernel.
+"""
+
+FACTS_MIME = "application/x-grader-facts+json"
+TAMPERED = "the grader's recorders were tampered with"
+MAX_TAMPERING = 20
+SAMPLE_ROWS = 256  # rows of an evaluation set checked against the training rows
+MAX_PAYLOAD = 3_900_000  # stay under facts.MAX_FACTS_BYTES
+MAX_MODELS, MAX_FITS, MAX_EVALUATIONS, MAX_WARNINGS = 400, 1500, 4000, 150
+MAX_LAYERS, MAX_HISTORY_KEYS, MAX_HISTORY_EPOCHS = 1500, 40, 5000
+_DROPOUT_CLASSES = ("Dropout", "AlphaDropout", "GaussianDropout", "FeatureAlphaDropout")
+
+
+def _numpy():
+    import numpy
+
+    return numpy
+
+
+def _float(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        try:
+            return float(_numpy().asarray(value).reshape(-1)[0])
+        except Exception:
+            return None
+
+
+def _int(value):
+    if isinstance(value, bool):
+        return None
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _text(value, limit):
+    return str(value)[:limit]
+
+
+def _dtype_name(dtype):
+    return str(getattr(dtype, "name", None) or dtype)[:40]  # numpy, TensorFlow and torch dtypes

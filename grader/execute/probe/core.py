@@ -1,0 +1,305 @@
+"""The probe itself: the facts it keeps, the recorders it holds, and the two entry points the
+runner calls in the kernel, ``install`` before the first cell and ``audit_report`` after the last.
+
+Kernel-side code (see ``common.py``); the whole design is in the package's docstring."""
+
+import json
+import os
+import sys
+import time
+import types
+
+from grader.execute.probe.budget import _KerasBudget
+from grader.execute.probe.common import (
+    FACTS_MIME,
+    MAX_EVALUATIONS,
+    MAX_FITS,
+    MAX_MODELS,
+    MAX_PAYLOAD,
+    MAX_TAMPERING,
+    MAX_WARNINGS,
+    TAMPERED,
+    _numpy,
+    _text,
+)
+from grader.execute.probe.datasets import _Datasets
+from grader.execute.probe.integrity import _Integrity, _PostImportFinder
+from grader.execute.probe.keras import _KerasRecorder
+from grader.execute.probe.outputs import _guard_outputs
+from grader.execute.probe.torch import _TorchRecorder
+
+CHECKPOINT_EVERY = 1.0  # seconds between two checkpoint writes during training
+
+
+def install(config):
+    """Start recording. ``config``: nonce, attribute (where the probe object is stored on ``sys``),
+    datasets ({"mnist": {"path", "source"}}), checkpoint (a file path or None), budget (None, or
+    the fast budget's caps: max_epochs, max_train_samples, max_eval_samples, max_torch_batches),
+    stream_chunk (characters) and rich_size (bytes): the output guards (None: no guard)."""
+    probe = _Probe(config)
+    setattr(sys, config["attribute"], probe)
+    probe.integrity.finder = _PostImportFinder(probe)
+    sys.meta_path.insert(0, probe.integrity.finder)
+    for name in list(probe.hooks):
+        if name in sys.modules:  # already imported before the probe ran
+            probe.hooks.pop(name)(sys.modules[name])
+    probe.safely(_guard_outputs, config.get("stream_chunk"), config.get("rich_size"))
+    return probe
+
+
+def audit_report(attribute, nonce):
+    """The runner's last request, run from a fresh copy of this file: checks the installed probe
+    against this copy's code and its recorders, then publishes its facts with this copy's code
+    (so a replaced ``report`` or ``payload`` never runs)."""
+    from IPython.display import publish_display_data
+
+    probe = sys.__dict__.get(attribute)
+    problems = _audit(probe)
+    if probe is None or type(probe).__name__ != "_Probe":
+        text = json.dumps({"schema_version": 1, "nonce": nonce, "warnings": [f"{TAMPERED}: {p}" for p in problems]})
+    else:
+        try:
+            for problem in problems + _Integrity.verify(probe.integrity):
+                _Integrity.tamper(probe.integrity, problem)
+            _Probe.safely(probe, _TorchRecorder._torch_unstepped_are_evaluations, probe.torch)
+            text = _Probe.payload(probe)
+        except Exception as exc:
+            warnings = [f"{TAMPERED}: {p}" for p in problems] + [f"probe: report failed: {exc!r}"[:500]]
+            text = json.dumps({"schema_version": 1, "nonce": nonce, "warnings": warnings})
+    publish_display_data({FACTS_MIME: text})
+
+
+def _audit(probe):
+    """How the installed probe's code differs from this copy's: each method of the probe and of
+    each recorder it holds, each function and class of the probe's code."""
+    if probe is None:
+        return ["the probe was removed from sys"]
+    installed = type(probe)
+    if installed.__name__ != "_Probe":
+        return ["the probe was replaced by another object"]
+    problems = _audit_methods(probe, _Probe, "the probe")
+    for attribute, fresh_class in _recorder_classes().items():
+        recorder = vars(probe).get(attribute)
+        if type(recorder).__name__ != fresh_class.__name__:
+            problems.append(f"the probe's {attribute} recorder was replaced by another object")
+        else:
+            problems += _audit_methods(recorder, fresh_class, f"the probe's {attribute} recorder")
+    intact = [
+        method for name, method in vars(installed).items()
+        if isinstance(vars(_Probe).get(name), types.FunctionType) and getattr(method, "__code__", None) == vars(_Probe)[name].__code__
+    ]  # fmt: skip
+    module = getattr(intact[0], "__globals__", None) if intact else None
+    if not isinstance(module, dict):
+        return problems
+    for name, fresh in list(globals().items()):
+        if getattr(fresh, "__module__", None) != __name__:
+            continue
+        current = module.get(name)
+        if isinstance(fresh, types.FunctionType):
+            if getattr(current, "__code__", None) != fresh.__code__:
+                problems.append(f"the probe's function {name} was replaced")
+        elif isinstance(fresh, type) and fresh is not _Probe:
+            for attribute, method in vars(fresh).items():
+                if isinstance(method, types.FunctionType):
+                    found = getattr(current, "__dict__", {}).get(attribute)
+                    if getattr(found, "__code__", None) != method.__code__:
+                        problems.append(f"the probe's {name}.{attribute} was replaced")
+    return problems[:MAX_TAMPERING]
+
+
+def _audit_methods(obj, fresh_class, what):
+    """Each method of ``obj``'s class whose code is not ``fresh_class``'s, or that ``obj`` overrides."""
+    problems = []
+    for name, fresh in vars(fresh_class).items():
+        if isinstance(fresh, types.FunctionType):
+            if getattr(type(obj).__dict__.get(name), "__code__", None) != fresh.__code__:
+                problems.append(f"{what}'s method {name} was replaced")
+            if name in vars(obj):
+                problems.append(f"{what}'s method {name} was overridden on {what}")
+    return problems
+
+
+def _recorder_classes():
+    """The recorders a probe holds, by attribute: the audit checks each one's class and methods."""
+    return {
+        "integrity": _Integrity, "datasets": _Datasets, "keras_budget": _KerasBudget,
+        "keras": _KerasRecorder, "torch": _TorchRecorder,
+    }  # fmt: skip
+
+
+class _Probe:
+    """The facts of one run and the recorders that gather them; one object on ``sys``."""
+
+    def __init__(self, config):
+        self.nonce = config["nonce"]
+        self.attribute = config.get("attribute")
+        self.checkpoint_path = config.get("checkpoint")
+        budget = config.get("budget")
+        self.budget = {key: int(value) for key, value in budget.items()} if budget else None
+        self.cell = None  # set by the runner before each notebook cell
+        self.models = {}  # id(model object) -> model record
+        self.objects = {}  # id(model object) -> the object, kept alive so ids stay unique
+        self.fits, self.evaluations, self.warnings = [], [], []
+        self.trained_rows = {}  # model id -> sorted unique row hashes it was trained on
+        self.validated_rows = {}  # model id -> ... validated on
+        self.pending_rows = {}  # model id -> [hash arrays] not merged yet (PyTorch batches)
+        self.last_checkpoint = 0.0
+        self.dirty = False  # facts changed since the last checkpoint
+        # The recorders, each one concern (``_recorder_classes``, which the audit checks).
+        self.integrity = _Integrity(self)
+        self.datasets = _Datasets(self, config.get("datasets") or {})
+        self.keras_budget = _KerasBudget(self, self.budget)
+        self.keras = _KerasRecorder(self)
+        self.torch = _TorchRecorder(self)
+        self.hooks = {}  # module -> patch applied once the notebook imports it
+        for recorder in (self.keras, self.torch, self.datasets):
+            for module, patch in recorder.hooks().items():
+                self.hooks[module] = self._safe_patch(patch)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def warn(self, message):
+        if len(self.warnings) < MAX_WARNINGS and message not in self.warnings:
+            self.warnings.append(_text(message, 500))
+
+    def safely(self, function, *args):
+        try:
+            return function(*args)
+        except Exception as exc:  # the probe must never break the student's code
+            self.warn(f"probe: {getattr(function, '__name__', 'hook')} failed: {type(exc).__name__}: {exc}")
+            return None
+
+    def _safe_patch(self, patch):
+        def apply(module):
+            self.safely(patch, module)
+
+        return apply
+
+    def _user_namespace(self):
+        ipython = sys.modules.get("IPython")
+        shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+        if shell is not None:
+            return shell.user_ns
+        main = sys.modules.get("__main__")
+        return vars(main) if main is not None else {}
+
+    def _variable(self, obj, frame):
+        spaces = []
+        if frame is not None:
+            if frame.f_locals is not frame.f_globals:
+                spaces.append(frame.f_locals)
+            spaces.append(frame.f_globals)
+        spaces.append(self._user_namespace())
+        for space in spaces:
+            for name, value in list(space.items()):
+                if value is obj and not name.startswith("_"):
+                    return _text(name, 200)
+        return None
+
+    def _model(self, obj, framework, describe, frame=None, refresh=False):
+        """The record of ``obj``, made on first sight; ``refresh`` (at fit) describes it again, as
+        layers may have been built or the variable renamed since."""
+        record = self.models.get(id(obj))
+        if record is not None and not refresh:
+            return record
+        if record is None:
+            if len(self.models) >= MAX_MODELS:
+                self.warn(f"probe: more than {MAX_MODELS} models; later ones are not recorded")
+                return None
+            record = {"id": len(self.models) + 1, "framework": framework, "cls": _text(type(obj).__name__, 200)}
+            self.models[id(obj)] = record
+            self.objects[id(obj)] = obj
+        record.update(self.safely(describe, obj) or {})
+        variable = self.safely(self._variable, obj, frame)
+        if variable:
+            record["variable"] = variable
+        return record
+
+    def _merged_rows(self, store, model_id):
+        np = _numpy()
+        pending = self.pending_rows.pop(model_id, None) if store is self.trained_rows else None
+        if pending:
+            known = [store[model_id]] if model_id in store else []
+            store[model_id] = np.unique(np.concatenate(known + pending))
+        return store.get(model_id)
+
+    def _remember_rows(self, store, model_id, hashes):
+        if hashes is None:
+            return
+        np = _numpy()
+        known = store.get(model_id)
+        store[model_id] = np.unique(hashes if known is None else np.concatenate([known, hashes]))
+
+    def _overlap(self, store, model_id, sampled):
+        known = self._merged_rows(store, model_id)
+        if known is None or sampled is None or len(sampled) == 0:
+            return None
+        return float(_numpy().isin(sampled, known).mean())
+
+    def enter_cell(self, index):
+        """The runner's note that notebook cell ``index`` runs next; saves what the last cell did
+        and checks that the recorders are still in place."""
+        after = f"after cell {self.cell}" if self.cell is not None else "before the first cell"
+        for problem in self.safely(self.integrity.verify) or []:
+            self.integrity.tamper(problem, after)
+        self.safely(self.torch._torch_unstepped_are_evaluations)
+        self.cell = index
+        self.torch.torch_pass = None
+        if self.dirty:
+            self.safely(self.checkpoint, True)
+
+    def checkpoint(self, force=False):
+        if not self.checkpoint_path:
+            return
+        now = time.monotonic()
+        if not force and now - self.last_checkpoint < CHECKPOINT_EVERY:
+            self.dirty = True
+            return
+        self.last_checkpoint, self.dirty = now, False
+        temporary = f"{self.checkpoint_path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as stream:
+            stream.write(self.payload())
+        os.replace(temporary, self.checkpoint_path)
+
+    # -- the report ------------------------------------------------------------------------------
+
+    def facts(self, histories=True):
+        self.torch.finish_fits()
+        fits = self.fits[:MAX_FITS]
+        if not histories:
+            fits = [{**fit, "history": {}} for fit in fits]
+        return {
+            "schema_version": 1,
+            "nonce": self.nonce,
+            "models": list(self.models.values()),
+            "fits": fits,
+            "evaluations": self.evaluations[:MAX_EVALUATIONS],
+            "datasets": list(self.datasets.facts.values()),
+            "budget": {key: float(value) for key, value in (self.budget or {}).items()},
+            "warnings": list(self.integrity.tampering) + list(self.warnings),
+        }
+
+    def payload(self):
+        text = json.dumps(self.facts(), default=str)
+        if len(text) > MAX_PAYLOAD:
+            self.warn("probe: training histories dropped to keep the report small")
+            text = json.dumps(self.facts(histories=False), default=str)
+        if len(text) > MAX_PAYLOAD:
+            facts = self.facts(histories=False)
+            facts["evaluations"] = facts["evaluations"][:200]
+            facts["fits"] = facts["fits"][:200]
+            facts["warnings"].append("probe: most fits and evaluations dropped to keep the report small")
+            text = json.dumps(facts, default=str)
+        return text
+
+    def report(self):
+        """Called by the runner's last hidden cell: the facts as one private display_data."""
+        from IPython.display import publish_display_data
+
+        try:
+            self.safely(self.torch._torch_unstepped_are_evaluations)
+            text = self.payload()
+        except Exception as exc:
+            warning = f"probe: report failed: {exc!r}"[:500]
+            text = json.dumps({"schema_version": 1, "nonce": self.nonce, "warnings": [warning]})
+        publish_display_data({FACTS_MIME: text})

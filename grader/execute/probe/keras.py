@@ -1,0 +1,284 @@
+"""Keras recording: every ``fit`` / ``evaluate`` / ``predict`` (patched once on ``keras.Model``, so
+Sequential, functional and subclassed models are all covered), with the model's layers, the data
+sizes and how much of the evaluation data the model was trained (or validated) on, by row hashes.
+
+The original is called exactly once with the caller's arguments (plus one recording callback),
+except under the fast budget (``budget.py``). Kernel-side code (see ``common.py``)."""
+
+import functools
+import inspect
+import math
+import sys
+
+from grader.execute.probe.common import (
+    _DROPOUT_CLASSES,
+    MAX_EVALUATIONS,
+    MAX_FITS,
+    MAX_HISTORY_EPOCHS,
+    MAX_HISTORY_KEYS,
+    MAX_LAYERS,
+    _float,
+    _int,
+    _text,
+)  # fmt: skip
+from grader.execute.probe.rows import _Data
+
+_REGULARIZER_ATTRS = (
+    "kernel_regularizer", "bias_regularizer", "activity_regularizer", "recurrent_regularizer",
+    "depthwise_regularizer", "pointwise_regularizer", "beta_regularizer", "gamma_regularizer",
+    "embeddings_regularizer",
+)  # fmt: skip
+
+
+class _KerasRecorder:
+    """Records the Keras models a notebook fits, evaluates and predicts with."""
+
+    def __init__(self, probe):
+        self.probe = probe
+        self.callback_class = None
+        self.depth = 0  # > 0 inside a recorded call: Keras' own nested calls are not recorded
+
+    def hooks(self):
+        """Module -> patch applied once the notebook imports it."""
+        return {"keras.src.models.model": self._patch_keras_model}
+
+    def _patch_keras_model(self, module):
+        model_class = module.Model
+        for method in ("fit", "evaluate", "predict"):
+            self.probe.integrity.remember(model_class, method, _keras_wrapper(self, method, getattr(model_class, method)))
+
+    def _keras_recorder(self):
+        """A Keras Callback that counts epochs and keeps the logs (one class, made on first use)."""
+        if self.callback_class is None:
+            from keras.src.callbacks.callback import Callback
+
+            probe = self.probe
+
+            class GraderRecorder(Callback):
+                def __init__(self, record=None):
+                    super().__init__()
+                    self.record, self.test_logs = record, None
+
+                def on_train_begin(self, logs=None):
+                    if self.record is not None:
+                        self.record["steps"] = _int((self.params or {}).get("steps"))
+
+                def on_epoch_end(self, epoch, logs=None):
+                    if self.record is None:
+                        return
+                    self.record["epochs_run"] += 1
+                    history = self.record["history"]
+                    for key, value in (logs or {}).items():
+                        value = _float(value)
+                        if value is None or (key not in history and len(history) >= MAX_HISTORY_KEYS):
+                            continue
+                        series = history.setdefault(_text(key, 100), [])
+                        if len(series) < MAX_HISTORY_EPOCHS:
+                            series.append(value)
+                    probe.safely(probe.checkpoint)
+
+                def on_test_end(self, logs=None):
+                    self.test_logs = dict(logs or {})
+
+            self.callback_class = GraderRecorder
+        return self.callback_class
+
+    def _keras_call(self, method, original, signature, model, args, kwargs, frame):
+        __tracebackhide__ = True
+        try:
+            bound = signature.bind(model, *args, **kwargs)
+        except TypeError:
+            return original(model, *args, **kwargs)  # let Keras report the bad call
+        begin = {"fit": self._keras_fit_begin, "evaluate": self._keras_evaluate_begin}.get(method)
+        pending = self.probe.safely(begin or self._keras_predict_begin, model, bound, frame)
+        # The budget cuts the arguments only after the facts were taken from the originals.
+        cut = None
+        if self.probe.budget:
+            arguments = dict(bound.arguments)  # committed only if the whole cut succeeds
+            cut = self.probe.safely(self.probe.keras_budget._keras_budget, method, arguments)
+            if cut:
+                bound.arguments = arguments
+        if cut and pending is not None:
+            pending["record"]["budgeted"] = True
+            if "samples" in cut:
+                pending["record"]["samples"] = cut["samples"][1]
+        if pending is not None and pending.get("recorder") is not None:
+            callbacks = bound.arguments.get("callbacks")
+            if callbacks is None or isinstance(callbacks, (list, tuple)):
+                bound.arguments["callbacks"] = list(callbacks or []) + [pending["recorder"]]
+        self.depth += 1
+        try:
+            result = original(*bound.args, **bound.kwargs)
+        except BaseException as exc:
+            self.depth -= 1
+            if pending is not None:
+                self.probe.safely(self._keras_end, pending, None, exc)
+            raise
+        self.depth -= 1
+        if pending is not None:
+            self.probe.safely(self._keras_end, pending, result, None)
+        if cut:
+            restored = self.probe.safely(self.probe.keras_budget._keras_budget_end, method, cut, result)
+            if restored is not None:
+                result = restored
+        return result
+
+
+    def _describe_keras(self, model):
+        layers = []
+        self._keras_layers(model, layers, set())
+        params = None
+        try:
+            params = int(model.count_params())
+        except Exception:
+            pass
+        return {"name": _text(getattr(model, "name", ""), 200), "layers": layers[:MAX_LAYERS], "params": params}
+
+    def _keras_layers(self, container, out, seen):
+        for layer in list(getattr(container, "layers", None) or []):
+            if id(layer) in seen:
+                continue
+            seen.add(id(layer))
+            cls = type(layer).__name__
+            if cls == "InputLayer":
+                continue
+            if isinstance(getattr(layer, "layers", None), list) and hasattr(layer, "fit"):
+                self._keras_layers(layer, out, seen)  # a model used as a layer: expand it
+                continue
+            out.append(self._keras_layer(layer, cls))
+
+    def _keras_layer(self, layer, cls):
+        rate = getattr(layer, "rate", None) if cls.endswith(_DROPOUT_CLASSES) else None
+        activation = getattr(layer, "activation", None)
+        if activation is not None and not isinstance(activation, str):
+            activation = getattr(activation, "__name__", None) or type(activation).__name__
+        regularized = False
+        for attr in _REGULARIZER_ATTRS:
+            try:
+                regularized = regularized or getattr(layer, attr, None) is not None
+            except Exception:
+                pass
+        return {
+            "cls": _text(cls, 200),
+            "units": _int(getattr(layer, "units", None)),
+            "rate": _float(rate) if rate is not None else None,
+            "regularized": bool(regularized),
+            "activation": _text(activation, 100) if activation else None,
+        }
+
+    def _keras_fit_begin(self, model, bound, frame):
+        record_model = self.probe._model(model, "keras", self._describe_keras, frame, refresh=True)
+        if record_model is None:
+            return None
+        if len(self.probe.fits) >= MAX_FITS:
+            self.probe.warn(f"probe: more than {MAX_FITS} fits; later ones are not recorded")
+            return None
+        arguments = dict(bound.signature.parameters)
+        values = {name: bound.arguments.get(name, parameter.default) for name, parameter in arguments.items()}
+        data = _Data(values.get("x"))
+        dataset_split = self.probe.safely(self.probe.datasets._dataset_split, data)
+        split = _float(values.get("validation_split")) or 0.0
+        validation_data = values.get("validation_data")
+        validation, held_out = "none", None
+        if validation_data is not None:
+            validation = "data"
+            held_out = _Data(validation_data[0] if isinstance(validation_data, (list, tuple)) else validation_data)
+        elif split > 0 and data.count:
+            validation = "split"  # Keras keeps the first rows for training, the last for validation
+            split_at = int(math.floor(data.count * (1.0 - split)))
+            data, held_out = data.part(0, split_at), data.part(split_at, data.count)
+        epochs, initial = _int(values.get("epochs")), _int(values.get("initial_epoch")) or 0
+        fit = {
+            "model": record_model["id"],
+            "cell": self.probe.cell,
+            "epochs_requested": None if epochs is None else max(0, epochs - initial),
+            "epochs_run": 0,
+            "samples": data.count,
+            "steps": _int(values.get("steps_per_epoch")),
+            "data": data.ref(data.sampled_hashes()),
+            "validation": validation,
+            "validation_data": held_out.ref(held_out.sampled_hashes()) if held_out is not None else None,
+            "history": {},
+            "dataset_split": dataset_split,
+            "budgeted": False,
+        }
+        self.probe._remember_rows(self.probe.trained_rows, record_model["id"], data.all_hashes())
+        if held_out is not None:
+            self.probe._remember_rows(self.probe.validated_rows, record_model["id"], held_out.all_hashes())
+        self.probe.fits.append(fit)
+        return {"kind": "fit", "record": fit, "recorder": self._keras_recorder()(fit)}
+
+    def _keras_evaluate_begin(self, model, bound, frame):
+        return self._keras_inference_begin(model, bound, frame, "evaluate")
+
+    def _keras_predict_begin(self, model, bound, frame):
+        return self._keras_inference_begin(model, bound, frame, "predict")
+
+    def _keras_inference_begin(self, model, bound, frame, kind):
+        record_model = self.probe._model(model, "keras", self._describe_keras, frame)
+        if record_model is None or len(self.probe.evaluations) >= MAX_EVALUATIONS:
+            if record_model is not None:
+                self.probe.warn(f"probe: more than {MAX_EVALUATIONS} evaluations; later ones are not recorded")
+            return None
+        data = _Data(bound.arguments.get("x"))
+        sampled = data.sampled_hashes()
+        evaluation = {
+            "model": record_model["id"],
+            "cell": self.probe.cell,
+            "kind": kind,
+            "samples": data.count,
+            "data": data.ref(sampled),
+            "overlap_with_training": self.probe._overlap(self.probe.trained_rows, record_model["id"], sampled),
+            "overlap_with_validation": self.probe._overlap(self.probe.validated_rows, record_model["id"], sampled),
+            "metrics": {},
+            "dataset_split": self.probe.safely(self.probe.datasets._dataset_split, data),
+            "budgeted": False,
+        }
+        recorder = self._keras_recorder()() if kind == "evaluate" else None
+        return {"kind": kind, "record": evaluation, "recorder": recorder, "model": model}
+
+    def _keras_end(self, pending, result, error):
+        record = pending["record"]
+        if pending["kind"] == "fit":
+            if error is not None:
+                record["error"] = _text(f"{type(error).__name__}: {error}", 2000)
+            elif not record["history"] and hasattr(result, "history"):  # no recorder (callbacks list)
+                record["epochs_run"] = len(getattr(result, "epoch", []) or [])
+                record["history"] = {
+                    _text(k, 100): [v for v in map(_float, values) if v is not None][:MAX_HISTORY_EPOCHS]
+                    for k, values in list(result.history.items())[:MAX_HISTORY_KEYS]
+                }
+            self.probe.checkpoint(force=True)
+            return
+        if error is not None:
+            return  # a failed evaluate/predict measured nothing
+        if pending["kind"] == "evaluate":
+            logs = pending["recorder"].test_logs if pending["recorder"] is not None else None
+            if not logs and isinstance(result, dict):
+                logs = result
+            if not logs:
+                try:
+                    logs = pending["model"].get_metrics_result()
+                except Exception:
+                    logs = {}
+            metrics = {}
+            for key, value in list((logs or {}).items())[:50]:
+                value = _float(value)
+                if value is not None:
+                    metrics[_text(key, 100)] = value
+            record["metrics"] = metrics
+        self.probe.evaluations.append(record)
+        self.probe.checkpoint(force=pending["kind"] == "evaluate")
+
+def _keras_wrapper(recorder, method, original):
+    """``keras.Model.<method>`` replaced: records the call, then calls the original exactly once."""
+    signature = inspect.signature(original)
+
+    def wrapper(model, *args, **kwargs):
+        __tracebackhide__ = True
+        if recorder.depth:  # Keras calling itself (fit runs evaluate for validation): not a student call
+            return original(model, *args, **kwargs)
+        return recorder._keras_call(method, original, signature, model, args, kwargs, sys._getframe(1))
+
+    functools.update_wrapper(wrapper, original)
+    return wrapper

@@ -1,0 +1,325 @@
+"""PyTorch recording and budget: root modules, their training forwards and optimizer steps, and
+their eval forwards, through torch's global hooks; under the fast budget every ``DataLoader``
+iterator stops after ``max_torch_batches`` batches.
+
+A forward in train mode counts as training only if an optimizer step follows it; one that no
+step followed by the next cell boundary is an evaluation. Kernel-side code (see ``common.py``)."""
+
+import functools
+import os
+import sys
+
+from grader.execute.probe.common import (
+    _DROPOUT_CLASSES,
+    MAX_EVALUATIONS,
+    MAX_FITS,
+    MAX_LAYERS,
+    SAMPLE_ROWS,
+    _dtype_name,
+    _float,
+    _int,
+    _numpy,
+    _text,
+)  # fmt: skip
+from grader.execute.probe.rows import _fingerprint, row_hashes
+
+
+class _TorchRecorder:
+    """Records the PyTorch models a notebook trains and evaluates."""
+
+    def __init__(self, probe):
+        self.probe = probe
+        self.torch_pass = None  # the DataLoader pass (fast budget) that yielded the last batch
+        self.torch_passes = 0
+        self.torch_dataset_rows = set()  # (model id, id(dataset)) whose rows were all remembered
+        self.torch_fits, self.torch_evaluations, self.torch_param_owner = {}, {}, {}
+        self.torch_unstepped = {}  # model id -> train-mode batches no optimizer step has followed yet
+
+    def hooks(self):
+        """Module -> patch applied once the notebook imports it."""
+        return {"torch": self._patch_torch}
+
+    def finish_fits(self):
+        """Brings every PyTorch fit record up to date (before a report)."""
+        for key in list(self.torch_fits):
+            self.probe.safely(self._torch_finish_fit, key)
+
+    def _patch_torch(self, torch):
+        from torch.nn.modules.module import (
+            register_module_forward_hook,
+            register_module_forward_pre_hook,
+        )
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+
+        recorder, probe = self, self.probe
+        active = [0]  # module forwards in progress: only the outermost one is a model call
+
+        def before(module, inputs):
+            if active[0] == 0:
+                probe.safely(recorder._torch_forward, torch, module, inputs)
+            active[0] += 1
+
+        def after(module, inputs, output):
+            active[0] = max(0, active[0] - 1)
+
+        def stepped(optimizer, args, kwargs):
+            probe.safely(recorder._torch_step, optimizer)
+
+        register_module_forward_pre_hook(before)
+        register_module_forward_hook(after, always_call=True)
+        register_optimizer_step_post_hook(stepped)
+        module_hooks, optimizer_hooks = sys.modules["torch.nn.modules.module"], sys.modules["torch.optim.optimizer"]
+        self.probe.integrity.hook_sets += [(module_hooks, "_global_forward_pre_hooks", before),
+                           (module_hooks, "_global_forward_hooks", after),
+                           (optimizer_hooks, "_global_optimizer_post_hooks", stepped)]  # fmt: skip
+        if self.probe.budget:
+            self._patch_torch_loader(torch)
+
+    def _patch_torch_loader(self, torch):
+        """Fast budget: each pass over a DataLoader yields at most ``max_torch_batches`` batches."""
+        loader_class = torch.utils.data.DataLoader
+        original = loader_class.__iter__
+        limit = self.probe.budget["max_torch_batches"]
+        recorder = self
+
+        def __iter__(loader):
+            __tracebackhide__ = True
+            inner = original(loader)
+            return recorder.probe.safely(_CappedPass, recorder, loader, inner, limit) or inner
+
+        functools.update_wrapper(__iter__, original)
+        self.probe.integrity.remember(loader_class, "__iter__", __iter__)
+
+    def _torch_remember_dataset(self, model_id, torch_pass):
+        """A fast run trains on the first batches of a loader: the model is taken to have seen the
+        loader's whole dataset (as the full run would), when its rows can be read without
+        running the dataset's own code (TensorDataset, and Subsets of it)."""
+        dataset = torch_pass.dataset
+        key = (model_id, id(dataset))
+        if dataset is None or key in self.torch_dataset_rows:
+            return
+        self.torch_dataset_rows.add(key)
+        rows = _dataset_rows(dataset)
+        if rows is not None:
+            hashes = row_hashes(rows.detach().cpu().numpy() if hasattr(rows, "detach") else rows)
+            if hashes is not None:
+                self.probe.pending_rows.setdefault(model_id, []).append(hashes)
+
+    def _describe_torch(self, module):
+        layers = []
+        for sub in module.modules():
+            if next(iter(sub.children()), None) is not None:
+                continue  # containers: their leaves are listed
+            cls = type(sub).__name__
+            rate = getattr(sub, "p", None) if cls.endswith(_DROPOUT_CLASSES) else None
+            units = getattr(sub, "out_features", None) or getattr(sub, "hidden_size", None)
+            rate = _float(rate) if rate is not None else None
+            layers.append({"cls": _text(cls, 200), "units": _int(units), "rate": rate})
+            if len(layers) >= MAX_LAYERS:
+                break
+        params = sum(int(p.numel()) for p in module.parameters())
+        return {"name": "", "layers": layers, "params": params}
+
+    def _torch_forward(self, torch, module, inputs):
+        if next(module.parameters(), None) is None or isinstance(module, torch.nn.modules.loss._Loss):
+            return  # losses, activations, transforms: not models
+        first = next((value for value in inputs if isinstance(value, torch.Tensor)), None)
+        if first is None:
+            return
+        record = self.probe.models.get(id(module))
+        if record is None:
+            record = self.probe._model(module, "torch", self._describe_torch)
+            if record is None:
+                return
+            for parameter in module.parameters():
+                self.torch_param_owner.setdefault(id(parameter), record["id"])
+        rows = first.detach().cpu().numpy()
+        rows = rows.reshape(1) if rows.ndim == 0 else rows
+        batch = {"count": int(rows.shape[0]), "shape": [int(size) for size in rows.shape][:10],
+                 "dtype": _dtype_name(rows.dtype), "cell": self.probe.cell, "location": _caller_outside_torch(),
+                 "pass": self.torch_pass}  # fmt: skip
+        if module.training and torch.is_grad_enabled():
+            # Training only if an optimizer step follows: a forward in train mode that is never
+            # stepped (accuracy computed without model.eval()) is an evaluation.
+            batch["hashes"] = row_hashes(rows)
+            self.torch_unstepped.setdefault(record["id"], []).append(batch)
+            return
+        batch["hashes"] = row_hashes(rows[:SAMPLE_ROWS])
+        self._torch_evaluated(record["id"], batch)
+
+    def _torch_evaluated(self, model_id, batch):
+        """Adds an eval batch to the record of this model called from this line of this cell: the
+        batches of one evaluation loop are one record, evaluations on two lines are two."""
+        key = (model_id, batch["cell"], batch["location"])
+        state = self.torch_evaluations.get(key)
+        if state is None:
+            if len(self.probe.evaluations) >= MAX_EVALUATIONS:
+                return
+            sampled = batch["hashes"][:SAMPLE_ROWS] if batch["hashes"] is not None else None
+            record = {"model": model_id, "cell": batch["cell"], "kind": "eval_forward", "samples": 0,
+                      "data": {"id": _fingerprint(batch["shape"][1:], sampled), "shape": batch["shape"],
+                               "dtype": batch["dtype"], "kind": "tensor"},
+                      "overlap_with_training": None, "overlap_with_validation": None, "metrics": {}}  # fmt: skip
+            state = {"record": record, "checked": 0, "hits": 0}
+            self.torch_evaluations[key] = state
+            self.probe.evaluations.append(record)
+        record = state["record"]
+        record["samples"] += batch["count"]
+        if batch.get("pass") is not None and batch["pass"].budgeted:
+            record["budgeted"] = True
+        room = SAMPLE_ROWS - state["checked"]
+        known = self.probe._merged_rows(self.probe.trained_rows, model_id)
+        if room > 0 and batch["hashes"] is not None and known is not None:
+            sampled = batch["hashes"][:room]
+            state["checked"] += len(sampled)
+            state["hits"] += int(_numpy().isin(sampled, known).sum())
+            record["overlap_with_training"] = state["hits"] / state["checked"]
+        self.probe.safely(self.probe.checkpoint)
+
+    def _torch_step(self, optimizer):
+        for group in optimizer.param_groups:
+            for parameter in group.get("params", []):
+                model_id = self.torch_param_owner.get(id(parameter))
+                if model_id is None:
+                    continue
+                fit = self._torch_fit(model_id)
+                if fit is not None:
+                    fit["steps"] += 1
+                    for batch in self.torch_unstepped.pop(model_id, []):
+                        if fit["seen"] == 0:
+                            fit["row_shape"], fit["dtype"] = batch["shape"][1:], batch["dtype"]
+                        fit["seen"] += batch["count"]
+                        torch_pass = batch.get("pass")
+                        if torch_pass is None:
+                            fit["loose"] += 1
+                        else:
+                            fit["passes"][torch_pass.serial] = torch_pass
+                            if torch_pass.budgeted:
+                                self.probe.safely(self._torch_remember_dataset, model_id, torch_pass)
+                        if batch["hashes"] is not None:
+                            fit["hashes"].append(batch["hashes"])
+                            self.probe.pending_rows.setdefault(model_id, []).append(batch["hashes"])
+                self.probe.safely(self.probe.checkpoint)
+                return
+
+    def _torch_unstepped_are_evaluations(self):
+        """Train-mode forwards that no optimizer step followed, seen at a cell boundary."""
+        unstepped, self.torch_unstepped = self.torch_unstepped, {}
+        for model_id, batches in unstepped.items():
+            for batch in batches:
+                self._torch_evaluated(model_id, batch)
+
+    def _torch_fit(self, model_id):
+        key = (model_id, self.probe.cell)
+        fit = self.torch_fits.get(key)
+        if fit is None:
+            if len(self.probe.fits) >= MAX_FITS:
+                return None
+            record = {"model": model_id, "cell": self.probe.cell, "epochs_requested": None, "epochs_run": 0,
+                      "samples": 0, "steps": 0, "data": None, "validation": "none",
+                      "validation_data": None, "history": {}}  # fmt: skip
+            self.probe.fits.append(record)
+            fit = {"record": record, "seen": 0, "hashes": [], "steps": 0, "passes": {}, "loose": 0}
+            self.torch_fits[key] = fit
+        return fit
+
+    def _torch_finish_fit(self, key):
+        """Brings a PyTorch fit record up to date: samples = distinct rows, epochs = passes over them."""
+        fit = self.torch_fits.get(key)
+        if fit is None:
+            return
+        record = fit["record"]
+        record["steps"] = fit["steps"]
+        if fit["hashes"]:
+            np = _numpy()
+            merged = np.unique(np.concatenate(fit["hashes"]))
+            fit["hashes"] = [merged]
+            record["samples"] = int(len(merged))
+            record["epochs_run"] = max(1, int(round(fit["seen"] / max(1, len(merged)))))
+            shape = [len(merged), *fit.get("row_shape", [])][:10]
+            record["data"] = {"id": _fingerprint(shape, merged[:SAMPLE_ROWS]), "shape": shape,
+                              "dtype": fit.get("dtype", ""), "kind": "tensor"}  # fmt: skip
+        elif fit["steps"]:
+            record["epochs_run"] = max(record["epochs_run"], 1)
+        if fit["passes"] and not fit["loose"]:
+            # Fast budget: every batch came from a (capped) DataLoader pass; an epoch is a pass.
+            record["epochs_run"] = len(fit["passes"])
+            record["budgeted"] = any(torch_pass.budgeted for torch_pass in fit["passes"].values())
+
+
+class _CappedPass:
+    """One pass over a DataLoader under the fast budget: the loader's own iterator, stopped after
+    ``limit`` batches. Anything else is asked of the loader's iterator."""
+
+    def __init__(self, recorder, loader, inner, limit):
+        self._recorder, self._inner, self._limit, self._drawn = recorder, inner, limit, 0
+        try:
+            self._total = len(loader)
+        except TypeError:  # an IterableDataset without a length
+            self._total = None
+        self.budgeted = self._total is not None and self._total > limit
+        self.dataset = getattr(loader, "dataset", None)
+        recorder.torch_passes += 1
+        self.serial = recorder.torch_passes
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        __tracebackhide__ = True
+        if self._drawn >= self._limit:
+            if self._total is None and not self.budgeted:
+                try:  # was there more? (a loader without a length cannot say otherwise)
+                    next(self._inner)
+                    self.budgeted = True
+                except StopIteration:
+                    pass
+            self._end()
+            raise StopIteration
+        try:
+            item = next(self._inner)
+        except StopIteration:
+            self._end()
+            raise
+        self._drawn += 1
+        self._recorder.torch_pass = self
+        return item
+
+    def _end(self):
+        if self._recorder.torch_pass is self:
+            self._recorder.torch_pass = None
+
+    def __len__(self):
+        return min(self._limit, len(self._inner))
+
+    def __getattr__(self, name):
+        inner = self.__dict__.get("_inner")
+        if inner is None:
+            raise AttributeError(name)
+        return getattr(inner, name)
+
+
+def _dataset_rows(dataset, depth=0):
+    """The first tensor of a TensorDataset (or of the dataset a Subset picks from), else None."""
+    tensors = getattr(dataset, "tensors", None)
+    if isinstance(tensors, (list, tuple)) and tensors and hasattr(tensors[0], "shape"):
+        return tensors[0]
+    inner, indices = getattr(dataset, "dataset", None), getattr(dataset, "indices", None)
+    if inner is not None and indices is not None and depth < 10:
+        rows = _dataset_rows(inner, depth + 1)
+        if rows is not None:
+            return rows[list(indices)] if not hasattr(indices, "shape") else rows[indices]
+    return None
+
+
+
+def _caller_outside_torch():
+    """(file, line) of the code that called the module: the first frame outside torch and the probe."""
+    own = _caller_outside_torch.__code__.co_filename  # "<grader-probe>" inside the kernel
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename != own and f"{os.sep}torch{os.sep}" not in filename:
+            return filename, frame.f_lineno
+        frame = frame.f_back
+    return None
