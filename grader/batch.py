@@ -528,6 +528,12 @@ def _collect(executor, pending, settings, rubric, stored, assignment, book, prog
 
 def _commit(job, outcome, submissions, settings, rubric, stored, assignment, book, progress, result) -> None:
     """Stores one result: the executed notebook file, then its run and grades in one transaction."""
+    if not isinstance(outcome, BaseException):
+        try:
+            path = book.save_run_file(job.sha256, settings, outcome)
+            execution = load_execution(outcome)  # score exactly what is stored (and what a rescore will load)
+        except Exception as exc:  # RecursionError, MemoryError included: a run that cannot be stored is its own error
+            outcome = exc
     if isinstance(outcome, BaseException):
         detail = traceback.format_exception_only(type(outcome), outcome)[-1].strip()
         grades = [failed(s, assignment, f"the grader failed while running this notebook: {detail}") for s in submissions]
@@ -536,8 +542,6 @@ def _commit(job, outcome, submissions, settings, rubric, stored, assignment, boo
             result.grades[grade.submission.student] = grade
             progress.done(grade, cached=False)
         return
-    path = book.save_run_file(job.sha256, settings, outcome)
-    execution = load_execution(outcome)  # score exactly what is stored (and what a rescore will load)
     grades = [
         score_safely(submission, replace(execution, cached=index > 0), assignment)
         for index, submission in enumerate(submissions)

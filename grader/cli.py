@@ -81,7 +81,7 @@ def grade(
         console.print(f"skipped {source}: {reason}", highlight=False)
     for student in intake.missing:
         console.print(f"no submission from {student.name or student.id} (on the roster)", highlight=False)
-    submissions = intake.submissions
+    submissions = intake.submissions + intake.refused
     if not submissions:
         _fail("no notebooks found in " + ", ".join(map(str, paths)))
     kernels = jobs or default_jobs()

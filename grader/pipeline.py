@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 from grader.assignment import Assignment, ExecutionLimits, FastBudget
 from grader.execute.facts import Facts
 from grader.extract.evidence import gather_evidence
+from grader.extract.internals import reaching_for_internals
 from grader.models import Execution, Grade, Submission
 from grader.score.checks import run_checks
 from grader.score.concepts import score_answer
@@ -86,6 +87,11 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
     )
     checks = run_checks(list(rubric.checks), execution.facts, evidence, execution)
     flags = []
+    if tampering := _tampering(execution, evidence):
+        checks = tuple(
+            replace(c, passed=False, score=0.0, evidence=(f"no points: {tampering}", *c.evidence)) for c in checks
+        )
+        flags.append(f"needs review: {tampering}")
     if execution.status not in ("ok", "not_run"):
         flags.append(f"execution {execution.status.replace('_', ' ')}: {execution.message or ''}".strip(": "))
     elsewhere = [q.id for q in questions if q.answer and q.answer.other_question]
@@ -107,6 +113,17 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
         execution=execution,
         flags=tuple(flags),
     )
+
+
+def _tampering(execution: Execution, evidence) -> str | None:
+    """Why no code check may earn points in this run, or None: the runner found the recorders or
+    the facts channel tampered with, or the code reaches for the grader's internals."""
+    reasons = []
+    if execution.tampered:
+        reasons.append((execution.message or "the grader's recorders were tampered with")[:600])
+    if found := reaching_for_internals(evidence.code_cells):
+        reasons.append("the code reaches for the grader's internals: " + "; ".join(found))
+    return "tampering: " + "; ".join(reasons) if reasons else None
 
 
 def failed(submission: Submission, assignment: Assignment, message: str) -> Grade:

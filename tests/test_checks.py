@@ -186,3 +186,15 @@ def test_an_instructors_python_check_runs_over_the_facts(tmp_path):
     long_check, bad = run_checks(checks, facts, Evidence(answers={}))
     assert long_check.passed and long_check.evidence == ("needs 3 epochs",)
     assert not bad.passed and "raised KeyError" in bad.evidence[0]
+
+
+def test_a_metric_printed_among_every_possible_number_is_not_a_reported_result():
+    every = "\n".join(f"{n / 10000:.4f}" for n in range(10000))
+    models, fits = [DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)]
+    evaluations = [evaluation(1, 5, accuracy=0.9123), evaluation(2, 5, accuracy=0.8877)]
+    assert not verdicts(models, fits, evaluations, outputs=[(6, every)])["comparison_reported"].passed
+    spread = [(6 + n, f"Epoch {n}: {n / 100:.2f}") for n in range(100)]  # two decimals, one a cell, dressed as a log
+    assert not verdicts(models, fits, evaluations, outputs=spread)["comparison_reported"].passed
+    honest = [(3, "\n".join(f"Epoch {n}/100 - loss: 0.{n:04d} - accuracy: 0.{9000 + n}" for n in range(100))),
+              (6, "Test accuracy with dropout: 0.912\nwithout: 0.888")]  # fmt: skip
+    assert verdicts(models, fits, evaluations, outputs=honest)["comparison_reported"].passed

@@ -51,8 +51,10 @@ from grader.models import CellError, Execution, SkippedLine
 
 log = logging.getLogger(__name__)
 
+CHECKPOINT_USED = "needs review: facts from the probe's checkpoint"
 INTERRUPT_GRACE = 15.0  # seconds a timed-out cell gets to stop after the interrupt
 REPORT_TIMEOUT = 60.0  # seconds for the probe's final report
+SILENT_CHANNEL = 5.0  # seconds after a hidden request's reply in which its output must have begun
 MAX_FACTS_READ = MAX_FACTS_BYTES + 1  # bytes read of the checkpoint file: one more than may pass
 RECEIVE_QUEUE = 64  # messages the grader's sockets hold before the kernel's are dropped
 TIMEOUT_ENAME = "CellTimeoutError"
@@ -346,6 +348,7 @@ class _Run:
     last_reply: dict | None = None
     stuck: bool = False  # the kernel ignored the interrupt: nothing more can run in it
     tampered: bool = False  # the probe or its recorders were not the grader's own at the end
+    died_by_limit: bool = False  # the kernel died of a limit the grader enforces (CPU, memory, file size)
     truncated: list[int] = field(default_factory=list)  # cells whose output was cut to the limits
 
     @property
@@ -419,7 +422,7 @@ class _Run:
         }
         boot = _PROBE_SOURCE + f"\ninstall({config!r})\n"
         code = f"exec(compile({boot!r}, '<grader-probe>', 'exec'), {{'__name__': 'grader_probe'}})"
-        reply, _ = await self._hidden(code, self.limits.startup_timeout)
+        reply = (await self._hidden(code, self.limits.startup_timeout)).reply
         if reply is None or reply["content"].get("status") != "ok":
             detail = f": {reply['content'].get('ename')}: {reply['content'].get('evalue')}" if reply else ""
             return self._fail(f"the grader's probe could not be installed in the kernel{detail}")
@@ -506,7 +509,7 @@ class _Run:
             self.status = "timeout"
             if not expired:
                 self.messages.append(f"cell {index} ran longer than {self.cell_budget:g} s and was interrupted")
-            alive, _ = await self._hidden("pass", INTERRUPT_GRACE)
+            alive = (await self._hidden("pass", INTERRUPT_GRACE)).reply
             if alive is None:
                 self.messages.append(f"the kernel did not stop after cell {index} was interrupted; the run was ended")
                 self.stuck = True
@@ -531,7 +534,9 @@ class _Run:
             if code is not None:
                 break
             await asyncio.sleep(0.05)
-        return sandbox.exit_reason(code, self.contained, "\n".join(self._kernel_log_lines()))
+        log_tail = "\n".join(self._kernel_log_lines())
+        self.died_by_limit = sandbox.limit_ended(code, log_tail)
+        return sandbox.exit_reason(code, self.contained, log_tail)
 
     def _name_limits(self) -> None:
         """Says which sandbox limit a cell's error comes from, when one does."""
@@ -570,51 +575,29 @@ class _Run:
 
     async def _collect_facts(self) -> None:
         """The probe's report, asked of a fresh copy of its code; the checkpoint file only when the
-        kernel can no longer answer (it died, or ignored the interrupt)."""
-        payload = None
-        alive = self.status != "kernel_died" and not self.stuck
-        if alive:
+        kernel was ended by a limit the grader enforces (it cannot answer any more), and flagged."""
+        payload, source = None, "report"
+        if self.status != "kernel_died" and not self.stuck:
             started = time.monotonic()
             audit = _PROBE_SOURCE + f"\naudit_report({self.attribute!r}, {self.nonce!r})\n"
             code = f"exec(compile({audit!r}, '<grader-probe>', 'exec'), {{'__name__': 'grader_probe'}})"
-            reply, outputs = await self._hidden(code, REPORT_TIMEOUT)
+            answer = await self._hidden(code, REPORT_TIMEOUT)
             self.timings["report"] = time.monotonic() - started
-            for message in outputs:
-                found = message["content"]["data"][FACTS_MIME]
-                payload = found if isinstance(found, str) else json.dumps(found)
-            if payload is None and reply is not None and reply["content"].get("status") == "ok":
-                # The report ran but its message never came: the output channel was cut (zmq drops
-                # the connection for good on a message over MAX_MESSAGE), or the notebook replaced
-                # how the kernel publishes outputs.
-                message = (
-                    f"the probe's report did not arrive: the kernel's output channel was cut by a message over"
-                    f" {MAX_MESSAGE >> 20} MiB, or the notebook replaced how the kernel publishes outputs;"
-                    " no facts could be read"
+            if len(answer.facts) > 1:
+                return self._tampered(
+                    f"{len(answer.facts)} facts messages answered the grader's final request; only one is the grader's"
                 )
-                self.status = "error"
-                self.messages.append(message)
-                self.facts = Facts(warnings=[message])
-                return
-            if payload is None and reply is not None and reply["content"].get("ename") == "MemoryError":
-                message = "the probe's report could not run: the kernel was out of memory; no facts could be read"
-                self.status = "error"
-                self.messages.append(message)
-                self.facts = Facts(warnings=[message])
-                return
-            if payload is None:
-                failed = ""
-                if reply is not None:
-                    failed = f" ({reply['content'].get('ename')}: {str(reply['content'].get('evalue'))[:200]})"
-                return self._tampered(f"the probe's report did not arrive although the kernel was running{failed}")
-        source = "report"
-        if payload is None:
+            if not answer.facts:
+                return self._no_report(answer)
+            found = answer.facts[0]["content"]["data"][FACTS_MIME]
+            payload = found if isinstance(found, str) else json.dumps(found)
+        elif self.stuck or self.died_by_limit:
             source = "checkpoint"
-            try:
-                if self.checkpoint.stat().st_size > 0:
-                    with self.checkpoint.open("rb") as stream:  # a kernel could grow the file: read what may count
-                        payload = stream.read(MAX_FACTS_READ).decode("utf-8", errors="replace")
-            except OSError:
-                pass
+            payload = self._read_checkpoint()
+        else:
+            self.messages.append(
+                "the probe's checkpoint was not used: the kernel was not ended by a limit the grader enforces"
+            )
         if payload is None:
             return
         try:
@@ -629,9 +612,43 @@ class _Run:
         if tampering:
             return self._tampered("; ".join(warning[len(TAMPERED) :].lstrip(": ") for warning in tampering[:5]))
         if source == "checkpoint":
-            note = "facts come from the probe's last checkpoint: the final report could not run"
+            note = (
+                f"{CHECKPOINT_USED}: the kernel was ended by a grader limit before its final report; the facts"
+                " were written inside the kernel and could not be checked"
+            )
+            self.messages.append(note)
             facts = facts.model_copy(update={"warnings": [*facts.warnings, note]})
         self.facts = facts
+
+    def _no_report(self, answer: _Answer) -> None:
+        """No facts message answered the final request: say why, as far as the grader can tell."""
+        content = (answer.reply or {}).get("content", {})
+        if answer.reply is not None and not answer.heard:
+            # The kernel answered, but not one message came back on its output channel: zmq cut
+            # that channel for good when a message over MAX_MESSAGE arrived earlier.
+            message = (
+                f"output too large: a message from the kernel over {MAX_MESSAGE >> 20} MiB (a huge display or widget"
+                " state) cut its output channel; later outputs and the facts could not be read"
+            )
+        elif content.get("ename") == "MemoryError":
+            message = "the probe's report could not run: the kernel was out of memory; no facts could be read"
+        else:
+            failed = f" ({content.get('ename')}: {str(content.get('evalue'))[:200]})" if content.get("ename") else ""
+            if answer.reply is not None and content.get("status") == "ok":
+                failed = " (the notebook replaced how the kernel publishes outputs)"
+            return self._tampered(f"the probe's report did not arrive although the kernel was running{failed}")
+        self.status = "error"
+        self.messages.append(message)
+        self.facts = Facts(warnings=[message])
+
+    def _read_checkpoint(self) -> str | None:
+        try:
+            if self.checkpoint.stat().st_size > 0:
+                with self.checkpoint.open("rb") as stream:  # a kernel could grow the file: read what may count
+                    return stream.read(MAX_FACTS_READ).decode("utf-8", errors="replace")
+        except OSError:
+            pass
+        return None
 
     def _tampered(self, detail: str) -> None:
         """The recorders were not the grader's own: no fact of this run counts."""
@@ -641,33 +658,47 @@ class _Run:
         self.messages.append(message)
         self.facts = Facts(warnings=[message[:500]])
 
-    async def _hidden(self, code: str, timeout: float) -> tuple[dict | None, list[dict]]:
-        """Runs ``code`` silently; (its execute_reply or None on timeout/death, the facts displays it
-        published). Anything else it (or a thread of the notebook) prints is dropped."""
+    async def _hidden(self, code: str, timeout: float) -> _Answer:
+        """Runs ``code`` silently and gathers what answers it: the execute_reply (None on timeout or
+        death), every facts display it published, and whether anything at all came back on the
+        output channel. Anything else it (or a thread of the notebook) prints is dropped."""
         kc = self.client.kc
         msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False, stop_on_error=False)
         deadline = time.monotonic() + timeout
-        outputs: list[dict] = []
-        idle = False
+        answer = _Answer()
+        replied_at = None
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None, outputs
-            channel = kc.get_shell_msg if idle else kc.get_iopub_msg
+            now = time.monotonic()
+            if now >= deadline:
+                return answer
+            if answer.reply is None:
+                answer.reply = await self._shell_reply(msg_id)
+                replied_at = now if answer.reply is not None else None
+            if answer.reply is not None and (answer.idle or (not answer.heard and now - replied_at > SILENT_CHANNEL)):
+                return answer  # done; or the output channel is silent although the kernel answered
             try:
-                message = await channel(timeout=min(remaining, 1.0))
+                message = await kc.get_iopub_msg(timeout=min(deadline - now, 0.2))
             except Empty:
-                if not await ensure_async(kc.is_alive()):
-                    return None, outputs
+                if answer.reply is None and not await ensure_async(kc.is_alive()):
+                    return answer
                 continue
             if message["parent_header"].get("msg_id") != msg_id:
                 continue
-            if idle:
-                return message, outputs
+            answer.heard = True
             if message["msg_type"] == "status":
-                idle = message["content"].get("execution_state") == "idle"
+                answer.idle = answer.idle or message["content"].get("execution_state") == "idle"
             elif message["msg_type"] == "display_data" and FACTS_MIME in (message["content"].get("data") or {}):
-                outputs = [message]  # one report: the last one counts
+                answer.facts.append(message)
+
+    async def _shell_reply(self, msg_id: str) -> dict | None:
+        """The execute_reply to ``msg_id`` if it has come; replies to other requests are dropped."""
+        while True:
+            try:
+                message = await self.client.kc.get_shell_msg(timeout=0)
+            except Empty:
+                return None
+            if message["parent_header"].get("msg_id") == msg_id:
+                return message
 
     async def _shutdown(self) -> None:
         client = self.client
@@ -683,6 +714,16 @@ class _Run:
             log.warning("shutting the kernel down failed", exc_info=True)
         finally:
             client.kc = None
+
+
+@dataclass
+class _Answer:
+    """What came back for one hidden request."""
+
+    reply: dict | None = None
+    facts: list[dict] = field(default_factory=list)  # facts displays answering it, in order
+    heard: bool = False  # any message on the output channel answered it
+    idle: bool = False  # the kernel said it finished it
 
 
 def _error_output(ename: str, evalue: str) -> Any:

@@ -589,6 +589,24 @@ def _user_name(uid: int) -> str:
         return str(uid)
 
 
+_MEMORY_WORDS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory", "pthread_create")
+
+
+def _memory_death(number: int, log_tail: str) -> bool:
+    return number in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS) and any(word in log_tail for word in _MEMORY_WORDS)
+
+
+def limit_ended(returncode: int | None, log_tail: str = "") -> bool:
+    """Whether a kernel's end is one of the limits the grader set (CPU time, file size, memory).
+
+    A notebook can send itself these signals and print these words, so facts saved before such an
+    end are still flagged for review; an exit code, SIGKILL or SIGTERM never counts."""
+    if returncode is None or returncode >= 0:
+        return False
+    number = -returncode
+    return number in (signal.SIGXCPU, signal.SIGXFSZ) or _memory_death(number, log_tail)
+
+
 def exit_reason(returncode: int | None, limits: SandboxLimits, log_tail: str = "") -> str:
     """Why a kernel process ended, in the words of the limits it was given."""
     if returncode is None:
@@ -600,8 +618,7 @@ def exit_reason(returncode: int | None, limits: SandboxLimits, log_tail: str = "
         name = signal.Signals(number).name
     except ValueError:
         name = f"signal {number}"
-    words = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory", "pthread_create")
-    if any(word in log_tail for word in words):
+    if any(word in log_tail for word in _MEMORY_WORDS):
         return f"it exceeded the {size_text(limits.memory)} memory limit ({name})"
     if number == signal.SIGXCPU:
         return f"it used up its {limits.cpu_seconds} s of CPU time ({name})"
@@ -615,6 +632,6 @@ def exit_reason(returncode: int | None, limits: SandboxLimits, log_tail: str = "
 
 
 __all__ = [
-    "Enforcement", "KernelUser", "SandboxLimits", "exit_reason", "hand_over", "kernel_user", "plan", "preexec",
+    "Enforcement", "KernelUser", "SandboxLimits", "exit_reason", "hand_over", "kernel_user", "limit_ended", "plan", "preexec",
     "process_allowance", "readable_by_kernels", "release", "size_text",
 ]  # fmt: skip

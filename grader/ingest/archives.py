@@ -49,6 +49,14 @@ class Member:
 class ArchiveContents:
     members: list[Member] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (entry name or "", reason)
+    # The skipped entries that may be a student's notebook, left unread as unsafe or over a limit
+    # (and the archive itself, as "", when nothing could be read): the grades must show them.
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+    def refuse(self, name: str, reason: str) -> None:
+        self.skipped.append((name, reason))
+        if not name or PurePosixPath(name.replace("\\", "/")).suffix.lower() == ".ipynb":
+            self.refused.append((name, reason))
 
 
 def notebook_entry(name: str) -> str | None:
@@ -94,24 +102,25 @@ def read_zip(
     contents = ArchiveContents()
     declared_entries = _declared_entry_count(path)
     if declared_entries is not None and declared_entries > limits.max_entries:
-        contents.skipped.append(("", _too_many(declared_entries, limits)))
+        contents.refuse("", _too_many(declared_entries, limits))
         return contents
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        contents.skipped.append(("", f"not a readable zip file ({exc})"))
+        contents.refuse("", f"not a readable zip file ({exc})")
         return contents
     with archive:
         entries = archive.infolist()
         if len(entries) > limits.max_entries:
-            contents.skipped.append(("", _too_many(len(entries), limits)))
+            contents.refuse("", _too_many(len(entries), limits))
             return contents
         wanted = []
         for info in entries:
             if info.is_dir():
                 continue
-            reason = _entry_problem(info, limits) or select(info.filename)
-            if reason:
+            if problem := _entry_problem(info, limits):
+                contents.refuse(info.filename, problem)
+            elif reason := select(info.filename):
                 contents.skipped.append((info.filename, reason))
             else:
                 wanted.append(info)
@@ -121,13 +130,13 @@ def read_zip(
                 f"its notebooks declare {declared_total:,} bytes in total, over the "
                 f"{limits.max_total_bytes:,}-byte limit for one archive; nothing was read from it"
             )
-            contents.skipped.append(("", reason))
+            contents.refuse("", reason)
             return contents
         budget = limits.max_total_bytes
         for info in wanted:
             data, reason = _read_member(archive, info, min(limits.max_file_bytes, budget))
             if reason:
-                contents.skipped.append((info.filename, reason))
+                contents.refuse(info.filename, reason)
                 continue
             budget -= len(data)
             contents.members.append(Member(info.filename, data, _modified(info)))

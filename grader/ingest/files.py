@@ -11,7 +11,7 @@ import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from grader.ingest.archives import ARCHIVE_SUFFIXES, ArchiveLimits, notebook_entry, read_zip
 from grader.ingest.errors import InputError
@@ -30,6 +30,9 @@ class Intake:
     submissions: list[Submission]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
     missing: list[Student] = field(default_factory=list)  # on the roster, but no notebook found
+    # Zip entries (or whole zips) that may be notebooks but were not read as unsafe or over a
+    # limit: error rows of their own, so that the grades and the reports list them.
+    refused: list[Submission] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def read_intake(paths: list[Path], roster: Roster | None = None, limits: Archive
     noted. Students the roster does not know are kept, with a note. Raises InputError only for
     a path that does not exist.
     """
-    found, skipped = _find(paths, limits)
+    found, skipped, refused = _find(paths, limits)
     groups: dict[tuple, _Group] = {}
     for item in found:
         info = parse_name(item.relative)
@@ -86,12 +89,30 @@ def read_intake(paths: list[Path], roster: Roster | None = None, limits: Archive
         skipped.extend((item.source, reason) for item in older)
     matched = {group.student for group in groups.values() if group.student}
     missing = [student for student in roster.students if student not in matched] if roster else []
-    return Intake(sorted(submissions, key=lambda s: s.student.casefold()), skipped, missing)
+    taken = {submission.student.casefold() for submission in submissions}
+    unread = [_refused_row(source, entry, reason, taken) for source, entry, reason in refused]
+    return Intake(sorted(submissions, key=lambda s: s.student.casefold()), skipped, missing, unread)
 
 
-def _find(paths: list[Path], limits: ArchiveLimits) -> tuple[list[_Found], list[tuple[str, str]]]:
+def _refused_row(source: str, entry: str, reason: str, taken: set[str]) -> Submission:
+    """An error row for a zip entry (or a zip) that was not read, under an id no one else has."""
+    if entry:
+        base = safe_id(PurePosixPath(entry.replace("\\", "/")).stem, "unsafe_entry")
+        error = f"not graded: the zip entry {entry!r} was not read: {reason}; ask for the notebook again"
+    else:
+        base = safe_id(Path(source).stem, "archive")
+        error = f"not graded: nothing was read from {Path(source).name}: {reason}"
+    student, n = base, 2
+    while student.casefold() in taken:
+        student, n = f"{base}-{n}", n + 1
+    taken.add(student.casefold())
+    return Submission(student, source, "", None, error)
+
+
+def _find(paths: list[Path], limits: ArchiveLimits) -> tuple[list[_Found], list[tuple[str, str]], list[tuple[str, str, str]]]:
     found: list[_Found] = []
     skipped: list[tuple[str, str]] = []
+    refused: list[tuple[str, str, str]] = []  # (source, entry name or "", reason)
     seen: set[Path] = set()
 
     def add(item_path: Path, relative: str) -> None:
@@ -118,11 +139,12 @@ def _find(paths: list[Path], limits: ArchiveLimits) -> tuple[list[_Found], list[
                 source = f"{path}!{member.name}"
                 found.append(_Found(source, member.name, member.modified, len(found), data=member.data))
             skipped.extend((f"{path}!{name}" if name else str(path), reason) for name, reason in contents.skipped)
+            refused.extend((f"{path}!{name}" if name else str(path), name, reason) for name, reason in contents.refused)
         elif path.is_file():
             add(path, path.name)
         else:
             raise InputError(f"{path}: no such file or folder")
-    return found, skipped
+    return found, skipped, refused
 
 
 def _walk(folder: Path):
@@ -232,4 +254,5 @@ def _submission(group: _Group, student_id: str, roster: Roster | None) -> tuple[
     details = {"identity": identity, "late": info.late, "notes": tuple(notes)}
     if newest.data is not None:
         return read_submission_bytes(newest.data, newest.source, student_id, **details), older
-    return replace(read_submission(newest.path, student_id), **details), older
+    submission = read_submission(newest.path, student_id)
+    return replace(submission, **details | {"notes": (*details["notes"], *submission.notes)}), older

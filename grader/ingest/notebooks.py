@@ -10,9 +10,11 @@ from pathlib import Path
 
 import nbformat
 
+from grader.ingest.shape import measure, shape_problem
 from grader.models import Student, Submission
 
 MAX_NOTEBOOK_BYTES = 100 * 1024 * 1024
+MAX_METADATA_BYTES = 1_000_000  # one metadata object (the notebook's or a cell's); never graded
 WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
@@ -58,31 +60,62 @@ def read_submission_bytes(
     """A Submission from bytes already in memory (a zip member, or a file read by the caller)."""
     digest = hashlib.sha256(raw).hexdigest()
     if len(raw) > MAX_NOTEBOOK_BYTES:
-        notebook, error = None, f"the file is {len(raw):,} bytes, over the {MAX_NOTEBOOK_BYTES:,} limit"
+        notebook, error, dropped = None, f"the file is {len(raw):,} bytes, over the {MAX_NOTEBOOK_BYTES:,} limit", ()
     else:
-        notebook, error = parse_notebook(raw)
-    return Submission(student, source, digest, notebook, error, identity=identity, late=late, notes=notes)
+        notebook, error, dropped = parse_notebook(raw)
+    return Submission(
+        student, source, digest, notebook, error, identity=identity, late=late, notes=(*notes, *dropped)
+    )
 
 
-def parse_notebook(raw: bytes):
-    """(notebook, None) or (None, a message a student would understand)."""
+def parse_notebook(raw: bytes) -> tuple[object | None, str | None, tuple[str, ...]]:
+    """(notebook, None, notes) or (None, a message a student would understand, ()).
+
+    The bytes' shape is checked before any parser sees them (``shape.py``), and whatever a parser
+    still raises on a hostile file (RecursionError, MemoryError included) is this file's error:
+    one notebook never stops a batch. Oversized metadata is dropped, with a note."""
+    try:
+        return _parse(raw)
+    except (RecursionError, MemoryError) as exc:
+        return None, f"not a valid notebook: it is too large or too deeply nested to read ({type(exc).__name__})", ()
+
+
+def _parse(raw: bytes) -> tuple[object | None, str | None, tuple[str, ...]]:
     if not raw.strip():
-        return None, "the file is empty"
+        return None, "the file is empty", ()
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, f"not a notebook: the file is not UTF-8 text (byte {exc.start})"
+        return None, f"not a notebook: the file is not UTF-8 text (byte {exc.start})", ()
+    if problem := shape_problem(measure(raw)):
+        return None, f"not graded: {problem}", ()
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, f"not a valid notebook: the JSON is broken at line {exc.lineno}, column {exc.colno} ({exc.msg})"
+        return None, f"not a valid notebook: the JSON is broken at line {exc.lineno}, column {exc.colno} ({exc.msg})", ()
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
-        return None, "not a notebook: the JSON has no cells"
+        return None, "not a notebook: the JSON has no cells", ()
+    dropped = _drop_large_metadata(data)
     try:
         notebook = nbformat.reads(json.dumps(_with_required_keys(data)), as_version=4)
+    except (RecursionError, MemoryError):
+        raise
     except Exception as exc:  # nbformat raises many kinds for malformed input
-        return None, f"not a valid notebook: {exc}"
-    return notebook, None
+        return None, f"not a valid notebook: {exc}", ()
+    return notebook, None, dropped
+
+
+def _drop_large_metadata(data: dict) -> tuple[str, ...]:
+    """Empties each metadata object over MAX_METADATA_BYTES (the grader reads none of it)."""
+    cells = data.get("cells") or [c for sheet in data.get("worksheets", []) if isinstance(sheet, dict) for c in sheet.get("cells", [])]
+    owners = [("the notebook", data)] + [(f"cell {n}", cell) for n, cell in enumerate(cells) if isinstance(cell, dict)]
+    notes = []
+    for where, owner in owners:
+        metadata = owner.get("metadata")
+        if metadata and len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+            owner["metadata"] = {}
+            notes.append(f"the metadata of {where} was over {MAX_METADATA_BYTES:,} bytes and was dropped (it is not graded)")
+    return tuple(notes[:5]) + ((f"... and {len(notes) - 5} more",) if len(notes) > 5 else ())
 
 
 def _with_required_keys(data: dict) -> dict:

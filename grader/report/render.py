@@ -12,7 +12,8 @@ hidden concept's phrases, hints or evidence, nor the reference answers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+import html
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -261,12 +262,33 @@ def write_reports(
     for grade in grades:
         student = grade.submission.student
         notebook_href = None
-        if notebooks and _write_notebook_page(grade, assignment, notebook_folder / f"{student}.html"):
-            notebook_href = f"../{NOTEBOOKS}/{student}.html"
-            notebook_links[student] = f"{NOTEBOOKS}/{student}.html"
+        try:
+            if notebooks and _write_notebook_page(grade, assignment, notebook_folder / f"{student}.html"):
+                notebook_href = f"../{NOTEBOOKS}/{student}.html"
+                notebook_links[student] = f"{NOTEBOOKS}/{student}.html"
+        except Exception as exc:  # RecursionError, MemoryError included: one notebook never stops the reports
+            grade = replace(grade, flags=(*grade.flags, f"the executed notebook page could not be rendered: {_failure(exc)}"))
         path = reports / f"{student}.html"
-        page = student_page(grade, assignment, audience, notebook_href=notebook_href, overview_href="../index.html")
+        try:
+            page = student_page(grade, assignment, audience, notebook_href=notebook_href, overview_href="../index.html")
+        except Exception as exc:  # as above: this student's report says what failed, the others are written
+            grade = replace(grade, flags=(*grade.flags, f"the report could not be rendered: {_failure(exc)}"))
+            page = _plain_page(grade)
         path.write_text(page, encoding="utf-8")
         written.append(with_report(grade, path))
     (out / "index.html").write_text(overview_page(written, assignment, notebook_links, attention), encoding="utf-8")
     return written
+
+
+def _failure(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _plain_page(grade: Grade) -> str:
+    """A page for a grade whose report could not be rendered: the totals and the flags, escaped."""
+    lines = [f"<li>{html.escape(flag)}</li>" for flag in grade.flags]
+    return (
+        f'<!doctype html><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="{html.escape(CSP)}">'
+        f"<title>{html.escape(grade.submission.student)}</title><h1>{html.escape(grade.submission.student)}:"
+        f" {grade.score:g} / {grade.max_score:g}</h1><ul>{''.join(lines)}</ul>"
+    )

@@ -219,7 +219,7 @@ def results_reported(check: Check, context: CheckContext) -> tuple[bool, list[st
         for model in models:
             for evaluation in _evaluations(facts, model):
                 for name, value in evaluation.metrics.items():
-                    cell = _printed(value, outputs, after=evaluation.cell)
+                    cell = _printed(value, outputs, after=evaluation.cell, logged=_framework_cells(facts))
                     if cell is not None:
                         shown = f"{check_id}: {name} {value:.4f} appears in the output of cell {cell}"
                         break
@@ -244,17 +244,58 @@ def results_reported(check: Check, context: CheckContext) -> tuple[bool, list[st
     return passed, evidence
 
 
-def _printed(value: float, outputs: tuple[tuple[int, str], ...], after: int | None) -> int | None:
+def _printed(
+    value: float, outputs: tuple[tuple[int, str], ...], after: int | None, logged: frozenset[int] = frozenset()
+) -> int | None:
+    """The first cell at or after ``after`` whose output shows ``value`` in a usual form, where
+    that form is not one of so many numbers that some would match by chance (``_crowded``).
+    ``logged``: cells where the framework trained or evaluated (their progress logs are its own)."""
     if value in (0.0, 1.0):
         return None
-    forms = {repr(value), f"{value:.4f}", f"{value:.3f}", f"{value:.2f}", f"{value * 100:.2f}", f"{value * 100:.1f}"}
-    patterns = [re.compile(r"(?<![\d.])" + re.escape(form) + r"(?!\d)") for form in forms]
-    for cell, text in outputs:
-        if after is not None and cell < after:
-            continue
-        if any(p.search(text) for p in patterns):
+    shown = [(cell, text) for cell, text in outputs if after is None or cell >= after]
+    for form, decimals, scale in _forms(value):
+        pattern = re.compile(r"(?<![\d.])" + re.escape(form) + r"(?!\d)")
+        cell = next((cell for cell, text in shown if pattern.search(text)), None)
+        if cell is not None and (decimals is None or not _crowded(shown, decimals, scale, logged)):
             return cell
     return None
+
+
+def _forms(value: float) -> list[tuple[str, int | None, int]]:
+    """(text, decimals shown or None for every digit, scale): how a metric is usually printed."""
+    digits = len(repr(value).partition(".")[2])  # a short repr (0.9123) is as easy to hit as .4f
+    forms = [(repr(value), digits if 0 < digits <= 6 else None, 1)]
+    forms += [(f"{value:.4f}", 4, 1), (f"{value:.3f}", 3, 1), (f"{value:.2f}", 2, 1)]
+    forms += [(f"{value * 100:.2f}", 2, 100), (f"{value * 100:.1f}", 1, 100)]
+    return forms
+
+
+CROWDED = 0.05  # share of the possible values of a form printed in the outputs: past it, a match is luck
+_DECIMAL = re.compile(r"(?<![\d.])(\d{1,3})\.(\d+)(?![\d.])")
+
+
+def _crowded(outputs: list[tuple[int, str]], decimals: int, scale: int, logged: frozenset[int]) -> bool:
+    """Whether the outputs print so many distinct numbers of this precision between 0 and
+    ``scale`` that any metric would appear among them: a cell printing 0.0000 to 0.9999 shows
+    every accuracy. The progress logs of cells where the framework trained or evaluated do not
+    count (they are its own, one line an epoch); lines that only look like them elsewhere do."""
+    seen: set[int] = set()
+    possible = scale * 10**decimals
+    for cell, text in outputs:
+        for line in text.splitlines():
+            if cell in logged and _PROGRESS_LOG.search(line):
+                continue
+            for whole, fraction in _DECIMAL.findall(line):
+                if len(fraction) >= decimals and int(whole) <= scale:
+                    seen.add(int(whole) * 10**decimals + int(fraction[:decimals]))
+            if len(seen) > CROWDED * possible:
+                return True
+    return False
+
+
+def _framework_cells(facts: Facts) -> frozenset[int]:
+    """Cells where the probe saw a fit or an evaluation: the ones whose progress logs are the framework's."""
+    return frozenset(r.cell for r in (*facts.fits, *facts.evaluations) if r.cell is not None)
 
 
 def _history_plot(context: CheckContext, models: list[Model]) -> bool:
@@ -287,7 +328,8 @@ def _history_shown(context: CheckContext, models: list[Model]) -> int | None:
             finals = [values[-1] for values in fit.history.values() if values]
             if not finals or fit.cell is None:
                 continue
-            cells = [_printed(value, context.evidence.outputs, after=fit.cell + 1) for value in finals]
+            logged = _framework_cells(context.facts)
+            cells = [_printed(value, context.evidence.outputs, after=fit.cell + 1, logged=logged) for value in finals]
             if all(cell is not None for cell in cells):
                 return max(cells)
     return None
