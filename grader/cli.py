@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -304,21 +305,26 @@ def gradescope_run(
 @app.command("check")
 def check_command(
     notebook: Annotated[Path, typer.Argument(help="Your saved notebook.")],
-    assignment: Annotated[Optional[Path], typer.Option(help="The assignment folder (default: beside or above the notebook).")] = None,
-    question: Annotated[Optional[str], typer.Option(help="Check one question only, e.g. q3.")] = None,
+    assignment: Annotated[Optional[Path], typer.Option(help="The assignment folder (default: beside or above the notebook, or named by a grader.yaml there).")] = None,
+    question: Annotated[Optional[str], typer.Option(help="Check one question only, e.g. q3 (at once, no kernel for a written answer).")] = None,
     budget: Annotated[str, typer.Option(help="fast (seconds) or full (as long as your training takes).")] = "fast",
-    report: Annotated[Optional[Path], typer.Option(help="Where to write the HTML feedback.")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Where to write the HTML feedback (the whole notebook's check).")] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open the feedback in a browser.")] = False,
 ) -> None:
     """Check your notebook before you submit: the grader's verdicts, without the answer key."""
     from grader.report.render import student_page
-    from grader.selfcheck import find_assignment, self_check, summary_rows, total_line
+    from grader.selfcheck import NotFound, find_assignment, self_check, summary_rows, total_line
 
     if not notebook.is_file():
         _fail(f"{notebook}: no such notebook")
     try:
-        task = load_assignment(assignment or find_assignment(notebook.resolve()), audience="student")
-        result = self_check(notebook, task, budget=budget, question=question)
+        folder = assignment or find_assignment(notebook.resolve())
+    except NotFound as exc:
+        _fail(f"{exc}: pass --assignment DIR, the assignment folder your instructor gave you")
+    try:
+        task = load_assignment(folder, audience="student")
+        with _progress(f"Checking {notebook.name}") as progress:
+            result = self_check(notebook, task, budget=budget, question=question, on_progress=progress)
     except (AssignmentError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     out = Console()
@@ -326,20 +332,32 @@ def check_command(
         out.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if result.grade.status == "error":
         _fail(f"{notebook}: {result.grade.error}")
-    table = Table(title=f"{task.title}: {notebook.name}")
+    table = Table(title=f"{task.title}: {notebook.name}" + (f", {question} only" if question else ""))
     for column in ("question", "points", "what to do"):
         table.add_column(column, overflow="fold")
     for row in summary_rows(result):
         table.add_row(*row)
     out.print(table)
-    path = report or notebook.with_name(f"{notebook.stem}-feedback.html")
-    path.write_text(student_page(result.grade, task, "student"), encoding="utf-8")
-    out.print(f"Feedback: {path}", highlight=False)
+    path = None
+    if question is None:
+        path = report or notebook.with_name(f"{notebook.stem}-feedback.html")
+        path.write_text(student_page(result.grade, task, "student"), encoding="utf-8")
+        out.print(f"Feedback: {path}", highlight=False)
     print(total_line(result))
-    if open_report:
+    if open_report and path is not None:
         import webbrowser
 
         webbrowser.open(path.resolve().as_uri())
+
+
+@contextmanager
+def _progress(title: str):
+    """Tells a waiting person what is happening: a spinner in a terminal, one line per step otherwise."""
+    if console.is_terminal:
+        with console.status(title) as status:
+            yield lambda message: status.update(f"{title}: {message}")
+    else:
+        yield lambda message: console.print(f"{title}: {message}", highlight=False)
 
 
 @app.command("score-answers")

@@ -30,9 +30,11 @@ class RunOptions:
     kernel_name: str = "python3"
 
 
-def execute(submission: Submission, assignment: Assignment, options: RunOptions) -> Execution:
+def execute(
+    submission: Submission, assignment: Assignment, options: RunOptions, on_progress: Callable[[str], None] | None = None
+) -> Execution:
     return execute_notebook(
-        submission.notebook, assignment.datasets, assignment.limits, options, assignment.budget.fast
+        submission.notebook, assignment.datasets, assignment.limits, options, assignment.budget.fast, on_progress
     )
 
 
@@ -42,6 +44,7 @@ def execute_notebook(
     limits: ExecutionLimits,
     options: RunOptions,
     budget: FastBudget | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> Execution:
     """The execute stage on its own inputs (what a worker process or a cluster node receives)."""
     if not options.run:
@@ -56,6 +59,7 @@ def execute_notebook(
         budget=budget,
         kernel_name=options.kernel_name,
         threads=options.threads,
+        on_progress=on_progress,
     )
 
 
@@ -130,11 +134,16 @@ def failed(submission: Submission, assignment: Assignment, message: str) -> Grad
     return Grade(submission=submission, status="error", error=message, score=0.0, max_score=assignment.rubric.max_score)
 
 
-def grade_submission(submission: Submission, assignment: Assignment, options: RunOptions) -> Grade:
+def grade_submission(
+    submission: Submission, assignment: Assignment, options: RunOptions, on_progress: Callable[[str], None] | None = None
+) -> Grade:
+    """``on_progress`` hears what is happening (kernel, cells, scoring), for a person waiting."""
     if submission.notebook is None:
         return failed(submission, assignment, submission.error or "the notebook could not be read")
     try:
-        execution = execute(submission, assignment, options)
+        execution = execute(submission, assignment, options, on_progress)
+        if on_progress is not None:
+            on_progress("checking the answers and the code")
         return score(submission, execution, assignment)
     except Exception as exc:  # one submission must never stop the batch
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()

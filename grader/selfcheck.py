@@ -2,14 +2,24 @@
 
 `grader check NOTEBOOK` in a terminal, or `import grader; grader.check()` in a notebook cell.
 The saved file runs in a fresh kernel (the fast budget by default), scored with the published
-rubric: hidden concepts show as "graded after submission", never with their phrases.
+rubric: hidden concepts show as "graded after submission", never with their phrases. One
+question (`--question q3`, `grader.check("q3")`) is checked from the saved file at once, and
+shows only that question: the whole notebook's page and total are left alone.
+
+The assignment is found beside or above the notebook: its ``assignment.yaml``, or a
+``grader.yaml`` the instructor ships with the template that says where it is
+(``assignment: ../hw3``, relative to that file).
 """
 
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
+
+import yaml
 
 from grader.assignment import Assignment
 from grader.execute.facts import Facts
@@ -18,12 +28,20 @@ from grader.models import Execution, Grade
 from grader.pipeline import RunOptions, grade_submission, score
 
 
+POINTER = "grader.yaml"  # shipped with the template: where the published assignment is
+
+
+class NotFound(FileNotFoundError):
+    """The notebook or the assignment could not be found; callers add how to name it (a flag, an argument)."""
+
+
 @dataclass(frozen=True)
 class SelfCheck:
     grade: Grade
     warnings: tuple[str, ...]
     pending_points: float
     pending_concepts: int
+    question: str | None = None  # one question checked: the result shows only that question
 
 
 def stale_warnings(path: Path, notebook) -> list[str]:
@@ -42,7 +60,15 @@ def stale_warnings(path: Path, notebook) -> list[str]:
     return warnings
 
 
-def self_check(path: Path, assignment: Assignment, *, budget: str = "fast", question: str | None = None) -> SelfCheck:
+def self_check(
+    path: Path,
+    assignment: Assignment,
+    *,
+    budget: str = "fast",
+    question: str | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> SelfCheck:
+    """``on_progress`` hears what the check is doing (the kernel, each cell) while the student waits."""
     submission = read_submission(path, path.stem)
     if submission.notebook is None:
         grade = grade_submission(submission, assignment, RunOptions())
@@ -51,14 +77,17 @@ def self_check(path: Path, assignment: Assignment, *, budget: str = "fast", ques
     if question and _needs_no_kernel(assignment, question):
         execution = Execution(notebook=submission.notebook, facts=Facts(), status="not_run", mode="no-run")
         grade = score(submission, execution, assignment)
-        grade = replace(grade, questions=tuple(q for q in grade.questions if q.id == question), checks=(), flags=())
     else:
-        grade = grade_submission(submission, assignment, RunOptions(mode=budget))
+        grade = grade_submission(submission, assignment, RunOptions(mode=budget), on_progress)
+    if question:
+        mine = tuple(q for q in grade.questions if q.id == question)
+        grade = replace(grade, questions=mine, checks=(), flags=(), score=sum(q.score for q in mine),
+                        max_score=sum(q.max_score for q in mine))  # fmt: skip
     if grade.execution and grade.execution.cell_errors:
         cells = ", ".join(str(e.cell) for e in grade.execution.cell_errors)
         warnings.append(f"Cells {cells} raise errors when the notebook runs from the top: the grader will see the same.")
     pending = [c for q in grade.questions for c in q.concepts if c.pending]
-    return SelfCheck(grade, tuple(warnings), sum(c.points for c in pending), len(pending))
+    return SelfCheck(grade, tuple(warnings), sum(c.points for c in pending), len(pending), question)
 
 
 def _needs_no_kernel(assignment: Assignment, question: str) -> bool:
@@ -70,8 +99,10 @@ def _needs_no_kernel(assignment: Assignment, question: str) -> bool:
 
 def total_line(result: SelfCheck) -> str:
     grade = result.grade
-    later = f" ({result.pending_points:g} more points are graded after submission)" if result.pending_points else ""
-    return f"Total: {grade.score:g} / {grade.max_score:g}{later}"
+    points = result.pending_points
+    later = f" ({points:g} more point{'' if points == 1 else 's'} {'is' if points == 1 else 'are'} graded after submission)" if points else ""
+    label = result.question.upper() if result.question else "Total"
+    return f"{label}: {grade.score:g} / {grade.max_score:g}{later}"
 
 
 def summary_rows(result: SelfCheck) -> list[tuple[str, str, str]]:
@@ -85,7 +116,7 @@ def summary_rows(result: SelfCheck) -> list[tuple[str, str, str]]:
             advice += f" ({pending} more concept{'s' if pending > 1 else ''} graded after submission)"
         rows.append((question.id, f"{question.score:g} / {question.max_score:g}", advice))
     for check in result.grade.checks:
-        advice = "passed" if check.passed else (check.hint or "; ".join(check.evidence))
+        advice = "passed" if check.passed else "\n".join([*check.evidence, *([f"Hint: {check.hint}"] if check.hint else [])])
         rows.append((check.id, f"{check.score:g} / {check.max_score:g}", advice))
     return rows
 
@@ -96,7 +127,8 @@ def summary_html(result: SelfCheck, report: Path | None = None) -> str:
     if grade.status == "error":
         return f"<p><strong>The notebook could not be checked:</strong> {html.escape(grade.error or '')}</p>"
     rows = "".join(
-        f"<tr><td>{html.escape(item)}</td><td style='text-align:right'>{html.escape(points)}</td><td>{html.escape(advice)}</td></tr>"
+        f"<tr><td>{html.escape(item)}</td><td style='text-align:right'>{html.escape(points)}</td>"
+        f"<td>{html.escape(advice).replace(chr(10), '<br>')}</td></tr>"
         for item, points, advice in summary_rows(result)
     )
     warnings = "".join(f"<p>⚠ {html.escape(w)}</p>" for w in result.warnings)
@@ -108,9 +140,8 @@ def summary_html(result: SelfCheck, report: Path | None = None) -> str:
 
 
 def find_notebook() -> Path:
-    """The notebook this kernel runs: Jupyter tells the kernel its session path."""
-    import os
-
+    """The notebook this kernel runs, as Jupyter tells it: JupyterLab and Notebook 7 set the session's
+    path (``JPY_SESSION_NAME``, also ``__session__``), VS Code sets ``__vsc_ipynb_file__``."""
     candidates = [os.environ.get("JPY_SESSION_NAME")]
     try:
         from IPython import get_ipython
@@ -120,33 +151,69 @@ def find_notebook() -> Path:
             candidates += [shell.user_ns.get("__session__"), shell.user_ns.get("__vsc_ipynb_file__")]
     except ImportError:
         pass
-    for candidate in candidates:
-        if candidate and str(candidate).endswith(".ipynb") and Path(candidate).is_file():
-            return Path(candidate)
-    raise FileNotFoundError("cannot tell which notebook this is: call grader.check(notebook='your_notebook.ipynb')")
+    for candidate in filter(None, candidates):
+        path = Path(str(candidate)).expanduser()
+        # a path relative to the server's root: the kernel runs in the notebook's own folder
+        for found in (path, Path.cwd() / path.name):
+            if found.suffix == ".ipynb" and found.is_file():
+                return found
+    raise NotFound("cannot tell which notebook this kernel runs (classic Notebook and some editors do not say)")
 
 
 def find_assignment(notebook: Path) -> Path:
-    """The assignment folder: beside the notebook or above it."""
+    """The assignment folder: holding ``assignment.yaml`` beside the notebook or above it, or named
+    by a ``grader.yaml`` there."""
     for folder in [notebook.parent, *notebook.parent.parents]:
         if (folder / "assignment.yaml").is_file():
             return folder
-    raise FileNotFoundError(
-        f"no assignment.yaml beside {notebook} or above it: call grader.check(assignment='path/to/assignment')"
-    )
+        if (folder / POINTER).is_file():
+            return _pointed_to(folder / POINTER)
+    raise NotFound(f"no assignment.yaml (nor a {POINTER} saying where it is) beside {notebook} or above it")
+
+
+def _pointed_to(pointer: Path) -> Path:
+    try:
+        data = yaml.safe_load(pointer.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise NotFound(f"{pointer}: cannot be read ({exc})") from None
+    target = data.get("assignment") if isinstance(data, dict) else None
+    if not isinstance(target, str) or not target.strip():
+        raise NotFound(f"{pointer}: expected a line `assignment: PATH` (the assignment folder, relative to this file)")
+    folder = (pointer.parent / Path(target.strip()).expanduser()).resolve()
+    if not (folder / "assignment.yaml").is_file():
+        raise NotFound(f"{pointer}: assignment {target!r} -> {folder} holds no assignment.yaml")
+    return folder
 
 
 def check(question: str | None = None, *, notebook: str | Path | None = None, assignment: str | Path | None = None):
-    """Check the saved notebook as the grader will, and show the feedback in the notebook."""
-    from IPython.display import HTML
+    """Check the saved notebook as the grader will, and show the feedback in the notebook.
+
+    The whole notebook's feedback page is written beside it; one question shows only that question."""
+    from IPython.display import HTML, display
 
     from grader.assignment import load_assignment
     from grader.report.render import student_page
 
-    path = Path(notebook) if notebook else find_notebook()
-    folder = Path(assignment) if assignment else find_assignment(path.resolve())
+    try:
+        path = Path(notebook) if notebook else find_notebook()
+    except NotFound as exc:
+        raise NotFound(f"{exc}: name it, e.g. grader.check(notebook='my_homework.ipynb')") from None
+    try:
+        folder = Path(assignment) if assignment else find_assignment(path.resolve())
+    except NotFound as exc:
+        raise NotFound(f"{exc}: name it, e.g. grader.check(assignment='path/to/assignment')") from None
     task = load_assignment(folder, audience="student")
-    result = self_check(path, task, question=question)
-    report = path.parent / f"{path.stem}-feedback.html"
-    report.write_text(student_page(result.grade, task, "student"), encoding="utf-8")
+    status = display(HTML(f"<p>Checking <code>{html.escape(path.name)}</code>…</p>"), display_id=True)
+
+    def progress(message: str) -> None:
+        if status is not None:
+            status.update(HTML(f"<p>Checking <code>{html.escape(path.name)}</code>: {html.escape(message)}…</p>"))
+
+    result = self_check(path, task, question=question, on_progress=progress)
+    report = None
+    if question is None:
+        report = path.parent / f"{path.stem}-feedback.html"
+        report.write_text(student_page(result.grade, task, "student"), encoding="utf-8")
+    if status is not None:
+        status.update(HTML(f"<p>Checked <code>{html.escape(path.name)}</code>.</p>"))
     return HTML(summary_html(result, report))

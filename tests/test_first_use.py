@@ -223,3 +223,56 @@ def test_exports_are_made_again_after_a_manual_grade_and_a_rescore(graded_class,
     assert "(77)" in (out / "exports" / "canvas.csv").read_text(encoding="utf-8")  # made with the same options
     result = invoke("rescore", "--out", out, "--quiet")
     assert result.exit_code == 0 and "refreshed" in result.output and f"{out}/exports/canvas.csv" in result.output
+
+
+# --- 3, 4, 5. a self-check that talks, one question alone, found from inside Jupyter -------------
+
+
+def answered_notebook(folder: Path, name: str = "hw.ipynb") -> Path:
+    cells = [nbf.new_markdown_cell("## Q1"), nbf.new_markdown_cell("Regularization adds a penalty so the model does not overfit."),
+             nbf.new_markdown_cell("## Q3"), nbf.new_markdown_cell("L1 adds the absolute values of the weights to the loss.")]  # fmt: skip
+    path = folder / name
+    nbformat.write(nbf.new_notebook(cells=cells), path)
+    return path
+
+
+def test_check_without_an_assignment_points_to_the_flag(tmp_path):
+    result = invoke("check", answered_notebook(tmp_path), "--question", "q1")
+    assert result.exit_code == 2
+    line = last_line(result.output)
+    assert "no assignment.yaml" in line and "pass --assignment DIR" in line and "grader.check" not in line, line
+
+
+def test_checking_one_question_shows_that_question_and_leaves_the_full_page_alone(tmp_path):
+    notebook = answered_notebook(tmp_path)
+    page = tmp_path / "hw-feedback.html"
+    page.write_text("the whole notebook's feedback", encoding="utf-8")
+    result = invoke("check", notebook, "--assignment", ASSIGNMENT, "--question", "q3")
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"Q3: [\d.]+ / 10( \(\d+ more points? (is|are) graded after submission\))?", last_line(result.output))
+    assert "Total" not in result.output and "│ q1 " not in result.output and "dropout_model" not in result.output
+    assert page.read_text(encoding="utf-8") == "the whole notebook's feedback"
+
+
+def test_in_jupyter_the_session_names_the_notebook_and_grader_yaml_the_assignment(tmp_path, monkeypatch):
+    import grader
+
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "grader.yaml").write_text(f"# from the instructor\nassignment: {ASSIGNMENT}\n", encoding="utf-8")
+    (course / "week3").mkdir()
+    notebook = answered_notebook(course / "week3")  # grader.yaml is found above the notebook
+    monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))  # what JupyterLab and Notebook 7 set
+    shown = grader.check("q1").data
+    assert "<td>q1</td>" in shown and "Q1: " in shown and "Total" not in shown and "<td>q3</td>" not in shown
+    assert not (notebook.parent / "hw-feedback.html").exists()
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    with pytest.raises(FileNotFoundError, match=r"grader.check\(notebook='my_homework.ipynb'\)"):
+        grader.check("q1")
+
+
+def test_a_grader_yaml_pointing_nowhere_says_so(tmp_path):
+    notebook = answered_notebook(tmp_path)
+    (tmp_path / "grader.yaml").write_text("assignment: ../nowhere\n", encoding="utf-8")
+    result = invoke("check", notebook, "--question", "q1")
+    assert result.exit_code == 2 and "grader.yaml: assignment '../nowhere'" in last_line(result.output)

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, Callable
 
 import nbformat
 import zmq
@@ -78,6 +78,7 @@ def run_notebook(
     threads: int | None = None,
     cache_dir: Path | None = None,
     sandbox_limits: SandboxLimits | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> Execution:
     """Execute a copy of ``notebook`` in a fresh kernel; the caller's notebook is never changed.
 
@@ -88,7 +89,8 @@ def run_notebook(
     under ``budget`` (default ``FastBudget()``): fewer epochs, samples and batches, the same
     held-out verdicts (see the ``probe`` package). The caps used are in ``facts.budget``.
     ``sandbox_limits`` (default ``limits.sandbox``): the kernel's resource, network and output
-    limits; ``Execution.sandbox`` says what was enforced.
+    limits; ``Execution.sandbox`` says what was enforced. ``on_progress`` hears, in words, what
+    the run is doing (the kernel starting, each code cell) for a person waiting on it.
     """
     if mode not in ("full", "fast", "no-run"):
         raise ValueError(f"run_notebook: mode must be 'full', 'fast' or 'no-run', not {mode!r}")
@@ -138,6 +140,7 @@ def run_notebook(
             enforcement=enforcement,
             who=who,
             kernel_dir=kernel_dir,
+            progress=on_progress,
         )
         try:
             _run_coroutine(run.execute)
@@ -350,6 +353,11 @@ class _Run:
     tampered: bool = False  # the probe or its recorders were not the grader's own at the end
     died_by_limit: bool = False  # the kernel died of a limit the grader enforces (CPU, memory, file size)
     truncated: list[int] = field(default_factory=list)  # cells whose output was cut to the limits
+    progress: Callable[[str], None] | None = None  # told what the run is doing, for a person waiting
+
+    def _say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
 
     @property
     def timeout_marker(self) -> str:
@@ -393,6 +401,7 @@ class _Run:
     async def _start_kernel(self) -> bool:
         client = self.client
         started = time.monotonic()
+        self._say("starting a fresh kernel")
         try:
             client.km = self._kernel_manager()
             contain = sandbox.preexec(
@@ -473,9 +482,11 @@ class _Run:
         client = self.client
         deadline = time.monotonic() + self.limits.notebook_timeout
         started = time.monotonic()
+        code = [index for index, cell in enumerate(self.nb.cells) if cell.cell_type == "code" and _source(cell).strip()]
         for index, cell in enumerate(self.nb.cells):
-            if cell.cell_type != "code" or not _source(cell).strip():
+            if index not in code:
                 continue
+            self._say(f"running code cell {code.index(index) + 1} of {len(code)} (cell {index})")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._notebook_timeout(index)
