@@ -87,8 +87,17 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Unplaced:
+    """Prose the alignment gave to no question: what a question without an answer may have missed."""
+
+    cell: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Evidence:
     answers: dict[str, Answer]
+    unplaced: tuple[Unplaced, ...] = ()
     outputs: tuple[tuple[int, str], ...] = ()
     images: tuple[int, ...] = ()
     code_cells: tuple[tuple[int, str], ...] = ()

@@ -16,7 +16,8 @@ from grader.assignment import Assignment, ExecutionLimits, FastBudget
 from grader.execute.facts import Facts
 from grader.extract.evidence import gather_evidence
 from grader.extract.internals import reaching_for_internals
-from grader.models import Execution, Grade, Submission
+from grader.models import Evidence, Execution, Grade, QuestionGrade, Submission
+from grader.score import placement
 from grader.score.checks import run_checks
 from grader.score.concepts import score_answer
 from grader.score.quiz import score_quiz
@@ -84,9 +85,12 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
     evidence = gather_evidence(execution.notebook, rubric, assignment.template_lines)
     semantic = semantic_matcher(rubric)
     questions = tuple(
-        score_answer(q, evidence.answers.get(q.id), semantic)
-        if q.kind == "text"
-        else score_quiz(q, evidence.answers.get(q.id), execution.facts.variables)
+        _with_placement_flags(
+            score_answer(q, evidence.answers.get(q.id), semantic)
+            if q.kind == "text"
+            else score_quiz(q, evidence.answers.get(q.id), execution.facts.variables),
+            evidence,
+        )
         for q in rubric.questions
     )
     checks = run_checks(list(rubric.checks), execution.facts, evidence, execution)
@@ -105,6 +109,11 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
         )
     if execution.status == "not_run":
         flags.append("not executed (--no-run): code checks use only what the saved notebook shows")
+    flags += placement.notebook_flags(evidence.answers.values(), evidence.unplaced, len(rubric.questions))
+    if submission.notebook is not None and placement.unchanged_template(
+        submission.notebook, assignment.template_lines, evidence.answers
+    ):
+        flags.append(placement.UNCHANGED_TEMPLATE)
     total = sum(q.score for q in questions) + sum(c.score for c in checks)
     return Grade(
         submission=submission,
@@ -128,6 +137,11 @@ def _tampering(execution: Execution, evidence) -> str | None:
     if found := reaching_for_internals(evidence.code_cells):
         reasons.append("the code reaches for the grader's internals: " + "; ".join(found))
     return "tampering: " + "; ".join(reasons) if reasons else None
+
+
+def _with_placement_flags(grade: QuestionGrade, evidence: Evidence) -> QuestionGrade:
+    extra = placement.question_flags(grade.answer, evidence.unplaced)
+    return replace(grade, flags=(*grade.flags, *extra)) if extra else grade
 
 
 def failed(submission: Submission, assignment: Assignment, message: str) -> Grade:

@@ -99,9 +99,54 @@ def test_a_paraphrased_heading_of_the_right_question_is_not_foreign():
 
 def test_unnumbered_answers_go_to_the_question_they_are_about_and_ask_for_review():
     found = answers(
-        md("Regularization keeps a network from overfitting by adding a penalty on large weights, so it generalizes to unseen data."),
+        md("Regularization is any technique that constrains a network while it trains; it is important in deep learning because big networks memorise their training data."),
         md("Dropout randomly switches off neurons during training so that units cannot co-adapt; at inference every unit is used."),
         md("Early stopping watches the validation loss and stops training when it no longer improves, keeping the best weights."),
     )
     assert found["q1"].cells == (0,) and found["q5"].cells == (1,) and found["q6"].cells == (2,)
-    assert found["q5"].confidence < 0.6 and found["q5"].how == "what it is about"
+    assert found["q5"].how == "what it is about"
+    marked = answers(md(f"Q5. {PROMPT['q5']}"), md("Dropout randomly switches off neurons during training."))
+    assert found["q5"].confidence < 0.9 < marked["q5"].confidence
+
+
+def test_a_numbered_list_inside_an_answer_stays_there_when_those_questions_are_answered_elsewhere():
+    found = answers(
+        md(f"Q1. {PROMPT['q1']}"),
+        md("Regularization keeps a network from overfitting. It matters because:\n\n1. networks have millions of weights\n\n4. data is limited\n\n6. noise is memorised otherwise"),
+        md(f"Q4. {PROMPT['q4']}"),
+        md("It stops the model from memorising noise so it generalizes to unseen data."),
+        md(f"Q6. {PROMPT['q6']}"),
+        md("Training stops when the validation loss stops improving."),
+    )
+    assert "noise is memorised otherwise" in found["q1"].text
+    assert found["q4"].text.startswith("It stops") and found["q6"].text.startswith("Training stops")
+
+
+def test_a_parts_questions_listed_together_then_unlabelled_paragraphs_are_split_by_content_and_order():
+    listing = md("### Part 2\n\n" + "\n".join(PROMPT[q] for q in ("q5", "q6", "q7")))
+    found = answers(
+        listing,
+        md("Ans."),
+        md(
+            "Dropout randomly switches off neurons during training so units cannot co-adapt.\n\n"
+            "At inference every neuron is used and activations are scaled.\n\n"
+            "Early stopping monitors the validation loss and halts training when it stops improving.\n\n"
+            "Batch normalization normalizes each layer's inputs over the mini-batch, which adds a little noise."
+        ),
+    )
+    assert "At inference" in found["q5"].text and "Early stopping" not in found["q5"].text
+    assert found["q6"].text.startswith("Early stopping") and found["q7"].text.startswith("Batch normalization")
+
+
+def test_topic_headings_without_numbers_or_questions_and_an_empty_heading():
+    found = answers(
+        md("# Part 2"),
+        md(
+            "**Overview:**\n\n**Dropout Regularization:**\n\nDropout randomly drops units during training.\n\n"
+            "## Early stopping\n\nWe stop when the validation loss rises.\n\n"
+            "**Batch Normalization:**\n\nIt normalizes activations per mini-batch."
+        ),
+    )
+    assert found["q5"].text == "Dropout randomly drops units during training."
+    assert found["q6"].text == "We stop when the validation loss rises."
+    assert found["q7"].text == "It normalizes activations per mini-batch."

@@ -31,8 +31,10 @@ def gather_evidence(notebook, rubric: Rubric, template_lines: frozenset[str] = f
                 images.append(index)
         if shown:
             outputs.append((index, "\n".join(shown)))
+    placement = locate_answers(texts, list(rubric.questions), template_lines)
     return Evidence(
-        answers=locate_answers(texts, list(rubric.questions), template_lines),
+        answers=placement.answers,
+        unplaced=placement.unplaced,
         outputs=tuple(outputs),
         images=tuple(images),
         code_cells=tuple(code),

@@ -1,0 +1,206 @@
+"""A notebook's prose as blocks, each with what its first line claims about which question it answers.
+
+A block starts at a heading, a numbered line, a copy of a question, or a blank line, and runs to
+the next one. The claims are evidence, not decisions: "4." may start the answer to question 4 or
+be item 4 of a list inside another answer, and "**Dropout Regularization:**" may head question 5
+or be a sentence of question 9's answer. The alignment (answers.py) weighs them against the
+questions' order and what each block is about.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from grader.extract.cells import CellText, normalise_line
+from grader.extract.questions import QuestionIndex
+
+_KEYWORD_NUMBER = re.compile(
+    r"^[\s#>*_]*(?:q|ques|question|ans|answer|solution|sol)\s*(?:no\.?|number)?\s*[-.:#]?\s*\(?\s*(\d{1,2})\s*\)?(?![\d.]\d)"
+    r"\s*[-.:)]*\s*[*_]*\s*(.*)$",
+    re.IGNORECASE,
+)
+_PLAIN_NUMBER = re.compile(r"^(?P<indent>\s*)(?P<lead>[#>*_]*)\s*\(?(\d{1,2})\s*[.):](?!\d)\s*[*_]*\s*(.*)$")
+_PART = re.compile(r"^[\s#>*_]*part\s*[-:]?\s*(\d|i{1,3}|iv|l|one|two|three|four)\b[\s:.\-–]*", re.IGNORECASE)
+_LABEL_ONLY = re.compile(
+    r"^[\s#>*_]*(?:ans(?:wer)?s?|solutions?|sol|your answer here\.?|type your answer here\.?"
+    r"|(?:assignment|notebook)\s+(?:is\s+)?(?:completed?|done|ends?)|thank\s*you|the\s+end)[\s:\-–.!>*_]*$",
+    re.IGNORECASE,
+)
+_HEADING = re.compile(r"^\s*(?:#{1,6}\s+(?P<hash>.+?)|[*_]{2}(?P<bold>[^*_].*?)[*_]{2}\s*:?|(?P<colon>[^.!?]{3,60}):)\s*$")
+_WORDLIKE = re.compile(r"[A-Za-z0-9]")
+_PART_WORDS = {"i": 1, "l": 1, "ii": 2, "iii": 3, "iv": 4, "one": 1, "two": 2, "three": 3, "four": 4}
+
+PROMPT_MATCH = 80
+HEADING_WORDS = 10
+
+KEYWORD = 6.0
+PROMPT = 6.0
+NUMBERED_HEADING = 4.0
+LIST_START = 3.0
+LIST_ITEM = 0.75
+TITLE = 4.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    question: str
+    strength: float
+    how: str
+
+
+@dataclass
+class Block:
+    cell: int
+    claims: list[Claim] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    lists_questions: bool = False  # the head copies several questions at once: a Part's question list
+    other_question: str = ""  # a numbered question that is not this assignment's
+    heading: str = ""  # a heading that names no question: dropped when another heading follows at once
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines).strip()
+
+
+@dataclass
+class _Reader:
+    """Reads one cell's lines into blocks, remembering the Part across cells."""
+
+    known: QuestionIndex
+    template_lines: frozenset[str]
+    part: int | None = None
+    cell: int = 0
+    single_line: bool = False  # a numbered line alone in its cell is a heading, not an answer
+    blocks: list[Block] = field(default_factory=list)
+
+    def read(self, cell: CellText) -> None:
+        self.cell = cell.index
+        self.single_line = sum(1 for line in cell.text.splitlines() if _WORDLIKE.search(line)) == 1
+        current: Block | None = None
+        first = True
+        numbered_cell = False
+        previous_prompt: str | None = None
+        for raw in cell.text.splitlines():
+            line = raw.rstrip()
+            if not _WORDLIKE.search(line) or _LABEL_ONLY.match(line):
+                if current is not None and current.lines and current.lines != [current.heading]:
+                    current = self._close(current)
+                continue
+            part = _PART.match(line)
+            if part:
+                self.part = _part_number(part)
+                line = line[part.end() :]
+                current = self._close(current)
+                if len(line.split()) <= 6:
+                    continue
+            if previous_prompt and self.known.continues_prompt(line, previous_prompt):
+                continue
+            head = self._head(line, first, numbered_cell)
+            if head is not None:
+                current = self._close(current, next_is_heading=True)
+                current, rest, prompt_of = head
+                numbered_cell = numbered_cell or (first and bool(_PLAIN_NUMBER.match(line)) and not prompt_of)
+                previous_prompt = prompt_of
+                first = False
+                if rest and normalise_line(line) not in self.template_lines:
+                    current.lines.append(rest)
+                continue
+            first = False
+            previous_prompt = None
+            if normalise_line(line) in self.template_lines:
+                continue
+            if current is None:
+                current = Block(cell.index)
+            current.lines.append(line)
+        self._close(current)
+
+    def _close(self, block: Block | None, next_is_heading: bool = False) -> None:
+        if block is not None and next_is_heading and block.lines == [block.heading]:
+            block.lines = []
+        if block is not None and (block.lines or block.claims):
+            self.blocks.append(block)
+        return None
+
+    def _head(self, line: str, first: bool, numbered_cell: bool):
+        """(a new block, the answer text on its first line, the question it copies) or None."""
+        known = self.known
+        listed = known.prompts_within(line)
+        if len(listed) >= 2:
+            block = Block(0, [Claim(q, PROMPT, "question text") for q in listed], lists_questions=True)
+            return self._at(block), "", None
+        keyword = _KEYWORD_NUMBER.match(line)
+        if keyword:
+            rest = keyword.group(2).strip()
+            copies = known.prompt_match(rest, PROMPT_MATCH)
+            claims = [
+                _number_claim(q, within, KEYWORD, "numbered")
+                for q, within in known.numbered(int(keyword.group(1)), self.part)
+            ]
+            if claims:
+                return self._with_rest(claims, rest, copies)
+        plain = _PLAIN_NUMBER.match(line)
+        if plain and len(plain.group("indent").expandtabs(4)) < 2:
+            rest = plain.group(4).strip()
+            copies = known.prompt_match(rest, PROMPT_MATCH)
+            if copies:
+                strength, how = PROMPT, "question text"
+            elif "#" in plain.group("lead"):
+                strength, how = NUMBERED_HEADING, "list number"
+            elif first or numbered_cell:
+                strength, how = LIST_START, "list number"
+            else:
+                strength, how = LIST_ITEM, "list number"
+            claims = [
+                claim
+                for q, within in known.numbered(int(plain.group(3)), self.part)
+                if (q is copies or not copies) and (not within or copies or known.shares_words(rest, q))
+                for claim in [_number_claim(q, within, strength, how)]
+            ]
+            if claims:
+                return self._with_rest(claims, rest, copies)
+        copies = known.prompt_match(line, PROMPT_MATCH)
+        if copies:
+            return self._at(Block(0, [Claim(copies.id, PROMPT, "question text")])), "", copies.id
+        heading = _HEADING.match(line)
+        if heading or (first and len(line.split()) <= 6 and not line.rstrip().endswith(".")):
+            title = (heading and next(g for g in heading.groups() if g)) or line
+            if len(title.split()) <= HEADING_WORDS:
+                claims = [Claim(q, TITLE * share, "title") for q, share in known.title_shares(title).items()]
+                return self._at(Block(0, claims, heading=line)), "" if claims else line, None
+        return None
+
+    def _with_rest(self, claims: list[Claim], rest: str, copies):
+        block = self._at(Block(0, claims))
+        if copies:
+            return block, "", copies.id
+        if rest and claims[0].strength >= LIST_START and all(self.known.is_other_question(rest, c.question) for c in claims):
+            block.other_question = rest
+            return block, "", None
+        return block, "" if _is_title(rest) or (self.single_line and len(rest.split()) <= 12) else rest, None
+
+    def _at(self, block: Block) -> Block:
+        block.cell = self.cell
+        return block
+
+
+def read_blocks(cells: list[CellText], known: QuestionIndex, template_lines: frozenset[str]) -> list[Block]:
+    reader = _Reader(known, template_lines)
+    for cell in cells:
+        if cell.kind == "prose":
+            reader.read(cell)
+    return reader.blocks
+
+
+def _number_claim(question, within_part: bool, strength: float, how: str) -> Claim:
+    """A number read in a Part may count within the Part ("1." under Part 2) or from the start: both are claimed."""
+    return Claim(question.id, strength, "number within its Part" if within_part and how != "question text" else how)
+
+
+def _part_number(match: re.Match) -> int:
+    word = match.group(1).lower()
+    return int(word) if word.isdigit() else _PART_WORDS[word]
+
+
+def _is_title(rest: str) -> bool:
+    return len(rest.split()) <= 12 and rest.rstrip("*_` ").endswith(("?", ":"))

@@ -1,0 +1,59 @@
+"""No silent zero: when answers may have been missed, say so, and quote what was missed.
+
+A question the grader found no answer for (or placed with little confidence) is a zero only if
+the student really wrote nothing for it. When prose in the notebook went to no question, or a
+third of the questions are empty while much prose went nowhere, or the notebook is the template
+as handed out, a person should look before the grade stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from grader.extract.cells import prose_lines
+from grader.models import Answer, Unplaced
+
+LOW_CONFIDENCE = 0.6
+EMPTY_SHARE = 1 / 3
+UNPLACED_WORDS = 150
+QUOTE_CHARS = 90
+
+
+def question_flags(answer: Answer | None, unplaced: tuple[Unplaced, ...]) -> list[str]:
+    """A question without an answer, or with a doubtful one, in a notebook with prose placed nowhere."""
+    if not unplaced:
+        return []
+    if answer is not None and answer.text and answer.confidence >= LOW_CONFIDENCE:
+        return []
+    first = unplaced[0]
+    what = "no answer was found" if answer is None or not answer.text else "the answer was located with low confidence"
+    more = f" (and {len(unplaced) - 1} more passages)" if len(unplaced) > 1 else ""
+    return [f"needs review: {what}, while prose in cell {first.cell} went to no question{more}: “{_quote(first.text)}”"]
+
+
+def notebook_flags(answers: Iterable[Answer | None], unplaced: tuple[Unplaced, ...], questions: int) -> list[str]:
+    """Many empty questions beside much prose that went nowhere: the layout was probably not understood."""
+    empty = sum(1 for answer in answers if answer is None or not answer.text)
+    words = sum(len(passage.text.split()) for passage in unplaced)
+    if questions and empty >= EMPTY_SHARE * questions and words >= UNPLACED_WORDS:
+        return [
+            f"needs review: {empty} of {questions} questions have no answer while {words} words of prose "
+            f"went to no question; the answers may be laid out in a way the grader did not follow"
+        ]
+    return []
+
+
+def unchanged_template(notebook, template_lines: frozenset[str], answers: dict[str, Answer]) -> bool:
+    """The notebook as handed out: no answer, no prose of the student's own, no code that ran."""
+    if answers or not template_lines:
+        return False
+    ran = any(cell.get("outputs") or cell.get("execution_count") for cell in notebook.get("cells", []) if cell.get("cell_type") == "code")
+    return not ran and prose_lines(notebook) <= template_lines
+
+
+UNCHANGED_TEMPLATE = "needs review: unchanged template: nothing was answered and nothing was run (was the wrong file handed in?)"
+
+
+def _quote(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= QUOTE_CHARS else flat[: QUOTE_CHARS - 1].rstrip() + "…"
