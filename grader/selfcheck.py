@@ -26,6 +26,7 @@ from grader.execute.facts import Facts
 from grader.ingest.notebooks import read_submission
 from grader.models import Execution, Grade
 from grader.pipeline import RunOptions, grade_submission, score
+from grader.words import humanize, named, sentences
 
 
 POINTER = "grader.yaml"  # shipped with the template: where the published assignment is
@@ -111,12 +112,14 @@ def summary_rows(result: SelfCheck) -> list[tuple[str, str, str]]:
     for question in result.grade.questions:
         missing = [c for c in question.concepts if not c.found and not c.pending]
         pending = sum(1 for c in question.concepts if c.pending)
-        advice = "; ".join(c.hint or c.id for c in missing) or question.feedback or "all visible concepts found"
+        advice = sentences(c.hint or f"Show: {humanize(c.id)}" for c in missing) or question.feedback or "all visible concepts found"
         if pending:
             advice += f" ({pending} more concept{'s' if pending > 1 else ''} graded after submission)"
         rows.append((question.id, f"{question.score:g} / {question.max_score:g}", advice))
     for check in result.grade.checks:
-        advice = "passed" if check.passed else "\n".join([*check.evidence, *([f"Hint: {check.hint}"] if check.hint else [])])
+        ids = [c.id for c in result.grade.checks]
+        why = [named(line, ids) for line in check.evidence]
+        advice = "passed" if check.passed else "\n".join([*why, *([f"Hint: {check.hint}"] if check.hint else [])])
         rows.append((check.id, f"{check.score:g} / {check.max_score:g}", advice))
     return rows
 

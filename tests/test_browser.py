@@ -175,7 +175,8 @@ def browser(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("out")
-    grades = [hostile_grade("ana", 0.3), hostile_grade("ben", 0.9)]
+    broken = Submission("cy", "cy.ipynb", "1" * 64, None, error="not a valid notebook: the JSON is broken at line 3")
+    grades = [hostile_grade("ana", 0.3), hostile_grade("ben", 0.9), Grade(broken, "error", broken.error, 0.0, 20)]
     write_reports(grades, ASSIGNMENT, out, "student")
     return out
 
@@ -214,6 +215,23 @@ def test_the_student_report_shows_the_feedback_and_runs_nothing(browser, pages, 
     assert "Think of many networks" not in browser.text("body")
     assert browser.visible("#checks .check") == 2 and "✘ Not passed" in browser.text("#checks")
     assert "accuracy 0.9123" in browser.text("#checks .cell-out pre.output")
+    plots = "[...document.querySelectorAll('#checks .cell-out img.plot')]"
+    assert browser.evaluate(f"{plots}.filter(i => i.complete && i.naturalWidth > 0).length") == 1  # the plot, inline
+    assert browser.visible("#checks .cell-out img.plot") == 1 and "[image" not in browser.text("#checks")
+
+
+@pytest.mark.parametrize("csp", [True, False], ids=["as-written", "csp-removed"])
+def test_a_submission_that_could_not_be_graded_reads_not_graded(browser, pages, csp):
+    page = pages / "reports" / "cy.html"
+    browser.open(page if csp else without_csp(page))
+    assert_nothing_ran(browser, "cy · Regularization HW")
+    callout = browser.text(".callout.error")
+    assert callout.startswith("Not graded") and "the JSON is broken at line 3" in callout and "No score is recorded" in callout
+    assert "0 / 20" not in browser.text("body")
+    browser.open(pages / "index.html")
+    row = browser.evaluate("[...document.querySelectorAll('#by-score tbody tr')].map(r => r.innerText).find(t => t.startsWith('cy'))")
+    assert "Not graded" in row and "0 / 20" not in row
+    assert "Not graded" in browser.text("#attention + ul") and "the JSON is broken" in browser.text("#attention + ul")
 
 
 @pytest.mark.parametrize("csp", [True, False], ids=["as-written", "csp-removed"])
@@ -234,7 +252,7 @@ def test_the_class_overview_shows_charts_and_tables(browser, pages, csp):
     assert_nothing_ran(browser, "Regularization HW · class overview")
     assert browser.visible("svg.chart") == 4
     assert browser.evaluate("document.querySelector('svg.chart title').textContent") == "Score distribution"
-    assert browser.visible("#by-score tbody tr") == 2 and browser.visible("#by-name tbody tr") == 0  # closed <details>
+    assert browser.visible("#by-score tbody tr") == 3 and browser.visible("#by-name tbody tr") == 0  # closed <details>
     assert browser.text("#by-score tbody tr:first-child th").startswith("ben")
     checks = 'section[aria-labelledby="checks"]'
     assert "1 / 2" in browser.text(checks) and browser.visible(checks + " svg.chart rect") == 4

@@ -170,8 +170,8 @@ def test_moodle_csv_has_identifier_grade_and_feedback_and_leaves_out_rows_it_can
     assert [r["Email address"] for r in rows] == ["ana@example.edu", "bob@example.edu", "chen@example.edu"]
     ana, bob, chen = rows
     assert ana["Regularization HW"] == "10"
-    assert ana["Feedback"].splitlines()[1] == "q1: 3 / 5"  # the hidden concept she missed is not named
-    assert "gap (Compare training and validation loss.)" in bob["Feedback"]
+    assert ana["Feedback"].splitlines()[1] == "Q1: 3 / 5"  # the hidden concept she missed is not named
+    assert "Gap (Compare training and validation loss.)" in bob["Feedback"]
     assert chen["Regularization HW"] == "" and chen["Feedback"].startswith("Not graded: notebook is not valid JSON")
     assert export.warnings[0].startswith("moodle: '../Dée' has no email address, so the row is left out")
 
@@ -215,10 +215,10 @@ def test_gradescope_results_follow_the_autograder_schema():
     assert set(bob) == {"score", "execution_time", "output", "visibility", "stdout_visibility", "tests"}
     assert bob["score"] == 5.0 and bob["execution_time"] == 42
     assert [(t["name"], t["score"], t["max_score"], t["visibility"]) for t in bob["tests"]] == [
-        ("q1: Why does dropout reduce overfitting? Answer in two or three sentences.", 3.0, 3.0, "visible"),
-        ("q1: Why does dropout reduce overfitting? Answer in two or three sentences. (more points, shown when grades are published)", 2.0, 2.0, "after_published"),
-        ("q2: What does the validation curve show?", 0.0, 5.0, "visible"),
-        ("baseline: Reports the test accuracy", 0.0, 2.0, "visible"),
+        ("Q1: Why does dropout reduce overfitting? Answer in two or three sentences.", 3.0, 3.0, "visible"),
+        ("Q1: Why does dropout reduce overfitting? Answer in two or three sentences. (more points, shown when grades are published)", 2.0, 2.0, "after_published"),
+        ("Q2: What does the validation curve show?", 0.0, 5.0, "visible"),
+        ("Baseline: Reports the test accuracy", 0.0, 2.0, "visible"),
     ]
     assert "ensemble" not in "".join(t["output"] for t in bob["tests"] if t["visibility"] == "visible")
     for results in map(json.loads, export.files.values()):
@@ -325,7 +325,7 @@ def test_feedback_names_what_was_missed_and_why_points_were_capped_but_no_hidden
 
     assert feedback_text(DEE, RUBRIC).splitlines() == [
         "Score: 7.5 / 12",
-        "q1: 3 / 5",
-        "q2: 2.5 / 5. Capped: a full answer needs about 20 words",
-        "baseline: passed, 2 / 2",
+        "Q1: 3 / 5",
+        "Q2: 2.5 / 5. Capped: a full answer needs about 20 words",
+        "Baseline: passed, 2 / 2",
     ]

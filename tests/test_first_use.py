@@ -276,3 +276,44 @@ def test_a_grader_yaml_pointing_nowhere_says_so(tmp_path):
     (tmp_path / "grader.yaml").write_text("assignment: ../nowhere\n", encoding="utf-8")
     result = invoke("check", notebook, "--question", "q1")
     assert result.exit_code == 2 and "grader.yaml: assignment '../nowhere'" in last_line(result.output)
+
+
+# --- 7. reports and feedback read cleanly ------------------------------------------------------
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+SNAKE_CASE = re.compile(r"\b[a-z]+_[a-z_]+\b")
+
+
+def test_a_plot_shows_inline_and_a_bold_heading_leaves_no_debris(tmp_path):
+    training = nbf.new_code_cell(
+        "import keras\nimport matplotlib.pyplot as plt\n"
+        "model = keras.Sequential([keras.layers.Dense(32), keras.layers.Dropout(0.5), keras.layers.Dense(10)])\n"
+        "history = model.fit(x, y, epochs=1)\nplt.plot(history.history['loss'])",
+        execution_count=1,
+        outputs=[nbf.new_output("stream", name="stdout", text="Epoch 1/1\n10/10 [==============================] - 1s - loss: 0.3000\n"),
+                 nbf.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure size 640x480 with 1 Axes>"})],
+    )  # fmt: skip
+    answer = nbf.new_markdown_cell("**Answer 8 (discussion)**\nThe model with dropout had a smaller gap between training and validation accuracy.")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    nbformat.write(nbf.new_notebook(cells=[nbf.new_markdown_cell("## Q8"), training, answer]), folder / "dan.ipynb")
+    out = tmp_path / "out"
+    assert invoke("grade", folder, "--assignment", ASSIGNMENT, "--out", out, "--no-run", "--quiet").exit_code == 0
+    report = (out / "reports" / "dan.html").read_text(encoding="utf-8")
+    assert f'<img class="plot" src="data:image/png;base64,{PNG}"' in report and "[image" not in report
+    quoted = re.search(r'id="q8".*?<div class="answer">(.*?)</div>', report, re.S).group(1)
+    assert quoted.startswith("<p>The model with") and "(discussion)" not in quoted and "**" not in quoted
+    assert invoke("export", "--out", out, "--format", "gradescope").exit_code == 0
+    results = json.loads((out / "exports" / "gradescope" / "dan" / "results.json").read_text(encoding="utf-8"))
+    feedback = "\n".join(t["name"] + "\n" + t["output"] for t in results["tests"])
+    assert SNAKE_CASE.findall(feedback) == [] and "Dropout model" in feedback, feedback
+
+
+def test_the_sandbox_line_and_the_hints_read_cleanly(graded_class, tmp_path):
+    out, _ = graded_class
+    report = (out / "reports" / "ann.html").read_text(encoding="utf-8")
+    assert "Sandbox: " in report and "Sandbox: sandbox" not in report
+    check = invoke("check", answered_notebook(tmp_path), "--assignment", ASSIGNMENT, "--question", "q1")
+    assert check.exit_code == 0 and ".;" not in check.output
+    assert invoke("export", "--out", out, "--format", "csv").exit_code == 0
+    assert ".;" not in (out / "exports" / "grades.csv").read_text(encoding="utf-8-sig")

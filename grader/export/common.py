@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Iterable, Literal
 
 from grader.rubric import Rubric
+from grader.words import humanize
 
 ErrorPolicy = Literal["blank", "zero"]
 
@@ -166,12 +167,12 @@ def feedback_text(record: dict, rubric: Rubric) -> str:
     min_words = {q.id: q.min_words for q in rubric.questions}
     lines = [f"Score: {number(record.get('score'))} / {number(record.get('max_score'))}"]
     for question in record.get("questions", []):
-        line = f"{question['id']}: {number(question['score'])} / {number(question['max_score'])}"
+        line = f"{question['id'].upper()}: {number(question['score'])} / {number(question['max_score'])}"
         missing = []
         for concept in question.get("concepts", []):
             hidden, hint = rules.get((question["id"], concept["id"]), (False, ""))
             if not concept.get("found") and not hidden:
-                missing.append(f"{concept['id']} ({hint})" if hint else concept["id"])
+                missing.append(f"{humanize(concept['id'])} ({hint})" if hint else humanize(concept["id"]))
         if missing:
             line += ". Missing: " + "; ".join(missing)
         found_points = sum(float(c.get("points") or 0) for c in question.get("concepts", []) if c.get("found"))
@@ -181,7 +182,7 @@ def feedback_text(record: dict, rubric: Rubric) -> str:
         lines.append(line)
     for check in record.get("checks", []):
         verdict = "passed" if check.get("passed") else "not passed"
-        line = f"{check['id']}: {verdict}, {number(check['score'])} / {number(check['max_score'])}"
+        line = f"{humanize(check['id'])}: {verdict}, {number(check['score'])} / {number(check['max_score'])}"
         if not check.get("passed") and hints.get(check["id"]):
             line += f" ({hints[check['id']]})"
         lines.append(line)

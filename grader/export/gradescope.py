@@ -20,6 +20,7 @@ from typing import Callable
 
 from grader.export.common import Export, by_student, concept_rules, is_graded, number, safe_dirname
 from grader.rubric import Rubric
+from grader.words import humanize, named
 
 
 def gradescope_results(record: dict, rubric: Rubric) -> dict:
@@ -44,11 +45,11 @@ def gradescope_results(record: dict, rubric: Rubric) -> dict:
     for check in record.get("checks", []):
         description, hint = descriptions.get(check["id"], ("", ""))
         lines = ["Passed." if check.get("passed") else "Not passed."]
-        lines += [f"- {line}" for line in check.get("evidence", [])]
+        lines += [f"- {named(line, descriptions)}" for line in check.get("evidence", [])]
         if not check.get("passed") and hint:
             lines.append(f"Hint: {hint}")
         tests.append(
-            _test(f"{check['id']}: {description}" if description else check["id"], check["score"], check["max_score"], lines)
+            _test(f"{humanize(check['id'])}: {description}" if description else humanize(check["id"]), check["score"], check["max_score"], lines)
         )
     return {
         "score": float(record["score"]),
@@ -63,7 +64,7 @@ def gradescope_results(record: dict, rubric: Rubric) -> dict:
 def _question_tests(question: dict, rubric: Rubric) -> list[dict]:
     rules = concept_rules(rubric)
     asked = next((q for q in rubric.questions if q.id == question["id"]), None)
-    name = question["id"] + (f": {_short(asked.prompt)}" if asked else "")
+    name = question["id"].upper() + (f": {_short(asked.prompt)}" if asked else "")
     visible, hidden = [], []
     for concept in question.get("concepts", []):
         is_hidden, hint = rules.get((question["id"], concept["id"]), (False, ""))
@@ -97,11 +98,11 @@ def _concept_lines(concepts: list[tuple[dict, str]]) -> list[str]:
     for concept, hint in concepts:
         if concept.get("found"):
             quote = f": “{concept['evidence']}”" if concept.get("evidence") else ""
-            lines.append(f"Found {concept['id']}{quote}")
+            lines.append(f"Found {humanize(concept['id'])}{quote}")
         elif concept.get("negated"):
-            lines.append(f"Not found {concept['id']} (mentioned only in negated form)" + (f". Hint: {hint}" if hint else ""))
+            lines.append(f"Not found {humanize(concept['id'])} (mentioned only in negated form)" + (f". Hint: {hint}" if hint else ""))
         else:
-            lines.append(f"Not found {concept['id']}" + (f". Hint: {hint}" if hint else ""))
+            lines.append(f"Not found {humanize(concept['id'])}" + (f". Hint: {hint}" if hint else ""))
     return lines
 
 

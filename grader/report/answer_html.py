@@ -44,7 +44,27 @@ _PROSE_LINE = re.compile(r"^[^\W\d_]")
 
 def render_markdown(text: str) -> Markup:
     """Markdown to HTML with no raw HTML from the text: everything the student typed is escaped."""
-    return Markup(_MD.render(_keep_title_lines(text)))
+    return Markup(_MD.render(_keep_title_lines(_without_heading_remains(text))))
+
+
+_HEADING_REMAINS = re.compile(r"^\s*(?P<label>[^*_\n]{0,60}?)\s*(?P<closer>\*\*|__|\*|_)\s*$")
+_LABEL_ONLY = re.compile(r"^\(?[^()]{0,40}\)?:?$")
+
+
+def _without_heading_remains(text: str) -> str:
+    """What extraction left of a bold heading: "**Answer 8 (discussion)**" gives "(discussion)**".
+
+    A first line that only closes emphasis it never opened is the tail of the heading the answer
+    marker sat in: its closer goes, and a bare label in brackets goes with it.
+    """
+    first, newline, rest = text.partition("\n")
+    found = _HEADING_REMAINS.match(first)
+    if not found or found.group("label").count(found.group("closer")[0]):
+        return text
+    label = found.group("label").strip()
+    if not label or (_LABEL_ONLY.match(label) and label.startswith("(")):
+        return rest.lstrip("\n") if newline else ""
+    return label + newline + rest
 
 
 def _keep_title_lines(text: str) -> str:

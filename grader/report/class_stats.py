@@ -10,7 +10,7 @@ from markupsafe import Markup
 from grader.attention import Attention
 from grader.models import Grade
 from grader.report.charts import Bar, bar_chart, histogram
-from grader.report.fix_first import humanize
+from grader.words import humanize
 from grader.rubric import Rubric
 
 BINS = 10

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from grader.execute.facts import Evaluation, Facts
 from grader.models import Grade
+from grader.report.images import output_images
 from grader.report.notebook_html import cut, merged_streams, strip_ansi
 from grader.rubric import Rubric
 from grader.score.checks import HELD_OUT_OVERLAP, describe_model
@@ -33,6 +34,7 @@ class CellShown:
     code: str
     output: str
     error: str = ""
+    images: tuple[str, ...] = ()  # data: URIs of the plots it drew
 
 
 def code_question(rubric: Rubric) -> str | None:
@@ -125,13 +127,15 @@ def cells_shown(grade: Grade, max_cells: int = MAX_CELLS) -> list[CellShown]:
                 code=cut(_joined(cell.get("source", "")), 4000, 60),
                 output=cut(text_outputs(cell), 3000, 30),
                 error=f"{error.ename}: {error.evalue}" + (f" at {error.line}" if error.line else "") if error else "",
+                images=output_images(cell),
             )
         )
     return shown[:max_cells]
 
 
 def text_outputs(cell: dict) -> str:
-    """What the cell printed to stdout, its text results and error names (stderr's log noise left out)."""
+    """What the cell printed to stdout, its text results and error names (stderr's log noise left out);
+    images are shown as images (``output_images``), so their text stand-ins are left out."""
     shown = []
     for output in merged_streams(cell.get("outputs", []) or []):
         kind = output.get("output_type")
@@ -141,8 +145,8 @@ def text_outputs(cell: dict) -> str:
             data = output.get("data", {}) or {}
             plain = _joined(data.get("text/plain", "")).strip()
             if any(k.startswith("image/") for k in data):
-                shown.append(f"[image: {plain.strip('<>')}]" if plain else "[image]")
-            elif plain:
+                continue
+            if plain:
                 shown.append(plain)
         elif kind == "error":
             shown.append(f"{output.get('ename', 'Error')}: {output.get('evalue', '')}")

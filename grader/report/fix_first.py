@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from grader.models import Grade, QuestionGrade
+from grader.words import humanize
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,3 @@ def _question_fixes(question: QuestionGrade, audience: str) -> list[Fix]:
     if capped > 0:
         result.append(Fix(capped, question.id, f"{name}: answer too short", question.feedback or "Write a fuller answer."))
     return result
-
-
-def humanize(identifier: str) -> str:
-    """``bias_is_underfitting`` -> ``Bias is underfitting``."""
-    words = identifier.replace("_", " ").replace("-", " ").strip()
-    return words[:1].upper() + words[1:]

@@ -27,7 +27,9 @@ from grader.report.answer_html import render_answer
 from grader.report.class_stats import class_stats
 from grader.report.csp import CSP
 from grader.report.code_evidence import cells_shown, code_question, models_seen
-from grader.report.fix_first import fixes, humanize
+from grader.report.fix_first import fixes
+from grader.report.images import output_images
+from grader.words import humanize, named
 from grader.report.notebook_html import notebook_page
 
 Audience = Literal["instructor", "student"]
@@ -35,7 +37,7 @@ AUDIENCES = ("instructor", "student")
 NOTEBOOKS = "notebooks"
 
 _ENV = Environment(loader=PackageLoader("grader", "report/templates"), autoescape=select_autoescape(["html"]))
-_ENV.globals.update(csp=CSP, humanize=humanize, zip=zip)
+_ENV.globals.update(csp=CSP, humanize=humanize, named=named, zip=zip)
 _ENV.filters["num"] = lambda value: f"{value:g}"
 
 
@@ -63,6 +65,7 @@ class QuestionView:
     flags: list[str] = field(default_factory=list)
     reference: str = ""
     has_checks: bool = False
+    images: tuple[str, ...] = ()  # plots drawn by the answer's own cells (data: URIs)
 
 
 @dataclass(frozen=True)
@@ -132,9 +135,17 @@ def _question_views(grade: Grade, assignment: Assignment, audience: Audience) ->
                 flags=_visible_flags(question, audience),
                 reference=spec.reference if spec and audience == "instructor" else "",
                 has_checks=question.id == checks_at,
+                images=_answer_images(grade, question),
             )
         )
     return views
+
+
+def _answer_images(grade: Grade, question: QuestionGrade) -> tuple[str, ...]:
+    if question.answer is None or grade.execution is None or grade.execution.notebook is None:
+        return ()
+    cells = list(grade.execution.notebook.get("cells", []))
+    return tuple(uri for index in question.answer.cells if 0 <= index < len(cells) for uri in output_images(cells[index]))
 
 
 def _visible_flags(question: QuestionGrade, audience: Audience) -> list[str]:
