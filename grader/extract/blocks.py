@@ -127,8 +127,7 @@ class _Reader:
         known = self.known
         listed = known.prompts_within(line)
         if len(listed) >= 2:
-            block = Block(0, [Claim(q, PROMPT, "question text") for q in listed], lists_questions=True)
-            return self._at(block), "", None
+            return Block(self.cell, [Claim(q, PROMPT, "question text") for q in listed], lists_questions=True), "", None
         keyword = _KEYWORD_NUMBER.match(line)
         if keyword:
             rest = keyword.group(2).strip()
@@ -143,46 +142,42 @@ class _Reader:
         if plain and len(plain.group("indent").expandtabs(4)) < 2:
             rest = plain.group(4).strip()
             copies = known.prompt_match(rest, PROMPT_MATCH)
-            if copies:
-                strength, how = PROMPT, "question text"
-            elif "#" in plain.group("lead"):
-                strength, how = NUMBERED_HEADING, "list number"
-            elif first or numbered_cell:
-                strength, how = LIST_START, "list number"
-            else:
-                strength, how = LIST_ITEM, "list number"
-            claims = [
-                claim
-                for q, within in known.numbered(int(plain.group(3)), self.part)
-                if (q is copies or not copies) and (not within or copies or known.shares_words(rest, q))
-                for claim in [_number_claim(q, within, strength, how)]
-            ]
+            claims = self._plain_number_claims(plain, rest, copies, first or numbered_cell)
             if claims:
                 return self._with_rest(claims, rest, copies)
         copies = known.prompt_match(line, PROMPT_MATCH)
         if copies:
-            return self._at(Block(0, [Claim(copies.id, PROMPT, "question text")])), "", copies.id
+            return Block(self.cell, [Claim(copies.id, PROMPT, "question text")]), "", copies.id
         heading = _HEADING.match(line)
         if heading or (first and len(line.split()) <= 6 and not line.rstrip().endswith(".")):
             title = (heading and next(g for g in heading.groups() if g)) or line
             if len(title.split()) <= HEADING_WORDS:
                 claims = [Claim(q, TITLE * share, "title") for q, share in known.title_shares(title).items()]
-                return self._at(Block(0, claims, heading=line)), "" if claims else line, None
+                return Block(self.cell, claims, heading=line), "" if claims else line, None
         return None
 
+    def _plain_number_claims(self, plain: re.Match, rest: str, copies, starts_list: bool) -> list[Claim]:
+        """"5." claims question 5 strongly as a heading or the start of a numbered cell, weakly inside a list."""
+        if copies:
+            strength, how = PROMPT, "question text"
+        elif "#" in plain.group("lead"):
+            strength, how = NUMBERED_HEADING, "list number"
+        else:
+            strength, how = (LIST_START if starts_list else LIST_ITEM), "list number"
+        return [
+            _number_claim(q, within, strength, how)
+            for q, within in self.known.numbered(int(plain.group(3)), self.part)
+            if (q is copies or not copies) and (not within or copies or self.known.shares_words(rest, q))
+        ]
+
     def _with_rest(self, claims: list[Claim], rest: str, copies):
-        block = self._at(Block(0, claims))
+        block = Block(self.cell, claims)
         if copies:
             return block, "", copies.id
         if rest and claims[0].strength >= LIST_START and all(self.known.is_other_question(rest, c.question) for c in claims):
             block.other_question = rest
             return block, "", None
         return block, "" if _is_title(rest) or (self.single_line and len(rest.split()) <= 12) else rest, None
-
-    def _at(self, block: Block) -> Block:
-        block.cell = self.cell
-        return block
-
 
 def read_blocks(cells: list[CellText], known: QuestionIndex, template_lines: frozenset[str]) -> list[Block]:
     reader = _Reader(known, template_lines)
