@@ -48,6 +48,7 @@ from grader.gradebook import load_run
 from grader.gradebook import now, write_atomically
 from grader.models import Execution, Grade, Submission
 from grader.pipeline import Override, RunOptions, apply_overrides, execute_notebook, failed, mark_identical, score
+from grader.words import count
 
 log = logging.getLogger(__name__)
 KERNEL_NAME = "python3"
@@ -712,8 +713,8 @@ def summary_line(result: BatchResult, total: int, jobs_text: str) -> str:
         if g.status == "error" or (g.execution is not None and g.execution.status in PROBLEM_STATUSES)
     )
     return (
-        f"{len(result.grades)} submissions: {result.executed} notebooks run ({jobs_text}), {result.cached} cached,"
-        f" {failed_count} failed or timed out; {result.seconds:.1f} s. The gradebook holds {total} students."
+        f"{count(len(result.grades), 'submission')}: {count(result.executed, 'notebook')} run ({jobs_text}), {result.cached} cached,"
+        f" {failed_count} failed or timed out; {result.seconds:.1f} s. The gradebook holds {count(total, 'student')}."
     )
 
 
@@ -751,7 +752,7 @@ REVIEW_REASONS = 5  # reasons shown per submission; the report has them all
 
 
 def review_table(items: list[Attention], total: int) -> Table:
-    table = Table(title=f"Needs review: {len(items)} of {total} submissions (worst first)")
+    table = Table(title=f"Needs review: {len(items)} of {count(total, 'submission')} (worst first)")
     for column in ("#", "student", "score", "why"):
         table.add_column(column, overflow="fold")
     for rank, item in enumerate(items, 1):

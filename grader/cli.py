@@ -24,6 +24,7 @@ from grader.pipeline import RunOptions, grade_submission
 from grader.authoring.draft import DraftError, draft_rubric, read_questions
 from grader.authoring.lint import lint_rubric
 from grader.rubric import RubricError, load_rubric, parse_rubric, publish
+from grader.words import count
 
 app = typer.Typer(help="Grade Jupyter notebook homework.", no_args_is_help=True, add_completion=False)
 rubric_app = typer.Typer(help="Write and check rubric files.", no_args_is_help=True)
@@ -113,7 +114,7 @@ def grade(
         Console().print(summary_table(batch, "Grades"))
         where = scheduler or f"{kernels} at a time"
         Console().print(summary_line(result, total, where), highlight=False)
-        Console().print(f"Wrote {out / 'grades.json'}, {out / 'index.html'} and {total} reports in {out / 'reports'}")
+        Console().print(f"Wrote {out / 'grades.json'}, {out / 'index.html'} and {count(total, 'report')} in {out / 'reports'}")
 
 
 def _open_graded(out: Path, assignment: Optional[Path]):
@@ -151,7 +152,7 @@ def rescore(
     refresh_exports(out, task.rubric)
     if not quiet:
         Console().print(summary_table(grades, "Grades (rescored)"))
-        Console().print(f"Rescored {len(grades)} submissions in {time.monotonic() - started:.1f} s; wrote {out / 'grades.json'}")
+        Console().print(f"Rescored {count(len(grades), 'submission')} in {time.monotonic() - started:.1f} s; wrote {out / 'grades.json'}")
 
 
 @app.command()
@@ -223,7 +224,7 @@ def review(
         items = review_items(book, include_reviewed=all_)
         total = len(book.current_submissions())
     if not items:
-        print(f"Nothing to review among {total} submissions.")
+        print(f"Nothing to review among {count(total, 'submission')}.")
         return
     Console(width=max(100, Console().width)).print(review_table(items, total))
 
@@ -388,7 +389,7 @@ def score_answers_command(
     except OSError as exc:
         _fail(f"{out}: cannot write the scores: {exc.strerror or exc}")
     mode = "keywords + semantic" if matcher is not None and matcher.active else "keywords only"
-    print(f"Wrote {out} ({len(results)} answers, {mode})")
+    print(f"Wrote {out} ({count(len(results), 'answer')}, {mode})")
 
 
 @rubric_app.command("publish")
@@ -423,8 +424,8 @@ def rubric_lint(
     findings = lint_rubric(rubric)
     for finding in findings:
         print(f"{file}: {finding.where}: {finding.message}")
-    print(f"{file}: {'OK' if not findings else f'{len(findings)} warning(s)'} "
-          f"({len(rubric.questions)} questions, {len(rubric.checks)} checks, {rubric.max_score:g} points)")
+    print(f"{file}: {'OK' if not findings else count(len(findings), 'warning')} "
+          f"({count(len(rubric.questions), 'question')}, {count(len(rubric.checks), 'check')}, {count(rubric.max_score, 'point')})")
     if findings and strict:
         raise typer.Exit(1)
 
@@ -446,7 +447,7 @@ def rubric_draft(
         + yaml.safe_dump(draft, sort_keys=False, allow_unicode=True, width=100),
         encoding="utf-8",
     )
-    print(f"Wrote {out} ({len(draft['questions'])} questions)")
+    print(f"Wrote {out} ({count(len(draft['questions']), 'question')})")
 
 
 def main() -> None:  # pragma: no cover

@@ -156,10 +156,10 @@ def test_canvas_without_assignment_id_warns_that_a_new_column_is_made():
 
 
 def test_moodle_refuses_to_leave_out_a_graded_student_unless_told():
-    with pytest.raises(ExportError, match=r"1 of 3 graded students have no email address \(\.\./Dée\).*--roster"):
+    with pytest.raises(ExportError, match=r"1 of 3 graded students has no email address \(\.\./Dée\).*--roster"):
         build_export("moodle", CLASS, RUBRIC)
     no_sis = {**BOB, "identity": {**BOB["identity"], "sis_id": ""}}
-    with pytest.raises(ExportError, match=r"1 of 2 graded students have no id number \(bob\).*use --moodle-id email"):
+    with pytest.raises(ExportError, match=r"1 of 2 graded students has no id number \(bob\).*use --moodle-id email"):
         build_export("moodle", [ANA, no_sis, CHEN], RUBRIC, ExportOptions(moodle_identifier="idnumber"))
 
 

@@ -317,3 +317,20 @@ def test_the_sandbox_line_and_the_hints_read_cleanly(graded_class, tmp_path):
     assert check.exit_code == 0 and ".;" not in check.output
     assert invoke("export", "--out", out, "--format", "csv").exit_code == 0
     assert ".;" not in (out / "exports" / "grades.csv").read_text(encoding="utf-8-sig")
+
+
+# --- 10. words -----------------------------------------------------------------------------------
+
+
+def test_one_submission_is_counted_in_the_singular(tmp_path):
+    result = invoke("grade", ASSIGNMENT / "examples" / "weak.ipynb", "--assignment", ASSIGNMENT, "--out", tmp_path / "out", "--no-run")
+    assert result.exit_code == 0, result.output
+    assert "1 submission: 1 notebook run" in result.output and "The gradebook holds 1 student." in result.output
+    assert "1 report in" in result.output and "1 submissions" not in result.output
+
+
+def test_grading_the_examples_folder_prints_no_noise(tmp_path):
+    result = invoke("grade", ASSIGNMENT / "examples", "--assignment", ASSIGNMENT, "--out", tmp_path / "out", "--no-run")
+    assert result.exit_code == 0, result.output
+    assert "skipped" not in result.output and "not a notebook" not in result.output
+    assert "6 submissions: 5 notebooks run" in result.output

@@ -37,6 +37,7 @@ from grader.export.common import (
     total_cell,
 )
 from grader.rubric import Rubric
+from grader.words import count
 
 MoodleIdentifier = Literal["email", "idnumber"]
 
@@ -97,6 +98,6 @@ def _refuse_to_lose_grades(records: list[dict], identifier: MoodleIdentifier) ->
         fix = f"grade again with --roster FILE holding {wanted} (see docs/lms.md) and export again, or --leave-out to grade them in Moodle by hand"
     shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
     raise ExportError(
-        f"moodle: {len(lost)} of {len(graded)} graded students have no {header.lower()} ({shown}); "
+        f"moodle: {len(lost)} of {count(len(graded), 'graded student')} {'has' if len(lost) == 1 else 'have'} no {header.lower()} ({shown}); "
         f"their grades would be left out of moodle.csv, so nothing was written: {fix}"
     )

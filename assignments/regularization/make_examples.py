@@ -1,6 +1,6 @@
 """Write the synthetic student submissions used by the demo and the tests.
 
-    python assignments/regularization/examples/make_examples.py
+    python assignments/regularization/make_examples.py
 
 Every notebook here is made up for this project (no real student's work): each one has a
 different layout and quality so the grader's answer finding, scoring and code checks all get
@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_cell
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent / "examples"  # the example submissions it writes
 TEMPLATE = HERE.parent / "template.ipynb"
 
 
