@@ -334,3 +334,38 @@ def test_grading_the_examples_folder_prints_no_noise(tmp_path):
     assert result.exit_code == 0, result.output
     assert "skipped" not in result.output and "not a notebook" not in result.output
     assert "6 submissions: 5 notebooks run" in result.output
+
+
+# --- 8. docs -------------------------------------------------------------------------------------
+
+
+def doc_block(text: str, header: str) -> str:
+    """The indented example in the docs that starts with ``header``."""
+    found = re.search(rf"\n( +){re.escape(header)}\n((?:\1.*\n)+)", text)
+    assert found, header
+    return header + "\n" + "".join(line.strip() + "\n" for line in found.group(2).splitlines())
+
+
+@pytest.mark.parametrize("header, student, name", [
+    ("id,name,email", "anunez", "Núñez, Ana"),
+    ("First name,Surname,ID number,Email address", "S1001", "Ana Núñez"),
+])  # fmt: skip
+def test_the_roster_examples_in_the_docs_work(tmp_path, header, student, name):
+    roster = tmp_path / "roster.csv"
+    roster.write_text(doc_block((ROOT / "docs" / "lms.md").read_text(encoding="utf-8"), header), encoding="utf-8")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    answered_notebook(folder, f"{student}.ipynb")
+    out = tmp_path / "out"
+    result = invoke("grade", folder, "--assignment", ASSIGNMENT, "--out", out, "--roster", roster, "--no-run", "--quiet")
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads((out / "grades.json").read_text(encoding="utf-8"))
+    assert record["identity"]["name"] == name and record["identity"]["email"] == "ana@example.edu"
+
+
+def test_the_readme_says_what_the_test_command_leaves_out_and_which_reports_to_release():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    setup = readme[readme.index("Set up and run the tests"):readme.index("## What it does")]
+    assert "apt-get install -y chromium" in setup and "skipped" in setup
+    assert "--index-url https://download.pytorch.org/whl/cpu" in setup
+    assert "--audience student" in readme and re.search(r"Never\s+hand those out", readme)
