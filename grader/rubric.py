@@ -12,19 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_\-]*$", max_length=64)]
-Phrase = Annotated[str, Field(min_length=1, max_length=300)]
+from grader.check_specs import CHECK_KINDS, Check, check_references_are_earlier
+from grader.schema import Identifier, Phrase, Strict
+
 REFERENCE_CONCEPT = "similar_to_reference"  # the grade's line for a question's reference_weight share
 
 
 class RubricError(ValueError):
     """A rubric that cannot be used, with every problem spelled out for a person."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Concept(Strict):
@@ -133,27 +130,6 @@ def _compile(pattern: str) -> None:
         raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
 
 
-CheckKind = Literal[
-    "trained_model_with_layers",
-    "trained_model_without_layers",
-    "evaluated_on_held_out_data",
-    "results_reported",
-    "python",
-]
-
-
-class Check(Strict):
-    """A verdict about what the code did, decided from the kernel's facts."""
-
-    id: Identifier
-    points: float = Field(gt=0)
-    kind: CheckKind
-    description: str = ""
-    params: dict[str, Any] = {}
-    static_credit: float = Field(default=0.5, ge=0, le=1)
-    hint: str = ""
-
-
 class SemanticSettings(Strict):
     """How sentences are matched by meaning (optional extra; see docs/rubric.md, "Semantic matching").
 
@@ -193,6 +169,7 @@ class Rubric(Strict):
     def _ids_unique_and_total_adds_up(self) -> "Rubric":
         _require_unique([q.id for q in self.questions], "questions")
         _require_unique([c.id for c in self.checks], "checks")
+        check_references_are_earlier(self.checks)
         for index, question in enumerate(self.questions):
             _require_unique([c.id for c in question.concepts], f"questions[{index}].concepts")
         if self.total is not None and abs(self.total - self.max_score) > 1e-9:
@@ -210,7 +187,10 @@ class Rubric(Strict):
 
     def fingerprint(self) -> str:
         """Stable hash of the rubric's content: a changed rubric means grades need re-scoring."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        content = self.model_dump(mode="json")
+        for check, dumped in zip(self.checks, content["checks"]):  # params as written: defaults added later change nothing
+            dumped["params"] = check.params.model_dump(mode="json", exclude_unset=True)
+        canonical = json.dumps(content, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -226,14 +206,22 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     lines = [f"{source}: the rubric is not valid:"]
     for problem in error.errors():
         path = "".join(
-            f"[{part}]" if isinstance(part, int) else f".{part}" for part in problem["loc"]
+            f"[{part}]" if isinstance(part, int) else f".{part}"
+            for part in problem["loc"]
+            if part not in CHECK_KINDS  # the union's tag: the path is checks[2].params..., not checks[2].python.params...
         ).lstrip(".")
         message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "greater_than":
+        if problem["type"] == "union_tag_invalid":
+            path, message = f"{path}.kind", f"unknown check kind {problem['ctx']['tag']!r}; one of {', '.join(CHECK_KINDS)}"
+        elif problem["type"] == "union_tag_not_found":
+            path, message = f"{path}.kind", f"missing; one of {', '.join(CHECK_KINDS)}"
+        elif problem["type"] == "greater_than":
             message = f"must be > {problem['ctx']['gt']}"
         elif problem["type"] == "extra_forbidden":
             message = "unknown field (check the spelling; see docs/rubric.md)"
-        lines.append(f"  {path or '(top level)'}: {message}")
+        if not path and not message.startswith("checks["):  # a check's own message names its place
+            path = "(top level)"
+        lines.append(f"  {path}: {message}" if path else f"  {message}")
     return "\n".join(lines)
 
 
@@ -257,18 +245,18 @@ def load_rubric(path: Path) -> Rubric:
     return rubric.model_copy(update={"checks": [_resolve_python_check(path, i, c) for i, c in enumerate(rubric.checks)]})
 
 
-def _resolve_python_check(rubric_path: Path, index: int, check: "Check") -> "Check":
+def _resolve_python_check(rubric_path: Path, index: int, check: Check) -> Check:
     """``function: checks.py:name`` is read relative to the rubric file; the file must exist."""
     if check.kind != "python":
         return check
-    target = str(check.params.get("function", ""))
+    target = check.params.function
     file, sep, name = target.rpartition(":")
     if not sep or not file or not name.isidentifier():
         raise RubricError(f"{rubric_path}: checks[{index}].params.function: expected FILE.py:FUNCTION, got {target!r}")
     location = (rubric_path.parent / file).resolve()
     if not location.is_file():
         raise RubricError(f"{rubric_path}: checks[{index}].params.function: {location} not found")
-    return check.model_copy(update={"params": {**check.params, "function": f"{location}:{name}"}})
+    return check.model_copy(update={"params": check.params.model_copy(update={"function": f"{location}:{name}"})})
 
 
 def publish(rubric: Rubric) -> Rubric:

@@ -91,3 +91,35 @@ def test_draft_writes_a_rubric_that_grader_uses_as_is(tmp_path):
     question = rubric.question("q1")
     assert score_answer(question, Answer("q1", question.reference, (), 1.0)).score == question.points
     assert score_answer(question, Answer("q1", "I do not know.", (), 1.0)).score == 0
+
+
+def with_check(**check):
+    return {**minimal(), "checks": [{"id": "dropout_model", "points": 5, "kind": "trained_model_with_layers",
+                                     "params": {"layers": ["Dropout"]}}, check]}  # fmt: skip
+
+
+def test_a_misspelt_check_param_or_kind_is_an_error_naming_it():
+    misspelt = {"id": "c", "points": 1, "kind": "trained_model_with_layers", "params": {"layers": ["Dropout"], "min_epoch": 2}}
+    with pytest.raises(RubricError, match=r"checks\[1\]\.params\.min_epoch: unknown field"):
+        parse_rubric(with_check(**misspelt))
+    with pytest.raises(RubricError, match=r"checks\[1\]\.kind: unknown check kind 'trained_with'"):
+        parse_rubric(with_check(id="c", points=1, kind="trained_with"))
+    with pytest.raises(RubricError, match=r"checks\[1\]\.params\.layers: Field required"):
+        parse_rubric(with_check(id="c", points=1, kind="trained_model_without_layers", params={}))
+
+
+def test_a_check_may_use_only_the_models_of_a_check_above_it():
+    later = with_check(id="c", points=1, kind="results_reported", params={"models": ["dropout_model", "baseline"]})
+    with pytest.raises(RubricError, match=r"checks\[1\]\.params\.models\[1\]: 'baseline' names no check; name a check above"):
+        parse_rubric(later)
+    assert parse_rubric(with_check(id="c", points=1, kind="results_reported", params={"models": ["dropout_model"]}))
+
+
+def test_every_check_kind_of_the_rubric_has_its_verdicts_and_typed_params():
+    from grader.check_specs import CHECK_KINDS
+    from grader.rubric import load_rubric
+    from grader.score.checks import KINDS
+
+    assert set(KINDS) == set(CHECK_KINDS)
+    rubric = load_rubric(ROOT / "rubrics" / "regularization.yaml")
+    assert rubric.checks[0].params.min_rate == 0.0 and rubric.checks[0].params.min_epochs == 1

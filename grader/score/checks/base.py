@@ -1,0 +1,133 @@
+"""What every check kind shares: the context checks run in, the verdict they return, the base
+class of a kind, and what the run's facts say about a model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from grader.execute.facts import Evaluation, Facts, Fit, Model
+from grader.extract.static import StaticModel
+from grader.models import Evidence
+
+HELD_OUT_OVERLAP = 0.05
+
+
+@dataclass
+class CheckContext:
+    facts: Facts
+    evidence: Evidence
+    verified_cells: frozenset[int] = frozenset()
+    failed_cells: frozenset[int] = frozenset()
+    saved_outputs_only: bool = False
+    chosen: dict[str, list[Model]] = field(default_factory=dict)
+    chosen_static: dict[str, list[StaticModel]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    evidence: list[str]
+    credit: float = 1.0
+    source: str = "runtime"
+
+
+class CheckKind:
+    """One kind of check: its verdict from what ran, and its verdict from the code alone.
+
+    ``kind`` is the rubric's ``kind:`` (its params are ``grader.check_specs``' model of that name).
+    ``static`` runs only when the run did not pass the check: credit for code that was written but
+    not shown to run, or None when there is nothing to credit.
+    """
+
+    kind: ClassVar[str]
+
+    def run(self, check, context: CheckContext) -> Verdict:
+        raise NotImplementedError
+
+    def static(self, check, context: CheckContext) -> Verdict | None:
+        return None
+
+
+def describe_model(model: Model) -> str:
+    layers = " ".join(_describe_layer(layer) for layer in model.layers) or "no layers recorded"
+    name = model.variable or model.name or f"model {model.id}"
+    return f"{name}: {layers}"
+
+
+def _describe_layer(layer) -> str:
+    if layer.rate is not None:
+        return f"{layer.cls}({layer.rate:g})"
+    if layer.units is not None:
+        return f"{layer.cls}({layer.units})" + (" +reg" if layer.regularized else "")
+    return layer.cls
+
+
+def fits_of(facts: Facts, model: Model) -> list[Fit]:
+    return [fit for fit in facts.fits if fit.model == model.id]
+
+
+def evaluations_of(facts: Facts, model: Model) -> list[Evaluation]:
+    return [e for e in facts.evaluations if e.model == model.id]
+
+
+def training_summary(facts: Facts, model: Model) -> str:
+    fits = fits_of(facts, model)
+    epochs = sum(f.epochs_run for f in fits)
+    samples = max((f.samples or 0 for f in fits), default=0)
+    text = f"trained {epochs} epoch{'s' if epochs != 1 else ''}"
+    if samples:
+        text += f" on {samples:,} samples"
+    if any(f.budgeted for f in fits):
+        text += " (budgeted run)"
+    for evaluation in held_out(facts, model)[:1]:
+        size = f"{evaluation.samples:,} " if evaluation.samples else ""
+        text += f", evaluated on {size}held-out samples ({metrics_text(evaluation)})"
+    return text
+
+
+def held_out(facts: Facts, model: Model) -> list[Evaluation]:
+    """Evaluations on samples the model was not trained on.
+
+    Either few of the evaluated rows occur in its training rows, or the evaluated array is the
+    dataset's own test split while the model never trained on that split (a data file whose test
+    images also sit in its training images does not make the student's evaluation wrong).
+    """
+    trained_on_test = any(f.dataset_split == "test" for f in fits_of(facts, model))
+    return [
+        e
+        for e in evaluations_of(facts, model)
+        if (e.overlap_with_training is not None and e.overlap_with_training <= HELD_OUT_OVERLAP)
+        or (e.dataset_split == "test" and not trained_on_test)
+    ]
+
+
+def metrics_text(evaluation: Evaluation) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics.items()) or "no metrics returned"
+
+
+def referenced_static_calls(check, context: CheckContext) -> tuple[list[StaticModel], list] | None:
+    """The models the code defines for each of ``params.models`` (as the checks above chose them
+    from the code) and the first evaluate()/predict() call on each; None if any is missing."""
+    referenced = [context.chosen_static.get(ref, [])[:1] for ref in check.params.models]
+    if not referenced or not all(referenced):
+        return None
+    static = context.evidence.static
+    models = [group[0] for group in referenced]
+    calls = [next(iter(static.calls_on(m.variable, "evaluate") + static.calls_on(m.variable, "predict")), None) for m in models]
+    if None in calls:
+        return None
+    return models, calls
+
+
+def not_shown_to_run(check, context: CheckContext, model: StaticModel, call) -> Verdict | None:
+    if call.cell in context.verified_cells:
+        return None
+    where = "did not run" if context.saved_outputs_only or call.cell not in context.failed_cells else "failed"
+    return Verdict(
+        False,
+        [f"implemented but not shown to run: {model.variable} = {' '.join(model.layers)} (cell {model.cell}); "
+         f"its {call.method}() in cell {call.cell} {where}"],
+        check.static_credit,
+        "static",
+    )

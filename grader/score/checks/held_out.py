@@ -1,0 +1,57 @@
+"""``evaluated_on_held_out_data``: the models the checks above chose were evaluated on data they
+were not trained on (or, with ``validation_counts``, measured on validation data in training)."""
+
+from __future__ import annotations
+
+from grader.check_specs import EvaluatedOnHeldOutData as HeldOutSpec
+from grader.score.checks.base import HELD_OUT_OVERLAP, CheckContext, CheckKind, Verdict, evaluations_of, fits_of
+from grader.score.checks.base import held_out, metrics_text, not_shown_to_run, referenced_static_calls
+
+
+class EvaluatedOnHeldOutData(CheckKind):
+    kind = "evaluated_on_held_out_data"
+
+    def run(self, check: HeldOutSpec, context: CheckContext) -> Verdict:
+        facts = context.facts
+        passed, evidence = True, []
+        for check_id in check.params.models:
+            models = context.chosen.get(check_id, [])
+            if not models:
+                passed = False
+                evidence.append(f"{check_id}: no trained model to evaluate")
+                continue
+            found = self._held_out_evidence(check, context, check_id, models)
+            if found:
+                evidence.append(found)
+                continue
+            passed = False
+            seen = [e for m in models for e in evaluations_of(facts, m)]
+            if seen:
+                worst = max((e.overlap_with_training or 0) for e in seen)
+                evidence.append(f"{check_id}: evaluated only on data it was trained on ({worst:.0%} of the evaluated samples were training samples)")
+            else:
+                evidence.append(f"{check_id}: never evaluated with evaluate() or predict()")
+        return Verdict(passed, evidence)
+
+    def _held_out_evidence(self, check: HeldOutSpec, context: CheckContext, check_id: str, models) -> str | None:
+        """The line saying how one of ``models`` was measured on held-out data, or None."""
+        facts = context.facts
+        for model in models:
+            found = held_out(facts, model)
+            if found:
+                first = found[0]
+                line = f"{check_id}: {model.variable or model.name} evaluated on {first.samples or '?'} samples it was not trained on ({metrics_text(first)})"
+                if (first.overlap_with_training or 0) > HELD_OUT_OVERLAP:
+                    line += f"; it is the dataset's test split, though {first.overlap_with_training:.0%} of those images also occur in the data file's training images"
+                return line
+            validated = [f for f in fits_of(facts, model) if f.validation != "none" and any(k.startswith("val_") for k in f.history)]
+            if check.params.validation_counts and validated:
+                return f"{check_id}: {model.variable or model.name} measured on validation data during training"
+        return None
+
+    def static(self, check: HeldOutSpec, context: CheckContext) -> Verdict | None:
+        found = referenced_static_calls(check, context)
+        if found is None:
+            return None
+        models, calls = found
+        return not_shown_to_run(check, context, models[0], calls[0])

@@ -1,0 +1,117 @@
+"""Models told apart by their layers: one with some layer classes was trained
+(``trained_model_with_layers``), one without them was trained (``trained_model_without_layers``),
+ideally the same model minus those layers (``compare_with``)."""
+
+from __future__ import annotations
+
+from grader.check_specs import TrainedModelWithLayers as WithLayersSpec
+from grader.check_specs import TrainedModelWithoutLayers as WithoutLayersSpec
+from grader.execute.facts import Facts, Model
+from grader.extract.static import StaticModel
+from grader.score.checks.base import CheckContext, CheckKind, Verdict, describe_model, fits_of, not_shown_to_run
+from grader.score.checks.base import training_summary
+
+
+def _trained(facts: Facts, model: Model, min_epochs: int) -> bool:
+    return sum(f.epochs_run for f in fits_of(facts, model)) >= min_epochs
+
+
+class _LayerKind(CheckKind):
+    def static_models(self, check, context: CheckContext) -> list[StaticModel]:
+        """The models the code defines (read from its syntax) that this check is about."""
+        raise NotImplementedError
+
+    def static(self, check, context: CheckContext) -> Verdict | None:
+        static = context.evidence.static
+        fitted = [(m, c) for m in self.static_models(check, context) for c in static.calls_on(m.variable, "fit")]
+        context.chosen_static[check.id] = [m for m, _ in fitted]
+        if not fitted:
+            return None
+        model, call = fitted[0]
+        if context.saved_outputs_only and any(c.output_shows_training for _, c in fitted):
+            return Verdict(True, [f"{model.variable}: {' '.join(model.layers)} (cell {model.cell}); the saved outputs show it training (unverified: the notebook was not run)"], 1.0, "static")
+        return not_shown_to_run(check, context, model, call)
+
+
+class TrainedModelWithLayers(_LayerKind):
+    kind = "trained_model_with_layers"
+
+    def run(self, check: WithLayersSpec, context: CheckContext) -> Verdict:
+        params = check.params
+        kinds, min_rate, max_rate = set(params.layers), params.min_rate, params.max_rate
+        facts = context.facts
+        with_layer = [m for m in facts.models if _has_layer(m, kinds, min_rate, max_rate)]
+        trained = [m for m in with_layer if _trained(facts, m, params.min_epochs)]
+        context.chosen[check.id] = trained
+        if trained:
+            return Verdict(True, [f"{describe_model(m)}; {training_summary(facts, m)}" for m in trained])
+        evidence = []
+        for model in with_layer:
+            evidence.append(f"{describe_model(model)} was built but never trained ({params.min_epochs}+ epoch needed)")
+        useless = [m for m in facts.models if any(l.cls in kinds and l.rate is not None and not (min_rate < l.rate < max_rate) for l in m.layers)]
+        for model in useless:
+            evidence.append(f"{describe_model(model)}: a rate outside ({min_rate:g}, {max_rate:g}) has no effect")
+        if not evidence:
+            evidence.extend(
+                f"{m.variable} = {' '.join(m.layers)} (cell {m.cell}) is defined but never trained"
+                for m in self.static_models(check, context)
+                if not context.evidence.static.calls_on(m.variable, "fit")
+            )
+        if not evidence:
+            names = ", ".join(sorted(kinds)[:4])
+            evidence.append(f"no model containing {names} was trained in the run")
+        return Verdict(False, evidence)
+
+    def static_models(self, check: WithLayersSpec, context: CheckContext) -> list[StaticModel]:
+        kinds, min_rate, max_rate = set(check.params.layers), check.params.min_rate, check.params.max_rate
+        return [
+            m for m in context.evidence.static.models
+            if any(l in kinds and (r is None or min_rate < r < max_rate) for l, r in zip(m.layers, m.rates))
+        ]
+
+
+def _has_layer(model: Model, kinds: set[str], min_rate: float, max_rate: float) -> bool:
+    return any(
+        layer.cls in kinds and (layer.rate is None or min_rate < layer.rate < max_rate) for layer in model.layers
+    )
+
+
+class TrainedModelWithoutLayers(_LayerKind):
+    kind = "trained_model_without_layers"
+
+    def run(self, check: WithoutLayersSpec, context: CheckContext) -> Verdict:
+        kinds = set(check.params.layers)
+        facts = context.facts
+        without = [m for m in facts.models if m.layers and not any(l.cls in kinds for l in m.layers)]
+        trained = [m for m in without if _trained(facts, m, check.params.min_epochs)]
+        context.chosen[check.id] = trained
+        if not trained:
+            if without:
+                return Verdict(False, [f"{describe_model(m)} was built but never trained" for m in without])
+            return Verdict(False, ["no model without " + ", ".join(sorted(kinds)[:3]) + " was trained in the run"])
+        evidence = [f"{describe_model(m)}; {training_summary(facts, m)}" for m in trained]
+        reference = context.chosen.get(check.params.compare_with or "", [])
+        if reference:
+            evidence.append(_comparison_note(reference[0], trained, kinds))
+        return Verdict(True, evidence)
+
+    def static_models(self, check: WithoutLayersSpec, context: CheckContext) -> list[StaticModel]:
+        kinds = set(check.params.layers)
+        return [m for m in context.evidence.static.models if m.layers and not any(l in kinds for l in m.layers)]
+
+
+def _comparison_note(reference: Model, candidates: list[Model], kinds: set[str]) -> str:
+    """Whether a candidate is ``reference`` minus the layers of ``kinds``, in the rubric's words."""
+    left_out = ", ".join(sorted({l.cls for l in reference.layers if l.cls in kinds})) or ", ".join(sorted(kinds)[:3])
+    stripped = [(l.cls, l.units, l.regularized) for l in reference.layers if l.cls not in kinds]
+    for model in candidates:
+        if [(l.cls, l.units, l.regularized) for l in model.layers] == stripped:
+            name, reference_name = describe_model(model).split(":")[0], describe_model(reference).split(":")[0]
+            return f"like-for-like: {name} has the same layers as {reference_name} minus its {left_out} layers"
+    model = candidates[0]
+    differences = []
+    if any(l.regularized for l in model.layers) and not any(l.regularized for l in reference.layers):
+        differences.append("it adds weight regularization")
+    if [l.units for l in model.layers if l.units] != [units for _, units, _ in stripped if units]:
+        differences.append("its layer sizes differ")
+    return "not a like-for-like comparison: " + ("; ".join(differences) or f"its layers differ beyond the {left_out} layers")

@@ -1,0 +1,158 @@
+"""``results_reported``: a result of each model the checks above chose appears in the notebook's
+outputs: a metric printed, a training-history plot or table, or a number printed after it."""
+
+from __future__ import annotations
+
+import re
+
+from grader.check_specs import ResultsReported as ReportedSpec
+from grader.execute.facts import Facts, Model
+from grader.score.checks.base import CheckContext, CheckKind, Verdict, evaluations_of, fits_of, referenced_static_calls
+
+_METRIC_NUMBER = re.compile(r"(?<![\d.])0\.\d{2,}|\b\d{1,2}\.\d{1,2}\s?%")
+_PROGRESS_LOG = re.compile(r"Epoch \d+|step\b|━|\[=+|\d+/\d+ \[")
+
+
+class ResultsReported(CheckKind):
+    kind = "results_reported"
+
+    def run(self, check: ReportedSpec, context: CheckContext) -> Verdict:
+        passed, evidence = True, []
+        for check_id in check.params.models:
+            shown = _shown(context, check_id, context.chosen.get(check_id, []))
+            if shown:
+                evidence.append(shown)
+            else:
+                passed = False
+                evidence.append(f"{check_id}: no result of this model appears in the notebook's outputs")
+        return Verdict(passed, evidence)
+
+    def static(self, check: ReportedSpec, context: CheckContext) -> Verdict | None:
+        found = referenced_static_calls(check, context)
+        if found is None:
+            return None
+        _, calls = found
+        if context.saved_outputs_only and all(_number_shown(context, call.cell) for call in calls):
+            return Verdict(True, [f"results are printed after cell {max(c.cell for c in calls)} (unverified: the notebook was not run)"], 1.0, "static")
+        return None
+
+
+def _shown(context: CheckContext, check_id: str, models: list[Model]) -> str | None:
+    """The line saying where a result of ``models`` is shown, or None."""
+    facts = context.facts
+    for model in models:
+        for evaluation in evaluations_of(facts, model):
+            for name, value in evaluation.metrics.items():
+                cell = _printed(value, context.evidence.outputs, after=evaluation.cell, logged=_framework_cells(facts))
+                if cell is not None:
+                    return f"{check_id}: {name} {value:.4f} appears in the output of cell {cell}"
+    if models and _history_plot(context, models):
+        return f"{check_id}: its training history is plotted"
+    if (cell := _history_shown(context, models)) is not None:
+        return f"{check_id}: its final training-history values are shown in the output of cell {cell}"
+    unmeasured = [e for m in models for e in evaluations_of(facts, m) if not e.metrics and e.cell is not None]
+    cell = next((e.cell for e in unmeasured if _number_shown(context, e.cell)), None)
+    if cell is not None:
+        return f"{check_id}: a result is printed after its evaluation in cell {cell} (its metric is computed by the student's code)"
+    return None
+
+
+def _printed(
+    value: float, outputs: tuple[tuple[int, str], ...], after: int | None, logged: frozenset[int] = frozenset()
+) -> int | None:
+    """The first cell at or after ``after`` whose output shows ``value`` in a usual form, where
+    that form is not one of so many numbers that some would match by chance (``_crowded``).
+    ``logged``: cells where the framework trained or evaluated (their progress logs are its own)."""
+    if value in (0.0, 1.0):
+        return None
+    shown = [(cell, text) for cell, text in outputs if after is None or cell >= after]
+    for form, decimals, scale in _forms(value):
+        pattern = re.compile(r"(?<![\d.])" + re.escape(form) + r"(?!\d)")
+        cell = next((cell for cell, text in shown if pattern.search(text)), None)
+        if cell is not None and (decimals is None or not _crowded(shown, decimals, scale, logged)):
+            return cell
+    return None
+
+
+def _forms(value: float) -> list[tuple[str, int | None, int]]:
+    """(text, decimals shown or None for every digit, scale): how a metric is usually printed."""
+    digits = len(repr(value).partition(".")[2])  # a short repr (0.9123) is as easy to hit as .4f
+    forms = [(repr(value), digits if 0 < digits <= 6 else None, 1)]
+    forms += [(f"{value:.4f}", 4, 1), (f"{value:.3f}", 3, 1), (f"{value:.2f}", 2, 1)]
+    forms += [(f"{value * 100:.2f}", 2, 100), (f"{value * 100:.1f}", 1, 100)]
+    return forms
+
+
+CROWDED = 0.05  # share of the possible values of a form printed in the outputs: past it, a match is luck
+_DECIMAL = re.compile(r"(?<![\d.])(\d{1,3})\.(\d+)(?![\d.])")
+
+
+def _crowded(outputs: list[tuple[int, str]], decimals: int, scale: int, logged: frozenset[int]) -> bool:
+    """Whether the outputs print so many distinct numbers of this precision between 0 and
+    ``scale`` that any metric would appear among them: a cell printing 0.0000 to 0.9999 shows
+    every accuracy. The progress logs of cells where the framework trained or evaluated do not
+    count (they are its own, one line an epoch); lines that only look like them elsewhere do."""
+    seen: set[int] = set()
+    possible = scale * 10**decimals
+    for cell, text in outputs:
+        for line in text.splitlines():
+            if cell in logged and _PROGRESS_LOG.search(line):
+                continue
+            for whole, fraction in _DECIMAL.findall(line):
+                if len(fraction) >= decimals and int(whole) <= scale:
+                    seen.add(int(whole) * 10**decimals + int(fraction[:decimals]))
+            if len(seen) > CROWDED * possible:
+                return True
+    return False
+
+
+def _framework_cells(facts: Facts) -> frozenset[int]:
+    """Cells where the probe saw a fit or an evaluation: the ones whose progress logs are the framework's."""
+    return frozenset(r.cell for r in (*facts.fits, *facts.evaluations) if r.cell is not None)
+
+
+def _history_plot(context: CheckContext, models: list[Model]) -> bool:
+    """A figure drawn after the model trained, from its training history (or a table made of it)."""
+    fit_cells = [f.cell for m in models for f in fits_of(context.facts, m) if f.cell is not None]
+    if not fit_cells:
+        return False
+    code = dict(context.evidence.code_cells)
+    names = ["history", *_names_from_history(code.values())]
+    return any(
+        cell > min(fit_cells) and any(re.search(rf"\b{re.escape(n)}\b", code.get(cell, "")) for n in names)
+        for cell in context.evidence.images
+    )
+
+
+def _names_from_history(sources) -> set[str]:
+    """Variables assigned from a training history: ``frame = pd.DataFrame(history.history)``."""
+    found = set()
+    for source in sources:
+        for match in re.finditer(r"^\s*([A-Za-z_]\w*)\s*=\s*(.+)$", source, re.MULTILINE):
+            if "history" in match.group(2):
+                found.add(match.group(1))
+    return found
+
+
+def _history_shown(context: CheckContext, models: list[Model]) -> int | None:
+    """The cell whose output shows a model's final training-history values (a printed table)."""
+    for model in models:
+        for fit in fits_of(context.facts, model):
+            finals = [values[-1] for values in fit.history.values() if values]
+            if not finals or fit.cell is None:
+                continue
+            logged = _framework_cells(context.facts)
+            cells = [_printed(value, context.evidence.outputs, after=fit.cell + 1, logged=logged) for value in finals]
+            if all(cell is not None for cell in cells):
+                return max(cells)
+    return None
+
+
+def _number_shown(context: CheckContext, cell: int) -> bool:
+    """A metric-like number printed at or after ``cell``, not counting training progress logs."""
+    for index, text in context.evidence.outputs:
+        if index >= cell and any(
+            _METRIC_NUMBER.search(line) for line in text.splitlines() if not _PROGRESS_LOG.search(line)
+        ):
+            return True
+    return False
