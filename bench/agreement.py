@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -33,6 +32,8 @@ from grader.rubric import parse_rubric  # noqa: E402
 from grader.score.answers_api import AnswerRow, grade_answers  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "scientsbank-2way"
+SEED_SOLUTION = ROOT.parent / "shared" / "seeds" / "regularization-solution.ipynb"
+CORPUS = ROOT.parent / "shared" / "corpus" / "regularization"
 SPLITS = ("train", "test-unseen-answers", "test-unseen-questions", "test-unseen-domains")
 BASELINES = {  # weighted F1 of naive scorers on these files, one threshold tuned on train/ (from the issue)
     "content-word overlap with the reference": ("0.689", "0.695"),
@@ -51,9 +52,7 @@ def read_split(folder: Path) -> list[Item]:
     items = []
     for path in sorted(folder.glob("*.xml")):
         root = ET.parse(path).getroot()
-        ident = re.sub(r"[^A-Za-z0-9_\-]", "_", root.get("id") or path.stem)
-        if not ident[0].isalpha():
-            ident = "q" + ident
+        ident = root.get("id") or path.stem
         prompt = (root.findtext("questionText") or "").strip()
         reference = " ".join((r.text or "").strip() for r in root.iter("referenceAnswer"))
         answers = tuple(
@@ -71,13 +70,13 @@ class Scored:
 
 
 def score_split(items: list[Item], semantic: bool) -> Scored:
-    rubric = parse_rubric(draft_rubric([i.question for i in items], "SciEntsBank", semantic=semantic), "draft")
+    rubric = parse_rubric(draft_rubric([i.question for i in items], "SciEntsBank", semantic=semantic).rubric, "draft")
     scorer = None
     if semantic:
         from grader.score.semantic import SemanticScorer
 
         scorer = SemanticScorer(rubric.semantic)
-    rows = [AnswerRow(i.question.id, aid, text) for i in items for aid, text, _ in i.answers]
+    rows = [AnswerRow(i.question.label, aid, text) for i in items for aid, text, _ in i.answers]
     judged = np.array([ok for i in items for _, _, ok in i.answers])
     started = time.perf_counter()
     graded = grade_answers(rubric, rows, scorer)
@@ -113,6 +112,46 @@ def measure(data: Path, semantic: bool) -> tuple[dict[str, tuple[float, float, i
     answers = sum(len(s.judged) for s in scored.values())
     seconds = sum(s.seconds for s in scored.values())
     return results, threshold, answers / seconds
+
+
+def draft_on_corpus(semantic: bool) -> tuple[float, float, int] | None:
+    """A draft of the regularization homework from its template's questions and the seed solution's answers,
+    unedited, scoring the corpus: (correlation of score/max with the reader's quality on written questions,
+    the same with the shipped rubric, answers). None when ../shared is absent."""
+    import csv
+
+    import nbformat
+
+    from grader.assignment import load_assignment
+    from grader.authoring.from_notebooks import questions_from_notebooks
+    from grader.extract.cells import prose_lines
+    from grader.extract.evidence import gather_evidence
+    from grader.score.concepts import score_answer
+    from grader.score.semantic import semantic_for
+
+    folder = ROOT / "assignments" / "regularization"
+    if not (SEED_SOLUTION.is_file() and (CORPUS / "labels-answers.tsv").is_file()):
+        return None
+    template = folder / "template.ipynb"
+    drafted = parse_rubric(draft_rubric(questions_from_notebooks(SEED_SOLUTION, template), "draft", semantic=semantic).rubric)
+    shipped = load_assignment(folder).rubric
+    template_lines = prose_lines(nbformat.read(template, as_version=4))
+    with open(CORPUS / "labels-answers.tsv", encoding="utf-8") as handle:
+        labels = [r for r in csv.DictReader(handle, delimiter="\t") if r["question"] != "Q8"]
+    correlations = []
+    for rubric in (drafted, shipped):
+        matcher = semantic_for(rubric, requested=semantic)
+        answers = {
+            name: gather_evidence(nbformat.read(CORPUS / name, as_version=4), rubric, template_lines).answers
+            for name in {r["file"] for r in labels}
+        }
+        ours = []
+        for row in labels:
+            question = rubric.question(row["question"]) if rubric is drafted else rubric.question(row["question"].lower())
+            grade = score_answer(question, answers[row["file"]].get(question.id), matcher)
+            ours.append(grade.score / grade.max_score)
+        correlations.append(float(np.corrcoef(ours, [int(r["quality"]) for r in labels])[0, 1]))
+    return correlations[0], correlations[1], len(labels)
 
 
 def notebook_seconds() -> tuple[float, list[tuple[str, int, float, float]]]:

@@ -24,6 +24,7 @@ from grader.pipeline import RunOptions, grade_submission
 from grader.authoring.draft import DraftError, draft_rubric, read_questions
 from grader.authoring.lint import lint_rubric
 from grader.rubric import RubricError, load_rubric, parse_rubric, publish
+from grader.score.semantic import SemanticUnavailable
 from grader.words import count
 
 app = typer.Typer(help="Grade Jupyter notebook homework.", no_args_is_help=True, add_completion=False)
@@ -432,22 +433,38 @@ def rubric_lint(
 
 @rubric_app.command("draft")
 def rubric_draft(
-    questions: Annotated[Path, typer.Option(help="CSV with question_id,prompt,reference[,points].")],
     out: Annotated[Path, typer.Option(help="Where to write the rubric YAML.")],
+    questions: Annotated[
+        Optional[Path], typer.Option(help="CSV with question_id,prompt,reference[,points,part,number].")
+    ] = None,
+    solution: Annotated[Optional[Path], typer.Option(help="The solution notebook (with --template): references from its answers.")] = None,
+    template: Annotated[Optional[Path], typer.Option(help="The template notebook students get: its numbered questions.")] = None,
+    points: Annotated[float, typer.Option(help="Points per question drafted from notebooks.")] = 10.0,
     title: Annotated[str, typer.Option(help="The rubric's title.")] = "Draft rubric",
+    semantic: Annotated[
+        Optional[bool],
+        typer.Option("--semantic/--keywords-only", help="Group synonyms and add a reference share (needs the semantic extra); default: when installed."),
+    ] = None,
 ) -> None:
-    """Propose concepts and phrases from reference answers: a complete rubric to edit."""
+    """Propose a rubric from reference answers (a CSV, or a solution notebook and its template): a draft to edit."""
+    from grader.authoring.from_notebooks import questions_from_notebooks
+
+    if (questions is None) == (solution is None and template is None) or (questions is None and None in (solution, template)):
+        _fail("give either --questions CSV, or both --solution and --template notebooks")
     try:
-        draft = draft_rubric(read_questions(questions), title)
-        parse_rubric(draft, str(out))
-    except (DraftError, RubricError) as exc:
+        if questions is not None:
+            rows, source = read_questions(questions), questions.name
+        else:
+            rows, source = questions_from_notebooks(solution, template, points), f"{solution.name} and {template.name}"
+        draft = draft_rubric(rows, title, semantic)
+        parse_rubric(draft.rubric, str(out))
+    except (DraftError, RubricError, SemanticUnavailable) as exc:
         _fail(str(exc))
-    out.write_text(
-        "# Drafted by `grader rubric draft` from " + questions.name + ": edit the phrases, points and hints.\n"
-        + yaml.safe_dump(draft, sort_keys=False, allow_unicode=True, width=100),
-        encoding="utf-8",
-    )
-    print(f"Wrote {out} ({count(len(draft['questions']), 'question')})")
+    try:
+        out.write_text(draft.to_yaml(source), encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{out}: cannot write the rubric: {exc.strerror or exc}")
+    print(f"Wrote {out} ({count(len(rows), 'question')}); check it with `grader rubric lint {out}` and `grader rubric try {out} NOTEBOOK`")
 
 
 def main() -> None:  # pragma: no cover

@@ -76,6 +76,7 @@ class Question(Strict):
     """A question: free text scored by concepts, or a quiz item (choice, numeric, short)."""
 
     id: Identifier
+    label: str = Field(default="", max_length=64)  # the id people see ("1.1", "Q1a") when `id` had to be made safe
     prompt: str = Field(min_length=1)
     points: float = Field(ge=0)
     kind: Literal["text", "choice", "numeric", "short"] = "text"
@@ -183,7 +184,8 @@ class Rubric(Strict):
         return sum(q.points for q in self.questions) + sum(c.points for c in self.checks)
 
     def question(self, question_id: str) -> Question:
-        return next(q for q in self.questions if q.id == question_id)
+        """By id, or by the label people see ("1.1")."""
+        return next(q for q in self.questions if q.id == question_id or (q.label and q.label == question_id))
 
     def fingerprint(self) -> str:
         """Stable hash of the rubric's content: a changed rubric means grades need re-scoring."""

@@ -153,7 +153,7 @@ def test_the_model_loads_once_per_process():
 @needs_model
 def test_a_drafted_rubric_with_the_model_takes_half_from_the_reference_and_scores_it_full():
     row = QuestionRow("q1", "What is overfitting?", "A model that memorises noise in the training data performs poorly on unseen data.")
-    rubric = parse_rubric(draft_rubric([row], "Draft", semantic=True))
+    rubric = parse_rubric(draft_rubric([row], "Draft", semantic=True).rubric)
     assert rubric.semantic is not None and rubric.questions[0].reference_weight == 0.5
     matcher = semantic_for(rubric, threads=1)
     question = rubric.questions[0]

@@ -69,10 +69,10 @@ def grade_answers(
 ) -> list[tuple[AnswerRow, QuestionGrade]]:
     """Each answer's QuestionGrade. With a SemanticScorer, all sentences are embedded in one batch first."""
     rows = [_as_row(row, number) for number, row in enumerate(rows, start=1)]
-    questions = {q.id: q for q in rubric.questions}
+    questions = {q.label: q for q in rubric.questions if q.label} | {q.id: q for q in rubric.questions}
     for row in rows:
         if row.question_id not in questions:
-            known = ", ".join(list(questions)[:20])
+            known = ", ".join(q.label or q.id for q in rubric.questions[:20])
             raise AnswersError(f"{row.where}: question {row.question_id!r} is not in the rubric (its questions: {known})")
         if not row.answer_id:
             raise AnswersError(f"{row.where}: empty answer_id")

@@ -44,6 +44,7 @@ CACHE_LIMIT = 200_000
 FUZZY_STEM_LENGTH = 5  # stems this long match one-letter typos exactly, as the keyword matcher does
 QUOTE_SHARE = 0.8  # the quoted sentences carry at least this share of the reference match
 MAX_QUOTED = 3
+DEDUPE = False
 
 # Words that carry no idea of their own. Negators, comparatives and directions are kept: "not",
 # "more", "higher" and "up" are often the whole point of a science answer.
@@ -294,10 +295,14 @@ class SemanticScorer:
             return None
         asked = set(tokenize(prompt).stems)
         stems, fallback = [], []
+        seen: set[str] = set()
         for sentence, embedded in zip(sentences, self.encoder.embed(s.text for s in sentences)):
             for index, stem_ in enumerate(sentence.tokens.stems):
                 if not is_key_word(sentence.tokens, index) or not embedded.words[index].any():
                     continue
+                if DEDUPE and stem_ in seen:
+                    continue
+                seen.add(stem_)
                 entry = (stem_, embedded.words[index], _word(sentence.tokens, index))
                 (fallback if stem_ in asked else stems).append(entry)
         chosen = stems or fallback

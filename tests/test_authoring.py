@@ -1,0 +1,188 @@
+"""Authoring a rubric: drafts worth editing from a CSV or from notebooks, any question ids, and lint's warnings."""
+
+import csv
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from grader.authoring import common_words
+from grader.authoring.draft import QuestionRow, draft_rubric, question_key, split_points
+from grader.authoring.lint import lint_rubric
+from grader.cli import app
+from grader.rubric import load_rubric, parse_rubric
+from grader.score.semantic import FUNCTION_WORDS
+from grader.score.text import phrase_stems
+
+QUESTIONS = [
+    ("1.1", "What does a plant need to make its food?", "Plants use sunlight, water and carbon dioxide to make sugar in their leaves; the leaves capture light with chlorophyll.", "7", "1", "1"),
+    ("12.10", "Why do magnets stick to a fridge door?", "The door contains iron, and iron is attracted by the magnet's field even though the door itself is not a magnet.", "4.5", "2", "1"),
+    ("Q1a", "What is overfitting?", "A model that memorises noise in its 32 training examples performs poorly on unseen data.", "", "", ""),
+]
+
+
+@pytest.fixture
+def questions_csv(tmp_path):
+    path = tmp_path / "questions.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["question_id", "prompt", "reference", "points", "part", "number"])
+        writer.writerows(QUESTIONS)
+    return path
+
+
+def test_any_question_id_gets_a_safe_key_and_keeps_its_label():
+    taken: set[str] = set()
+    assert [question_key(label, taken) for label in ("1.1", "12.10", "Q1a", "1_1", "Part 2 / Q3")] == [
+        "q1_1", "q12_10", "Q1a", "q1_1_2", "Part_2_Q3",
+    ]
+
+
+def test_points_are_whole_or_half_and_add_up_exactly():
+    for points, parts in ((10, 3), (7, 4), (8, 5), (4.5, 4), (1, 5), (0.8 * 10, 5)):
+        shares = split_points(points, parts)
+        assert sum(shares) == points and all(s * 2 == int(s * 2) for s in shares)
+    assert split_points(1, 5) == [0.5, 0.5]
+
+
+def test_draft_from_a_csv_through_the_cli_is_a_rubric_worth_editing(questions_csv, tmp_path):
+    out = tmp_path / "draft.yaml"
+    result = CliRunner().invoke(app, ["rubric", "draft", "--questions", str(questions_csv), "--out", str(out), "--keywords-only"])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "# min_words" in text and "# id q1_1: a rubric key made from the question id '1.1'" in text
+    rubric = load_rubric(out)
+    assert [(q.id, q.label) for q in rubric.questions] == [("q1_1", "1.1"), ("q12_10", "12.10"), ("Q1a", "")]
+    assert rubric.question("1.1") is rubric.question("q1_1")
+    first, second, third = rubric.questions
+    assert first.locate.part == 1 and first.locate.number_in_part == 1 and first.min_words >= 3
+    assert second.points == 4.5 and third.points == 10
+    for question in rubric.questions:
+        asked = set(phrase_stems(question.prompt))
+        assert 1 <= len(question.concepts) <= 5
+        assert sum(c.points for c in question.concepts) == question.points
+        for concept in question.concepts:
+            assert all(c * 2 == int(c * 2) for c in [concept.points])
+            assert concept.hint.startswith("Explain") and "…" not in concept.hint
+            for phrase in concept.any:
+                assert not any(ch.isdigit() for ch in phrase)
+                assert phrase.split()[-1] not in FUNCTION_WORDS
+                assert not set(phrase_stems(phrase)) <= asked
+    assert len(first.concepts) >= 3
+
+
+def test_answers_scored_by_the_ids_people_use(questions_csv, tmp_path):
+    runner = CliRunner()
+    rubric = tmp_path / "draft.yaml"
+    assert runner.invoke(app, ["rubric", "draft", "--questions", str(questions_csv), "--out", str(rubric), "--keywords-only"]).exit_code == 0
+    answers = tmp_path / "answers.csv"
+    answers.write_text(
+        "question_id,answer_id,text\n"
+        '1.1,a1,"Leaves capture sunlight with chlorophyll and use water and carbon dioxide to make sugar."\n'
+        "12.10,a2,I do not know.\n",
+        encoding="utf-8",
+    )
+    scores = tmp_path / "scores.csv"
+    result = runner.invoke(app, ["score-answers", "--rubric", str(rubric), "--answers", str(answers), "--out", str(scores), "--keywords-only"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(scores.open(encoding="utf-8")))
+    assert [r["question_id"] for r in rows] == ["1.1", "12.10"]
+    assert float(rows[0]["score"]) == 7 and float(rows[1]["score"]) == 0
+
+
+def test_draft_rejects_a_bad_csv_with_a_message_that_names_the_line(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text("question_id,prompt,reference,points\n1.1,Why?,Because.,2.3\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["rubric", "draft", "--questions", str(path), "--out", str(tmp_path / "o.yaml")])
+    message = " ".join(result.output.split())
+    assert result.exit_code != 0 and "line 2" in message and "half" in message
+    result = CliRunner().invoke(app, ["rubric", "draft", "--out", str(tmp_path / "o.yaml")])
+    assert result.exit_code != 0 and "--questions" in result.output
+
+
+def _notebook(cells):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell(c) for c in cells]
+    return notebook
+
+
+def test_draft_from_a_solution_and_its_template(tmp_path):
+    prompts = [
+        "## Part 1: Basics",
+        "### Q1. What does Batch Normalization do to the inputs of a layer?",
+        "*Your answer here.*",
+        "## Part 2: Training",
+        "### Q2. Why can a network with Batch Normalization use a higher learning rate?",
+        "*Your answer here.*",
+    ]
+    answers = [
+        "It standardizes each feature over the mini-batch to zero mean and unit variance, then applies a learned scale and shift.",
+        "Normalized activations keep gradients well scaled, so larger steps stay stable and training converges faster.",
+    ]
+    template, solution = tmp_path / "template.ipynb", tmp_path / "solution.ipynb"
+    nbformat.write(_notebook(prompts), template)
+    nbformat.write(_notebook([prompts[0], prompts[1], answers[0], prompts[3], prompts[4], answers[1]]), solution)
+    out = tmp_path / "draft.yaml"
+    result = CliRunner().invoke(
+        app, ["rubric", "draft", "--solution", str(solution), "--template", str(template), "--out", str(out), "--keywords-only"]
+    )
+    assert result.exit_code == 0, result.output
+    rubric = load_rubric(out)
+    assert [q.id for q in rubric.questions] == ["Q1", "Q2"]
+    assert rubric.questions[0].reference == answers[0]
+    assert rubric.questions[1].locate.part == 2 and rubric.questions[1].locate.number_in_part == 1
+    assert rubric.questions[1].locate.numbers == [2]
+
+
+def lint_messages(question: dict, *others: dict) -> list[str]:
+    rubric = parse_rubric({"title": "T", "questions": [question, *others]})
+    return [f.message for f in lint_rubric(rubric)]
+
+
+def question(concepts, **extra):
+    return {"id": "q1", "prompt": "Compare the two optimizers.", "points": sum(c["points"] for c in concepts), "concepts": concepts, **extra}
+
+
+def test_lint_sums_exactly_and_warns_about_digits_and_common_words():
+    tenths = [{"id": f"c{i}", "points": 0.8, "any": [f"word{chr(97 + i)}"]} for i in range(10)]
+    messages = lint_messages({"id": "q1", "prompt": "Why?", "points": 8, "concepts": tenths})
+    assert not any("full marks" in m for m in messages)
+    messages = lint_messages(question([{"id": "a", "points": 2, "any": ["32", "more", "the same"]}]))
+    assert any("'32' is only a number" in m for m in messages)
+    assert any("'more' is only common words" in m for m in messages)
+    assert any("'the same' is only common words" in m for m in messages)
+
+
+@pytest.mark.skipif(not common_words.available(), reason="the authoring extra (wordfreq) is not installed")
+def test_lint_names_stems_shared_with_common_words():
+    messages = lint_messages(question([{"id": "a", "points": 2, "any": ["difference", "experiment", "overfitting"]}]))
+    assert any("'difference' shares its stem with different" in m for m in messages)
+    assert any("'experiment' shares its stem with experience" in m for m in messages)
+    assert not any("overfitting" in m and "shares" in m for m in messages)
+
+
+def test_lint_warns_about_a_phrase_inside_a_hyphenated_compound_and_other_questions_answers():
+    first = question(
+        [{"id": "full_batch", "points": 2, "any": ["batch gradient descent"]}, {"id": "lr", "points": 2, "any": ["learning rate"]}],
+        reference="Batch gradient descent uses the whole training set; mini-batch gradient descent uses a few examples and a learning rate.",
+    )
+    second = {
+        "id": "q2", "prompt": "What does momentum add?", "points": 2,
+        "reference": "Momentum keeps a running average of past gradients, so oscillations cancel.",
+        "concepts": [{"id": "average", "points": 2, "any": ["running average", "oscillations cancel", "whole training set"]}],
+    }
+    messages = lint_messages(first, second)
+    assert any("'batch gradient descent' also matches inside 'mini-batch gradient descent'" in m for m in messages)
+    assert any("'whole training set' match the reference answer of q1" in m for m in messages)
+
+
+def test_lint_cli_stays_quiet_on_a_clean_rubric(tmp_path):
+    path = tmp_path / "clean.yaml"
+    path.write_text(yaml.safe_dump({"title": "T", "questions": [question(
+        [{"id": "a", "points": 2, "any": ["momentum"]}, {"id": "b", "points": 2, "any": ["learning rate"]}],
+        reference="Momentum smooths the steps and the learning rate sets their size.",
+    )]}))
+    result = CliRunner().invoke(app, ["rubric", "lint", str(path), "--strict"])
+    assert result.exit_code == 0, result.output
