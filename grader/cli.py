@@ -431,6 +431,50 @@ def rubric_lint(
         raise typer.Exit(1)
 
 
+@rubric_app.command("try")
+def rubric_try(
+    rubric: Annotated[Path, typer.Argument(help="The rubric YAML file.")],
+    notebooks: Annotated[list[Path], typer.Argument(help="A few saved notebooks (not run).")],
+    out: Annotated[Path, typer.Option(help="Where to write the page.")] = Path("rubric-try.html"),
+    template: Annotated[Optional[Path], typer.Option(help="The template notebook: its text is never taken for an answer.")] = None,
+    semantic: Annotated[
+        Optional[bool],
+        typer.Option("--semantic/--keywords-only", help="Match by meaning too (needs the semantic extra); default: as the rubric says."),
+    ] = None,
+) -> None:
+    """Score a few notebooks without running them; per concept, the sentence that matched or the nearest miss."""
+    import nbformat
+
+    from grader.authoring.try_rubric import render_html, render_terminal, try_rubric
+    from grader.extract.cells import prose_lines
+    from grader.score.semantic import Unavailable, semantic_for
+
+    try:
+        parsed = load_rubric(rubric)
+    except RubricError as exc:
+        _fail(str(exc))
+    template_lines: frozenset[str] = frozenset()
+    if template is not None:
+        try:
+            template_lines = prose_lines(nbformat.read(template, as_version=4))
+        except Exception as exc:
+            _fail(f"{template}: not a readable notebook ({exc})")
+    missing = [str(p) for p in notebooks if not p.is_file()]
+    if missing:
+        _fail(f"not found: {', '.join(missing)}")
+    matcher = semantic_for(parsed, semantic)
+    if isinstance(matcher, Unavailable):
+        console.print(f"[yellow]warning:[/] {matcher.reason}", highlight=False)
+    results = try_rubric(parsed, notebooks, template_lines, matcher)
+    for line in render_terminal(results):
+        print(line)
+    try:
+        out.write_text(render_html(parsed, results), encoding="utf-8")
+    except OSError as exc:
+        _fail(f"{out}: cannot write the page: {exc.strerror or exc}")
+    print(f"Wrote {out}")
+
+
 @rubric_app.command("draft")
 def rubric_draft(
     out: Annotated[Path, typer.Option(help="Where to write the rubric YAML.")],

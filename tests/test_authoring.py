@@ -186,3 +186,32 @@ def test_lint_cli_stays_quiet_on_a_clean_rubric(tmp_path):
     )]}))
     result = CliRunner().invoke(app, ["rubric", "lint", str(path), "--strict"])
     assert result.exit_code == 0, result.output
+
+
+def test_rubric_try_shows_the_matching_sentence_and_the_nearest_miss(tmp_path):
+    rubric = tmp_path / "rubric.yaml"
+    rubric.write_text(yaml.safe_dump({"title": "Optimizers <b>", "questions": [{
+        "id": "q1", "label": "1.1", "prompt": "How does momentum help gradient descent?", "points": 4,
+        "concepts": [
+            {"id": "running_average", "points": 2, "any": ["running average of gradients"]},
+            {"id": "damps_oscillation", "points": 2, "any": ["damps oscillations"]},
+        ],
+    }]}))
+    notebook = _notebook([
+        "### Q1. How does momentum help gradient descent?",
+        "It keeps a running average of past gradients. The <script>alert(1)</script> steps oscillate less.",
+    ])
+    path = tmp_path / "student.ipynb"
+    nbformat.write(notebook, path)
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("not json", encoding="utf-8")
+    page = tmp_path / "try.html"
+    result = CliRunner().invoke(app, ["rubric", "try", str(rubric), str(path), str(broken), "--out", str(page), "--keywords-only"])
+    assert result.exit_code == 0, result.output
+    assert "student.ipynb: 2 / 4" in result.output
+    assert '+ running_average (2): matched by its phrases: running average of past gradients "It keeps a running average' in result.output
+    assert "- damps_oscillation (2): nearest to 'damps oscillations': lacks 'damps'" in result.output
+    assert "broken.ipynb" in result.output and "not a readable notebook" in result.output
+    html = page.read_text(encoding="utf-8")
+    assert "Content-Security-Policy" in html and "<script>" not in html and "&lt;script&gt;" in html
+    assert "Optimizers &lt;b&gt;" in html and "1.1: 2 / 4" in html
