@@ -1,5 +1,6 @@
 """What a new user trips on (issue 18), each through the command line as they would meet it."""
 
+import csv
 import json
 import re
 import shutil
@@ -369,3 +370,32 @@ def test_the_readme_says_what_the_test_command_leaves_out_and_which_reports_to_r
     assert "apt-get install -y chromium" in setup and "skipped" in setup
     assert "--index-url https://download.pytorch.org/whl/cpu" in setup
     assert "--audience student" in readme and re.search(r"Never\s+hand those out", readme)
+
+
+# --- 9. semantic matching: what it takes, what it changes -----------------------------------------
+
+
+def test_the_shipped_rubric_scores_by_keywords_and_a_semantic_block_is_what_turns_meaning_on(tmp_path):
+    """README: the extra alone changes nothing for the shipped rubric; a `semantic:` block (and examples) does."""
+    import yaml
+
+    answers = tmp_path / "answers.csv"
+    paraphrase = "It keeps the network from memorising its training examples, so that it also works on new data."
+    answers.write_text(f'question_id,answer_id,text\nq1,a1,"{paraphrase}"\n', encoding="utf-8")
+    shipped = ROOT / "rubrics" / "regularization.yaml"
+    assert "semantic" not in yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    result = invoke("score-answers", "--rubric", shipped, "--answers", answers, "--out", tmp_path / "keywords.csv")
+    assert result.exit_code == 0 and last_line(result.output).endswith("(1 answer, keywords only)"), result.output
+    pytest.importorskip("sentence_transformers", reason="the semantic extra is not installed: pip install -e '.[semantic]'")
+    rubric = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    rubric["semantic"] = {"threshold": 0.6}
+    q1 = next(q for q in rubric["questions"] if q["id"] == "q1")
+    concept = next(c for c in q1["concepts"] if c["id"] == "prevents_overfitting")
+    concept["examples"] = ["it stops the model from memorising the training data"]
+    (tmp_path / "semantic.yaml").write_text(yaml.safe_dump(rubric, sort_keys=False), encoding="utf-8")
+    result = invoke("score-answers", "--rubric", tmp_path / "semantic.yaml", "--answers", answers, "--out", tmp_path / "semantic.csv")
+    assert result.exit_code == 0 and last_line(result.output).endswith("(1 answer, keywords + semantic)"), result.output
+    row = next(csv.DictReader(open(tmp_path / "semantic.csv", encoding="utf-8")))
+    assert "prevents_overfitting (similarity 0.7" in row["matched_concepts"] and "memorising" in row["evidence"], row
+    keywords = next(csv.DictReader(open(tmp_path / "keywords.csv", encoding="utf-8")))
+    assert "prevents_overfitting" not in keywords["matched_concepts"]
