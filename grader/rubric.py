@@ -35,6 +35,10 @@ class Concept(Strict):
     hint: str = ""
     hidden: bool = False
     any_polarity: bool = False  # the concept names what to avoid: "does not memorize" shows it too
+    # The relation, not only the words: every `all` entry in one clause, and phrases whose presence in
+    # a match's sentence cancels it ("noise" next to "fitting the noise of the data").
+    same_clause: bool = False
+    not_with: list[Phrase] = []
     # Semantic matching (optional extra): sentences that show the concept in other words, and the
     # similarity a sentence of the answer needs to show it (default: the rubric's semantic.threshold).
     examples: list[Annotated[str, Field(min_length=1, max_length=500)]] = []
@@ -269,7 +273,7 @@ def publish(rubric: Rubric) -> Rubric:
     questions = []
     for question in rubric.questions:
         concepts = [
-            c.model_copy(update={"any": [], "all": [], "regex": [], "examples": []}) if c.hidden else c
+            c.model_copy(update={"any": [], "all": [], "regex": [], "examples": [], "not_with": []}) if c.hidden else c
             for c in question.concepts
         ]
         locate = question.locate.model_copy(update={"keywords": [k for k in question.locate.keywords if k.lower() not in secret]})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz import process
@@ -67,23 +67,31 @@ class AnswerIndex:
         return self._squashed
 
 
-def find_phrase(index: AnswerIndex, stems: tuple[str, ...]) -> Match | None:
-    """The first non-negated occurrence of the phrase, else the first negated one."""
+def iter_matches(index: AnswerIndex, stems: tuple[str, ...]) -> Iterator[Match]:
+    """Every occurrence of the phrase, in order; its words lie in one clause ("variance. Bias
+    reduction" is not a "variance reduction", nor "reduce the bias but increase" a "bias increase")."""
     if not stems:
-        return None
-    negated_match: Match | None = None
+        return
     candidates = [index.where(s) for s in stems]
     if any(not c for c in candidates):
-        return None
+        return
+    clauses = index.tokens.clauses
     for start in candidates[0]:
         last = start
         for following in candidates[1:]:
-            last = next((p for p in following if last < p <= last + MAX_GAP + 1), -1)
+            last = next((p for p in following if last < p <= last + MAX_GAP + 1 and clauses[p] == clauses[start]), -1)
             if last < 0:
                 break
-        if last < 0:
+        if last >= 0:
+            yield Match(start, last, _is_negated(index.tokens, start, last, stems))
+
+
+def find_phrase(index: AnswerIndex, stems: tuple[str, ...], accept: Callable[[Match], bool] | None = None) -> Match | None:
+    """The first non-negated occurrence of the phrase that ``accept`` allows, else the first negated one."""
+    negated_match: Match | None = None
+    for match in iter_matches(index, stems):
+        if accept is not None and not accept(match):
             continue
-        match = Match(start, last, _is_negated(index.tokens, start, last, stems))
         if not match.negated:
             return match
         negated_match = negated_match or match
@@ -108,17 +116,18 @@ class PhraseHit:
     phrase: str
     quote: str
     negated: bool
+    first: int = -1  # the token where the match starts (-1: a symbolic phrase, matched as written)
 
 
-def match_phrase(index: AnswerIndex, phrase: str) -> PhraseHit | None:
+def match_phrase(index: AnswerIndex, phrase: str, accept: Callable[[Match], bool] | None = None) -> PhraseHit | None:
     if is_symbolic(phrase):
         if squash(phrase) in index.squashed:
             return PhraseHit(phrase, phrase, False)
         return None
-    match = find_phrase(index, _compiled(phrase))
+    match = find_phrase(index, _compiled(phrase), accept)
     if match is None:
         return None
-    return PhraseHit(phrase, index.tokens.quote(match.first, match.last), match.negated)
+    return PhraseHit(phrase, index.tokens.quote(match.first, match.last), match.negated, match.first)
 
 
 @lru_cache(maxsize=8192)
@@ -129,11 +138,12 @@ def _compiled(phrase: str) -> tuple[str, ...]:
 def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
     if concept.published:
         return ConceptResult(concept.id, concept.points, False, hint=concept.hint, hidden=True, pending=True)
+    allowed = _not_cancelled(index, concept.not_with)
     hits: list[PhraseHit] = []
     negated: list[PhraseHit] = []
     alternatives_found = not (concept.any or concept.regex)
     for phrase in concept.any:
-        hit = match_phrase(index, phrase)
+        hit = match_phrase(index, phrase, allowed)
         if hit is None:
             continue
         if hit.negated and not concept.any_polarity:
@@ -149,16 +159,10 @@ def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
                 hits.append(PhraseHit(pattern, found.group(), False))
                 alternatives_found = True
                 break
-    groups_found = True
-    for group in concept.all_groups():
-        group_hits = [h for h in (match_phrase(index, p) for p in group) if h is not None]
-        positive = next((h for h in group_hits if concept.any_polarity or not h.negated), None)
-        if positive is None:
-            negated.extend(group_hits)
-            groups_found = False
-            break
-        hits.append(positive)
-    found = alternatives_found and groups_found
+    group_hits, group_negated = _all_groups(index, concept, allowed)
+    hits.extend(group_hits or [])
+    negated.extend(group_negated)
+    found = alternatives_found and group_hits is not None
     return ConceptResult(
         id=concept.id,
         points=concept.points,
@@ -168,6 +172,51 @@ def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
         hidden=concept.hidden,
         negated=not found and bool(negated),
     )
+
+
+def _not_cancelled(index: AnswerIndex, not_with: list[str]) -> Callable[[Match], bool] | None:
+    """A match is cancelled by a ``not_with`` phrase in its sentence: "noise" in a sentence about
+    fitting the noise of the data is not the noise of mini-batch statistics."""
+    if not not_with:
+        return None
+    sentences = index.tokens.sentences
+    spoiled = {sentences[m.first] for phrase in not_with for m in iter_matches(index, _compiled(phrase))}
+    return lambda match: sentences[match.first] not in spoiled
+
+
+def _all_groups(index: AnswerIndex, concept: Concept, allowed) -> tuple[list[PhraseHit] | None, list[PhraseHit]]:
+    """One positive hit per ``all`` entry (None when an entry is missing), and the negated hits seen.
+    With ``same_clause`` every entry must be shown in one clause: the relation, not only the words."""
+    groups = concept.all_groups()
+    if not groups:
+        return [], []
+    clauses = index.tokens.clauses
+    places: list[int | None] = [None]
+    if concept.same_clause:
+        first = [m for p in groups[0] for m in _positive(index, p, allowed, concept.any_polarity)]
+        places = list(dict.fromkeys(clauses[m.first] for m in first))
+    negated: list[PhraseHit] = []
+    for place in places:
+        accept = allowed if place is None else _within(clauses, place, allowed)
+        hits: list[PhraseHit] = []
+        for group in groups:
+            found = [h for h in (match_phrase(index, p, accept) for p in group) if h is not None]
+            positive = next((h for h in found if concept.any_polarity or not h.negated), None)
+            if positive is None:
+                negated.extend(found)
+                break
+            hits.append(positive)
+        else:
+            return hits, negated
+    return None, negated
+
+
+def _positive(index: AnswerIndex, phrase: str, allowed, any_polarity: bool) -> list[Match]:
+    return [m for m in iter_matches(index, _compiled(phrase)) if (any_polarity or not m.negated) and (allowed is None or allowed(m))]
+
+
+def _within(clauses: tuple[int, ...], place: int, allowed) -> Callable[[Match], bool]:
+    return lambda match: clauses[match.first] == place and (allowed is None or allowed(match))
 
 
 def score_answer(

@@ -14,6 +14,8 @@ import snowballstemmer
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:'[A-Za-z]+)?")
 _SENTENCE_END = re.compile(r"[.;!?:]\s|\n\s*\n|\n\s*[-*+]\s|\n\s*\d+[.)]\s|\n#")
+_CLAUSE_END = re.compile(r"[,;:()\[\]]|\s[-–—]\s")  # within a sentence: where one claim ends and the next begins
+CONTRASTS = frozenset({"but", "whereas", "while", "although", "though", "however", "yet"})
 _STEMMER = snowballstemmer.stemmer("english")
 
 NEGATORS = frozenset({"not", "no", "never", "neither", "nor", "cannot", "hardly", "barely"})
@@ -29,12 +31,13 @@ def stem(word: str) -> str:
 
 @dataclass(frozen=True)
 class Tokens:
-    """The words of a text with their stems, character spans and sentence numbers."""
+    """The words of a text with their stems, character spans, sentence and clause numbers."""
 
     text: str
     stems: tuple[str, ...]
     spans: tuple[tuple[int, int], ...]
     sentences: tuple[int, ...]
+    clauses: tuple[int, ...] = ()  # a clause ends at a sentence end, , ; : ( ) a dash, or before "but", "while"...
 
     def quote(self, first: int, last: int) -> str:
         return self.text[self.spans[first][0] : self.spans[last][1]]
@@ -64,7 +67,20 @@ def tokenize(text: str) -> Tokens:
         stems.append(stem(word))
         spans.append(match.span())
         sentences.append(sentence)
-    return Tokens(text, tuple(stems), tuple(spans), tuple(sentences))
+    return Tokens(text, tuple(stems), tuple(spans), tuple(sentences), _clause_numbers(text, spans, sentences))
+
+
+def _clause_numbers(text: str, spans: list[tuple[int, int]], sentences: list[int]) -> tuple[int, ...]:
+    clauses: list[int] = []
+    clause = 0
+    for index, (start, _) in enumerate(spans):
+        if index:
+            between = text[spans[index - 1][1] : start]
+            word = text[start : spans[index][1]].lower()
+            if sentences[index] != sentences[index - 1] or _CLAUSE_END.search(between) or word in CONTRASTS:
+                clause += 1
+        clauses.append(clause)
+    return tuple(clauses)
 
 
 def phrase_stems(phrase: str) -> tuple[str, ...]:
