@@ -11,44 +11,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.execute.dataset_files import DatasetError, check_dataset
-from grader.execute.sandbox import SandboxLimits
 from grader.extract.cells import prose_lines
 from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric, publish
+from grader.settings import Budget, ExecutionLimits, SandboxLimits
 
 
 class AssignmentError(ValueError):
     """An assignment folder that cannot be used; the message says which file and field."""
-
-
-class ExecutionLimits(BaseModel):
-    """Everything that bounds one run. ``sandbox`` comes from the assignment file's own
-    ``sandbox:`` section; it travels here so that whatever runs a notebook (a worker process, a
-    cluster node) gets it with the timeouts, and a changed limit means new runs."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cell_timeout: float = Field(default=600, gt=0)
-    notebook_timeout: float = Field(default=1800, gt=0)
-    startup_timeout: float = Field(default=60, gt=0)
-    sandbox: SandboxLimits = SandboxLimits()
-
-
-class FastBudget(BaseModel):
-    """How far ``--budget fast`` cuts training and evaluation; verdicts must not depend on it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_epochs: int = Field(default=1, ge=1)
-    max_train_samples: int = Field(default=2048, ge=32)
-    max_eval_samples: int = Field(default=2000, ge=32)
-    max_torch_batches: int = Field(default=20, ge=1)
-
-
-class Budget(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    default: Literal["full", "fast"] = "full"
-    fast: FastBudget = FastBudget()
 
 
 class AssignmentQuestion(BaseModel):

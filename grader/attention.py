@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Literal, Mapping, Sequence
 
-from grader.export.common import with_overrides
 from grader.export.grades_json import grade_record
+from grader.identical import identical_flag, identical_hand_ins
 from grader.models import Grade
-from grader.pipeline import TOTAL, Override, identical_flag
+from grader.overrides import TOTAL, Override, with_overrides
 
 AttentionKind = Literal["error", "review", "run"]  # not graded; flagged; only cells that failed
 NOT_GRADED = "not graded"
@@ -89,15 +89,6 @@ def worst_first(items: Iterable[Attention | None]) -> list[Attention]:
     found = [item for item in items if item is not None]
     share = lambda item: (item.score or 0) / item.max_score if item.max_score else 0.0  # noqa: E731
     return sorted(found, key=lambda item: (-item.severity, share(item), item.student.casefold()))
-
-
-def identical_hand_ins(shas: Mapping[str, str]) -> dict[str, list[str]]:
-    """student -> the other students who handed in the same file (by sha256)."""
-    by_sha: dict[str, list[str]] = {}
-    for student, sha in shas.items():
-        if sha:
-            by_sha.setdefault(sha, []).append(student)
-    return {student: [s for s in by_sha.get(sha, []) if s != student] for student, sha in shas.items()}
 
 
 def class_attention(grades: list[Grade], overrides: Mapping[str, Sequence[Override]] | None = None) -> list[Attention]:

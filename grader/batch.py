@@ -35,19 +35,38 @@ from typing import Any, Iterator
 
 import nbformat
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn
-from rich.progress import TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
-from grader.assignment import Assignment, ExecutionLimits, FastBudget
-from grader.attention import NOT_GRADED, Attention, attention, class_attention, identical_hand_ins, worst_first
+from grader.assignment import Assignment
+from grader.attention import NOT_GRADED, Attention, attention, class_attention, worst_first
 from grader.export.grades_json import grade_record
-from grader.gradebook import Current, Gradebook, NewGrade, StoredOverride, StoredRun, dump_execution, load_execution
-from grader.gradebook import load_run
-from grader.gradebook import now, write_atomically
+from grader.gradebook import (
+    Current,
+    Gradebook,
+    NewGrade,
+    StoredOverride,
+    StoredRun,
+    dump_execution,
+    load_execution,
+    load_run,
+    now,
+    write_atomically,
+)
+from grader.identical import identical_hand_ins, mark_identical
 from grader.models import Execution, Grade, Submission
-from grader.pipeline import Override, RunOptions, apply_overrides, execute_notebook, failed, mark_identical, score
+from grader.overrides import Override, apply_overrides
+from grader.pipeline import RunOptions, execute_notebook, failed, score
+from grader.settings import ExecutionLimits, FastBudget
 from grader.words import count
 
 log = logging.getLogger(__name__)

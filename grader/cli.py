@@ -168,7 +168,7 @@ def override(
 ) -> None:
     """Give a manual grade for one question or check (or the total); it survives rescoring and re-grading."""
     from grader.batch import publish
-    from grader.pipeline import TOTAL
+    from grader.overrides import TOTAL
 
     book, task = _open_graded(out, assignment)
     with book:

@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 import nbformat
 
-from grader.execute.facts import Facts
+from grader.facts import Facts
 from grader.models import CellError, Execution, SkippedLine, Student, Submission
 
 FILE_NAME = "gradebook.sqlite"

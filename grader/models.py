@@ -9,10 +9,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from grader.execute.facts import Facts
-from grader.extract.static import StaticFacts
+from grader.facts import Facts
 
 ExecutionStatus = Literal["ok", "timeout", "kernel_died", "error", "not_run"]
+
+
+@dataclass(frozen=True)
+class StaticModel:
+    """A model the code defines, read from its syntax (``extract/static.py``)."""
+
+    variable: str
+    cell: int
+    layers: tuple[str, ...]
+    rates: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class StaticCall:
+    method: str
+    variable: str
+    cell: int
+    output_shows_training: bool = False
+
+
+@dataclass(frozen=True)
+class StaticFacts:
+    models: tuple[StaticModel, ...] = ()
+    calls: tuple[StaticCall, ...] = ()
+
+    def calls_on(self, variable: str, method: str) -> list[StaticCall]:
+        return [c for c in self.calls if c.variable == variable and c.method == method]
 
 
 @dataclass(frozen=True)

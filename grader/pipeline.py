@@ -1,7 +1,7 @@
 """One submission through the stages, and the pure steps applied to a class's grades.
 
-ingest -> execute -> extract -> score; then manual grades (``apply_overrides``) and identical
-hand-ins (``mark_identical``). ``grader.batch`` maps this over a batch with an executor and the
+ingest -> execute -> extract -> score; manual grades are ``grader.overrides`` and identical
+hand-ins ``grader.identical``. ``grader.batch`` maps this over a batch with an executor and the
 gradebook. A submission that fails anywhere becomes a graded row with status "error"; the batch goes on.
 """
 
@@ -10,17 +10,18 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
-from grader.assignment import Assignment, ExecutionLimits, FastBudget
-from grader.execute.facts import Facts
+from grader.assignment import Assignment
 from grader.extract.evidence import gather_evidence
 from grader.extract.internals import reaching_for_internals
+from grader.facts import Facts
 from grader.models import Evidence, Execution, Grade, QuestionGrade, Submission
 from grader.score import placement
 from grader.score.checks import run_checks
 from grader.score.concepts import score_answer
 from grader.score.quiz import score_quiz
+from grader.settings import ExecutionLimits, FastBudget
 
 
 @dataclass(frozen=True)
@@ -162,94 +163,3 @@ def grade_submission(
     except Exception as exc:  # one submission must never stop the batch
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return failed(submission, assignment, f"the grader failed on this notebook: {detail}")
-
-
-def grade_all(
-    submissions: Iterable[Submission],
-    assignment: Assignment,
-    options: RunOptions,
-    on_done: Callable[[Grade], None] = lambda grade: None,
-) -> list[Grade]:
-    grades = []
-    for submission in submissions:
-        grade = grade_submission(submission, assignment, options)
-        on_done(grade)
-        grades.append(grade)
-    return grades
-
-
-def with_report(grade: Grade, path) -> Grade:
-    return replace(grade, report_path=path)
-
-
-# --------------------------------------------------------------------------- manual grades
-
-TOTAL = "total"
-
-
-@dataclass(frozen=True)
-class Override:
-    """A manual grade for one question, one check or the ``total``: who, when and why."""
-
-    target: str
-    score: float
-    by: str
-    at: str
-    comment: str
-    earlier: bool = False  # given for an earlier submission of this student
-
-    def note(self) -> str:
-        text = f"manually graded by {self.by}: {self.comment}" if self.comment else f"manually graded by {self.by}"
-        return text + (" (given for an earlier submission)" if self.earlier else "")
-
-    def record(self) -> dict:
-        """The shape grades.json and the exports read."""
-        return {"id": self.target, "score": self.score, "by": self.by, "at": self.at, "comment": self.comment}
-
-
-def apply_overrides(grade: Grade, overrides: Iterable[Override]) -> Grade:
-    """The grade with manual scores in place of the automatic ones, each flagged with who and why.
-
-    A question or check override replaces that item's score (a check counts as passed when it has
-    full marks) and the total changes by the difference; a ``total`` override sets the total and
-    makes an ungradable submission graded. The same scores as ``grader.export.common.with_overrides``
-    gives from grades.json (where the total is the sum of the items).
-    """
-    overrides = list(overrides)
-    if not overrides:
-        return grade
-    by_target = {o.target: o for o in overrides}
-    questions = tuple(
-        replace(q, score=float(o.score), flags=(*q.flags, o.note())) if (o := by_target.get(q.id)) else q
-        for q in grade.questions
-    )
-    checks = tuple(
-        replace(c, score=float(o.score), passed=float(o.score) >= float(c.max_score), evidence=(o.note(), *c.evidence))
-        if (o := by_target.get(c.id))
-        else c
-        for c in grade.checks
-    )
-    status, error, flags = grade.status, grade.error, list(grade.flags)
-    changed = [(new.score, old.score) for new, old in zip((*questions, *checks), (*grade.questions, *grade.checks))]
-    total = round(grade.score + sum(new - old for new, old in changed), 2)
-    if whole := by_target.get(TOTAL):
-        total, status, error = round(float(whole.score), 2), "graded", None
-        flags.append(f"total {whole.note()}")
-    return replace(grade, questions=questions, checks=checks, score=total, status=status, error=error, flags=tuple(flags))
-
-
-def identical_flag(others: Iterable[str]) -> str:
-    return "needs review: the same notebook file (identical bytes) was also handed in by " + ", ".join(sorted(others))
-
-
-def mark_identical(grades: list[Grade]) -> list[Grade]:
-    """Flags hand-ins that are byte-for-byte the same file as another student's."""
-    students_by_sha: dict[str, list[str]] = {}
-    for grade in grades:
-        if grade.submission.sha256:
-            students_by_sha.setdefault(grade.submission.sha256, []).append(grade.submission.student)
-    marked = []
-    for grade in grades:
-        others = [s for s in students_by_sha.get(grade.submission.sha256, []) if s != grade.submission.student]
-        marked.append(replace(grade, flags=(*grade.flags, identical_flag(others))) if others else grade)
-    return marked

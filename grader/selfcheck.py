@@ -22,12 +22,11 @@ from typing import Callable
 import yaml
 
 from grader.assignment import Assignment
-from grader.execute.facts import Facts
+from grader.facts import Facts
 from grader.ingest.notebooks import read_submission
 from grader.models import Execution, Grade
 from grader.pipeline import RunOptions, grade_submission, score
 from grader.words import humanize, named, sentences
-
 
 POINTER = "grader.yaml"  # shipped with the template: where the published assignment is
 

@@ -14,7 +14,7 @@ from grader.authoring.lint import lint_rubric
 from grader.cli import app
 from grader.rubric import load_rubric, parse_rubric
 from grader.score.semantic import FUNCTION_WORDS
-from grader.score.text import phrase_stems
+from grader.text import phrase_stems
 
 QUESTIONS = [
     ("1.1", "What does a plant need to make its food?", "Plants use sunlight, water and carbon dioxide to make sugar in their leaves; the leaves capture light with chlorophyll.", "7", "1", "1"),

@@ -25,7 +25,7 @@ from urllib.request import urlopen
 import nbformat.v4 as nbf
 import pytest
 
-from grader.execute.facts import Evaluation, Facts, Fit, Layer, Model
+from grader.facts import Evaluation, Facts, Fit, Layer, Model
 from grader.models import Answer, CheckGrade, ConceptResult, Execution, Grade, QuestionGrade, Submission
 from grader.report.render import write_reports
 from grader.rubric import parse_rubric

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader.assignment import ExecutionLimits, FastBudget
 from grader.execute import digits
 from grader.execute.runner import run_notebook
+from grader.settings import ExecutionLimits, FastBudget
 
 LIMITS = ExecutionLimits(cell_timeout=120, notebook_timeout=300, startup_timeout=60)
 SMALL = FastBudget(max_epochs=1, max_train_samples=500, max_eval_samples=300, max_torch_batches=3)

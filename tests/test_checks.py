@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from grader.assignment import load_assignment
-from grader.execute.facts import Facts
+from grader.facts import Facts
 from grader.models import Evidence
 from grader.score.checks import run_checks
 

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.assignment import ExecutionLimits
 from grader.execute import digits, runner
-from grader.execute.facts import parse_facts
 from grader.execute.probe.rows import normalised_row_hashes, row_hashes, sample_rows
 from grader.execute.runner import collect_cell_errors, kernel_environment, run_notebook, student_line
 from grader.execute.shell import neutralise_shell
+from grader.facts import parse_facts
+from grader.settings import ExecutionLimits
 
 LIMITS = ExecutionLimits(cell_timeout=120, notebook_timeout=300, startup_timeout=60)
 

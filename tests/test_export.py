@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.export.common import number, safe_cell, safe_dirname, with_overrides
+from grader.export.common import number, safe_cell, safe_dirname
 from grader.export.gradescope import gradescope_results, run_in_gradescope
 from grader.export.write import ExportError, ExportOptions, build_export, export_grades, load_records
+from grader.overrides import with_overrides
 from grader.rubric import parse_rubric
 
 EXPECTED = Path(__file__).resolve().parent / "expected" / "exports"

@@ -12,12 +12,13 @@ import pytest
 import grader.execute as grader_execute
 from grader.assignment import load_assignment
 from grader.batch import code_digest, execution_settings
-from grader.execute.facts import Facts
-from grader.export.common import with_overrides
 from grader.export.grades_json import grade_record
+from grader.facts import Facts
 from grader.gradebook import Gradebook, GradebookError, NewGrade, dump_execution, load_execution
+from grader.identical import mark_identical
 from grader.models import CellError, CheckGrade, Execution, Grade, QuestionGrade, SkippedLine, Student, Submission
-from grader.pipeline import Override, RunOptions, apply_overrides, mark_identical
+from grader.overrides import Override, apply_overrides, with_overrides
+from grader.pipeline import RunOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = ROOT / "assignments" / "regularization"

@@ -5,7 +5,7 @@ from pathlib import Path
 import nbformat.v4 as nbf
 
 from grader.assignment import load_assignment
-from grader.execute.facts import Facts
+from grader.facts import Facts
 from grader.extract.internals import reaching_for_internals
 from grader.models import Execution, Submission
 from grader.pipeline import score

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import nbformat.v4 as nbf
 import pytest
 
-from grader.execute.facts import Evaluation, Facts, Fit, Layer, Model
+from grader.facts import Evaluation, Facts, Fit, Layer, Model
 from grader.models import Answer, CellError, CheckGrade, ConceptResult, Execution, Grade, QuestionGrade, Submission
 from grader.report.answer_html import render_answer
 from grader.report.charts import Bar, bar_chart, histogram

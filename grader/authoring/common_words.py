@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 from functools import lru_cache
 
-from grader.score.text import stem
+from grader.text import stem
 
 VOCABULARY_SIZE = 12_000
 COMMON_ZIPF = 4.5  # at least ~30 per million words: likely to turn up in any answer (different, experience, computer)

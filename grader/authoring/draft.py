@@ -25,7 +25,7 @@ import numpy as np
 import yaml
 
 from grader.score.semantic import Encoder, SemanticUnavailable, encoder, installed, is_key_word
-from grader.score.text import NEGATORS, tokenize
+from grader.text import NEGATORS, tokenize
 
 MIN_CONCEPTS, MAX_CONCEPTS = 3, 5
 SYNONYM_SIMILARITY = 0.9  # key words this close on their own mean the same ("larger", "bigger" 0.93)

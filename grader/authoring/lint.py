@@ -11,7 +11,7 @@ from grader.models import Answer
 from grader.rubric import Concept, Question, Rubric
 from grader.score.concepts import AnswerIndex, find_phrase, match_phrase, score_answer
 from grader.score.semantic import FUNCTION_WORDS
-from grader.score.text import NEGATORS, is_symbolic, phrase_stems, tokenize
+from grader.text import NEGATORS, is_symbolic, phrase_stems, tokenize
 
 # Words too vague to show an idea alone, on top of the scorer's function words and the draft's generic ones.
 VAGUE_WORDS = frozenset(

@@ -18,7 +18,7 @@ from grader.models import ConceptResult
 from grader.rubric import Concept, Rubric
 from grader.score.concepts import AnswerIndex, score_answer
 from grader.score.semantic import SemanticScorer, Sentence, Unavailable, split_sentences
-from grader.score.text import phrase_stems
+from grader.text import phrase_stems
 
 
 class TryError(ValueError):

@@ -40,14 +40,14 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from grader.assignment import ExecutionLimits, FastBudget
 from grader.execute import digits, sandbox
-from grader.execute.facts import MAX_FACTS_BYTES, Facts, FactsError, parse_facts
 from grader.execute.outputs import MAX_MESSAGE, RICH_FACTOR, OutputBudget
 from grader.execute.probe import FACTS_MIME, STREAM_CHUNK, TAMPERED, probe_source
 from grader.execute.sandbox import Enforcement, KernelUser, SandboxLimits, size_text
 from grader.execute.shell import neutralise_shell
+from grader.facts import MAX_FACTS_BYTES, Facts, FactsError, parse_facts
 from grader.models import CellError, Execution, SkippedLine
+from grader.settings import ExecutionLimits, FastBudget
 
 log = logging.getLogger(__name__)
 

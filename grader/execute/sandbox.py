@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator
+from grader.settings import GiB, MiB, SandboxLimits
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -49,36 +49,6 @@ MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 FRESH_UIDS = (1_700_000_000, 100_000_000)  # (first, how many): ids no account on the machine uses
 SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable folders a kernel may leave files in
-GiB, MiB = 1 << 30, 1 << 20
-
-
-class SandboxLimits(BaseModel):
-    """Per assignment (assignment.yaml ``sandbox:``). Sizes take units: ``4 GiB``, ``512 MiB``, ``100 kB``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    memory: ByteSize = Field(default=ByteSize(4 * GiB))  # address space of each kernel process
-    cpu_seconds: int = Field(default=3600, ge=1)  # CPU time of the kernel process
-    processes: int = Field(default=256, ge=16)  # processes and threads of the kernel's user
-    file_size: ByteSize = Field(default=ByteSize(GiB))  # largest file the kernel may write
-    output_size: ByteSize = Field(default=ByteSize(100_000))  # text kept of one output
-    notebook_output_size: ByteSize = Field(default=ByteSize(5_000_000))  # all outputs of the notebook
-    network: bool = False  # true: the kernel may use the network
-    user: str = Field(default="auto", min_length=1)  # grader run as root: "auto" (an id of its own), "root", or a user name
-
-    @field_validator("memory")
-    @classmethod
-    def _memory(cls, value: ByteSize) -> ByteSize:
-        if value < 256 * MiB:
-            raise ValueError("must be at least 256 MiB (Python alone needs about 100 MiB; TensorFlow about 2.5 GiB)")
-        return value
-
-    @field_validator("file_size", "output_size", "notebook_output_size")
-    @classmethod
-    def _at_least_a_kilobyte(cls, value: ByteSize) -> ByteSize:
-        if value < 1000:
-            raise ValueError("must be at least 1 kB")
-        return value
 
 
 def size_text(value: int) -> str:

@@ -6,7 +6,6 @@ Grade dataclasses, so they can run long after grading, from the file alone.
 
 from __future__ import annotations
 
-import copy
 import csv
 import io
 import re
@@ -14,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
+from grader.overrides import with_overrides
 from grader.rubric import Rubric
 from grader.words import humanize
 
@@ -111,43 +111,6 @@ def duplicate_warnings(records: list[dict], target: str) -> list[str]:
         for student, count in seen.items()
         if count > 1
     ]
-
-
-def with_overrides(record: dict) -> dict:
-    """Apply manual grades, if the record carries any, and return a new record.
-
-    An override is ``{"id": <question id | check id | "total">, "score": <points>, ...}`` (other keys
-    such as who, when and why are kept but not read). A question or check override replaces that
-    item's score and the total is re-added; a ``total`` override sets the total and makes the
-    submission graded even if the grader could not grade it. Records without ``overrides`` are
-    returned unchanged.
-    """
-    overrides = record.get("overrides") or []
-    if not overrides:
-        return record
-    result = copy.deepcopy(record)
-    items = {item["id"]: item for item in result.get("questions", []) + result.get("checks", [])}
-    total = None
-    for override in overrides:
-        target, score = override.get("id"), override.get("score")
-        if score is None:
-            continue
-        if target == "total":
-            total = float(score)
-        elif target in items:
-            items[target]["score"] = float(score)
-            if "passed" in items[target]:
-                items[target]["passed"] = float(score) >= float(items[target].get("max_score") or 0)
-    if total is not None:
-        result["status"], result["error"] = "graded", None
-    elif items:
-        total = sum(float(item.get("score") or 0) for item in items.values())
-    else:
-        return result
-    result["score"] = round(total, 2)
-    max_score = result.get("max_score") or 0
-    result["percent"] = round(100 * result["score"] / max_score, 1) if max_score else 0.0
-    return result
 
 
 def concept_rules(rubric: Rubric) -> dict[tuple[str, str], tuple[bool, str]]:

@@ -15,7 +15,7 @@ from rapidfuzz import fuzz
 
 from grader.extract.cells import normalise_line
 from grader.rubric import Question
-from grader.score.text import stem
+from grader.text import stem
 
 # Words every question of a homework about deep learning shares: they say nothing about which one.
 _STOPWORDS = frozenset(

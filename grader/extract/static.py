@@ -12,34 +12,10 @@ import re
 from dataclasses import dataclass, field
 
 from grader.extract.cells import read_cell
+from grader.models import StaticCall, StaticFacts, StaticModel
 
 _MODEL_BUILDERS = {"Sequential", "Model", "Module", "ModuleList"}
 _TRAINING_OUTPUT = re.compile(r"Epoch \d+/\d+|\d+/\d+ \[[=>.\s]*\]|\bloss[:=]\s*\d", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class StaticModel:
-    variable: str
-    cell: int
-    layers: tuple[str, ...]
-    rates: tuple[float | None, ...]
-
-
-@dataclass(frozen=True)
-class StaticCall:
-    method: str
-    variable: str
-    cell: int
-    output_shows_training: bool = False
-
-
-@dataclass(frozen=True)
-class StaticFacts:
-    models: tuple[StaticModel, ...] = ()
-    calls: tuple[StaticCall, ...] = ()
-
-    def calls_on(self, variable: str, method: str) -> list[StaticCall]:
-        return [c for c in self.calls if c.variable == variable and c.method == method]
 
 
 @dataclass

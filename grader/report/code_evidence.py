@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from grader.execute.facts import Evaluation, Facts
+from grader.facts import Evaluation, Facts
 from grader.models import Grade
 from grader.report.images import output_images
 from grader.report.notebook_html import cut, merged_streams, strip_ansi

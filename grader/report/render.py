@@ -264,8 +264,6 @@ def write_reports(
     next to reports/, so that reports/ holds exactly one page per student; ``notebooks=False``
     skips them (nbconvert takes a fraction of a second per notebook).
     """
-    from grader.pipeline import with_report
-
     reports = out / "reports"
     notebook_folder = out / NOTEBOOKS
     reports.mkdir(parents=True, exist_ok=True)
@@ -286,7 +284,7 @@ def write_reports(
             grade = replace(grade, flags=(*grade.flags, f"the report could not be rendered: {_failure(exc)}"))
             page = _plain_page(grade)
         path.write_text(page, encoding="utf-8")
-        written.append(with_report(grade, path))
+        written.append(replace(grade, report_path=path))
     (out / "index.html").write_text(overview_page(written, assignment, notebook_links, attention), encoding="utf-8")
     return written
 

@@ -19,7 +19,7 @@ from rapidfuzz import process
 from grader.models import Answer, ConceptResult, QuestionGrade
 from grader.rubric import Concept, Question
 from grader.score.flags import review_flags
-from grader.score.text import NEGATORS, Tokens, is_symbolic, phrase_stems, squash, tokenize
+from grader.text import NEGATORS, Tokens, is_symbolic, phrase_stems, squash, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
     from grader.score.semantic import SemanticScorer, Unavailable

@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 
 from grader.rubric import Question
-from grader.score.text import Tokens, tokenize
+from grader.text import Tokens, tokenize
 
 SHINGLE = 5
 COPIED_SHARE = 0.6

@@ -7,7 +7,7 @@ import re
 from grader.models import Answer, ConceptResult, QuestionGrade
 from grader.rubric import Question
 from grader.score.concepts import AnswerIndex, match_phrase
-from grader.score.text import tokenize
+from grader.text import tokenize
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?\s*%?")
 

@@ -31,7 +31,7 @@ from rapidfuzz.distance import Levenshtein
 
 from grader.models import ConceptResult
 from grader.rubric import REFERENCE_CONCEPT, Concept, Question, Rubric, SemanticSettings
-from grader.score.text import NEGATORS, Tokens, is_symbolic, phrase_stems, tokenize
+from grader.text import NEGATORS, Tokens, is_symbolic, phrase_stems, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
     from sentence_transformers import SentenceTransformer

@@ -11,12 +11,21 @@ import pytest
 import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader.assignment import AssignmentError, ExecutionLimits, load_assignment
+from grader.assignment import AssignmentError, load_assignment
 from grader.execute.outputs import OutputBudget
 from grader.execute.probe.outputs import _shrink
 from grader.execute.runner import run_notebook
-from grader.execute.sandbox import Enforcement, SandboxLimits, _exposures, _reachable, exit_reason, plan
-from grader.execute.sandbox import readable_by_kernels, size_text
+from grader.execute.sandbox import (
+    Enforcement,
+    SandboxLimits,
+    _exposures,
+    _reachable,
+    exit_reason,
+    plan,
+    readable_by_kernels,
+    size_text,
+)
+from grader.settings import ExecutionLimits
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = ROOT / "assignments" / "regularization"

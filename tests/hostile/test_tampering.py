@@ -10,11 +10,12 @@ from pathlib import Path
 import nbformat.v4 as nbf
 import pytest
 
-from grader.assignment import ExecutionLimits, load_assignment
+from grader.assignment import load_assignment
 from grader.execute.probe import TAMPERED, probe_files, probe_source
 from grader.execute.runner import run_notebook
 from grader.models import Submission
 from grader.pipeline import score
+from grader.settings import ExecutionLimits
 
 ROOT = Path(__file__).resolve().parents[2]
 

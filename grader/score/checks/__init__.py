@@ -10,7 +10,7 @@ homework are instances of them. Checks can refer to the models an earlier check 
 from __future__ import annotations
 
 from grader.check_specs import Check
-from grader.execute.facts import Facts
+from grader.facts import Facts
 from grader.models import CheckGrade, Evidence, Execution
 from grader.score.checks.base import HELD_OUT_OVERLAP, CheckContext, CheckKind, Verdict, describe_model
 from grader.score.checks.held_out import EvaluatedOnHeldOutData

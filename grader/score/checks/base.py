@@ -6,9 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from grader.execute.facts import Evaluation, Facts, Fit, Model
-from grader.extract.static import StaticModel
-from grader.models import Evidence
+from grader.facts import Evaluation, Facts, Fit, Model
+from grader.models import Evidence, StaticModel
 
 HELD_OUT_OVERLAP = 0.05
 

@@ -4,8 +4,18 @@ were not trained on (or, with ``validation_counts``, measured on validation data
 from __future__ import annotations
 
 from grader.check_specs import EvaluatedOnHeldOutData as HeldOutSpec
-from grader.score.checks.base import HELD_OUT_OVERLAP, CheckContext, CheckKind, Verdict, evaluations_of, fits_of
-from grader.score.checks.base import held_out, metrics_text, not_shown_to_run, referenced_static_calls
+from grader.score.checks.base import (
+    HELD_OUT_OVERLAP,
+    CheckContext,
+    CheckKind,
+    Verdict,
+    evaluations_of,
+    fits_of,
+    held_out,
+    metrics_text,
+    not_shown_to_run,
+    referenced_static_calls,
+)
 
 
 class EvaluatedOnHeldOutData(CheckKind):

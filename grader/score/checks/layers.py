@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from grader.check_specs import TrainedModelWithLayers as WithLayersSpec
 from grader.check_specs import TrainedModelWithoutLayers as WithoutLayersSpec
-from grader.execute.facts import Facts, Model
-from grader.extract.static import StaticModel
-from grader.score.checks.base import CheckContext, CheckKind, Verdict, describe_model, fits_of, not_shown_to_run
-from grader.score.checks.base import training_summary
+from grader.facts import Facts, Model
+from grader.models import StaticModel
+from grader.score.checks.base import (
+    CheckContext,
+    CheckKind,
+    Verdict,
+    describe_model,
+    fits_of,
+    not_shown_to_run,
+    training_summary,
+)
 
 
 def _trained(facts: Facts, model: Model, min_epochs: int) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from grader.check_specs import ResultsReported as ReportedSpec
-from grader.execute.facts import Facts, Model
+from grader.facts import Facts, Model
 from grader.score.checks.base import CheckContext, CheckKind, Verdict, evaluations_of, fits_of, referenced_static_calls
 
 _METRIC_NUMBER = re.compile(r"(?<![\d.])0\.\d{2,}|\b\d{1,2}\.\d{1,2}\s?%")
