@@ -17,9 +17,9 @@ LAYERS = (
     ("execute", ("grader.execute",)),
     ("extract", ("grader.extract",)),
     ("the assignment folder", ("grader.assignment",)),  # its dataset files (execute) and template (extract)
-    ("score", ("grader.score", "grader.authoring")),
+    ("score", ("grader.score",)),
     ("store", ("grader.gradebook",)),
-    ("report and export", ("grader.report", "grader.export", "grader.attention")),
+    ("report, export and authoring", ("grader.report", "grader.export", "grader.attention", "grader.authoring")),
     ("pipeline", ("grader.pipeline", "grader.batch", "grader.selfcheck")),
     ("command line", ("grader.cli", "grader")),
 )  # fmt: skip
@@ -74,5 +74,5 @@ def test_an_upward_import_is_found_even_inside_a_function(tmp_path):
     (tmp_path / "grader" / "models.py").write_text("from grader.execute.runner import run_notebook\n")
     assert upward_imports(tmp_path) == [
         "grader/models.py:1: grader.models (records and schemas) imports grader.execute.runner (execute)",
-        "grader/report/page.py:2: grader.report.page (report and export) imports grader.pipeline (pipeline)",
+        "grader/report/page.py:2: grader.report.page (report, export and authoring) imports grader.pipeline (pipeline)",
     ]
