@@ -87,7 +87,9 @@ def _grouped_question_flags(questions: list[dict]) -> list[str]:
 
 def worst_first(items: Iterable[Attention | None]) -> list[Attention]:
     found = [item for item in items if item is not None]
-    share = lambda item: (item.score or 0) / item.max_score if item.max_score else 0.0  # noqa: E731
+    def share(item: Attention) -> float:
+        return (item.score or 0) / item.max_score if item.max_score else 0.0
+
     return sorted(found, key=lambda item: (-item.severity, share(item), item.student.casefold()))
 
 

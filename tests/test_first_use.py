@@ -219,7 +219,10 @@ def test_exports_are_made_again_after_a_manual_grade_and_a_rescore(graded_class,
     assert invoke("export", "--out", out, "--format", "canvas", "--assignment-id", "77").exit_code == 0
     result = invoke("override", "ann", "total", "42", "--out", out)
     assert result.exit_code == 0 and "refreshed" in result.output
-    ann = lambda file: next(line for line in (out / "exports" / file).read_text(encoding="utf-8-sig").splitlines() if "Ann Apple" in line)  # noqa: E731
+
+    def ann(file: str) -> str:
+        return next(line for line in (out / "exports" / file).read_text(encoding="utf-8-sig").splitlines() if "Ann Apple" in line)
+
     assert ",42," in ann("grades.csv") and ann("canvas.csv").endswith(",42")
     assert "(77)" in (out / "exports" / "canvas.csv").read_text(encoding="utf-8")  # made with the same options
     result = invoke("rescore", "--out", out, "--quiet")
@@ -395,7 +398,11 @@ def test_the_shipped_rubric_scores_by_keywords_and_a_semantic_block_is_what_turn
     (tmp_path / "semantic.yaml").write_text(yaml.safe_dump(rubric, sort_keys=False), encoding="utf-8")
     result = invoke("score-answers", "--rubric", tmp_path / "semantic.yaml", "--answers", answers, "--out", tmp_path / "semantic.csv")
     assert result.exit_code == 0 and last_line(result.output).endswith("(1 answer, keywords + semantic)"), result.output
-    row = next(csv.DictReader(open(tmp_path / "semantic.csv", encoding="utf-8")))
+    row = first_row(tmp_path / "semantic.csv")
     assert "prevents_overfitting (similarity 0.7" in row["matched_concepts"] and "memorising" in row["evidence"], row
-    keywords = next(csv.DictReader(open(tmp_path / "keywords.csv", encoding="utf-8")))
-    assert "prevents_overfitting" not in keywords["matched_concepts"]
+    assert "prevents_overfitting" not in first_row(tmp_path / "keywords.csv")["matched_concepts"]
+
+
+def first_row(path: Path) -> dict:
+    with open(path, encoding="utf-8", newline="") as handle:
+        return next(csv.DictReader(handle))

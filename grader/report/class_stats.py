@@ -10,8 +10,8 @@ from markupsafe import Markup
 from grader.attention import Attention
 from grader.models import Grade
 from grader.report.charts import Bar, bar_chart, histogram
-from grader.words import humanize
 from grader.rubric import Rubric
+from grader.words import humanize
 
 BINS = 10
 

@@ -11,8 +11,8 @@ hidden concept's phrases, hints or evidence, nor the reference answers.
 
 from __future__ import annotations
 
-import re
 import html
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -25,12 +25,12 @@ from grader.attention import Attention, class_attention
 from grader.models import Grade, QuestionGrade
 from grader.report.answer_html import render_answer
 from grader.report.class_stats import class_stats
-from grader.report.csp import CSP
 from grader.report.code_evidence import cells_shown, code_question, models_seen
+from grader.report.csp import CSP
 from grader.report.fix_first import fixes
 from grader.report.images import output_images
-from grader.words import humanize, named
 from grader.report.notebook_html import notebook_page
+from grader.words import humanize, named
 
 Audience = Literal["instructor", "student"]
 AUDIENCES = ("instructor", "student")
