@@ -208,3 +208,23 @@ def test_score_answers_with_semantic_matching_through_the_cli(tmp_path):
     assert float(row["score"]) == 2.0
     assert row["matched_concepts"].startswith("overfitting (similarity 0.6")
     assert row["evidence"] == "overfitting: The network memorises its training examples"
+
+
+def test_headings_fragments_and_restated_questions_cannot_show_a_concept():
+    asked = set(semantic.tokenize("Explain how adaptive learning rates speed up training.").stems)
+    sentences = semantic.split_sentences(
+        "# Adaptive Learning Rates\n\nAdaptive learning rates speed up training.\n\n"
+        "Each parameter gets its own step size from the history of its gradients."
+    )
+    assert [semantic.can_show_a_concept(s, asked) for s in sentences] == [False, False, True]
+
+
+@needs_model
+def test_a_heading_never_earns_a_concept_by_meaning():
+    concept = Concept(id="per_parameter", points=2, examples=["adaptive learning rates for each parameter"], threshold=0.5)
+    question = Question(id="q1", prompt="Which optimizer would you choose?", points=2, concepts=[concept])
+    matcher = semantic_for(Rubric(title="T", semantic=SemanticSettings(), questions=[question]), threads=1)
+    heading_only = score_answer(question, answer("## Adaptive Learning Rates\n\nI would pick the usual one."), matcher)
+    assert not heading_only.concepts[0].found
+    sentence = score_answer(question, answer("Adam keeps an adaptive learning rate for each parameter of the network."), matcher)
+    assert sentence.concepts[0].found

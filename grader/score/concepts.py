@@ -162,7 +162,8 @@ def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
     group_hits, group_negated = _all_groups(index, concept, allowed)
     hits.extend(group_hits or [])
     negated.extend(group_negated)
-    found = alternatives_found and group_hits is not None
+    by_words = bool(concept.any or concept.regex or concept.all)  # a concept of `examples` only is shown by meaning alone
+    found = by_words and alternatives_found and group_hits is not None
     return ConceptResult(
         id=concept.id,
         points=concept.points,

@@ -44,7 +44,8 @@ CACHE_LIMIT = 200_000
 FUZZY_STEM_LENGTH = 5  # stems this long match one-letter typos exactly, as the keyword matcher does
 QUOTE_SHARE = 0.8  # the quoted sentences carry at least this share of the reference match
 MAX_QUOTED = 3
-DEDUPE = False
+MIN_SENTENCE_WORDS = 6  # a shorter line is a heading or a fragment, never a sentence that shows an idea
+MIN_NEW_WORDS = 2  # content words beyond the question's: fewer, and the sentence only restates it
 
 # Words that carry no idea of their own. Negators, comparatives and directions are kept: "not",
 # "more", "higher" and "up" are often the whole point of a science answer.
@@ -174,6 +175,15 @@ def split_sentences(text: str) -> list[Sentence]:
     return sentences
 
 
+def can_show_a_concept(sentence: Sentence, asked: set[str]) -> bool:
+    """A heading ("Adaptive Learning Rates"), a fragment, or the question said back shows no idea of its own."""
+    if sentence.text.lstrip().startswith("#") or sentence.tokens.words < MIN_SENTENCE_WORDS:
+        return False
+    tokens = sentence.tokens
+    new = {s for i, s in enumerate(tokens.stems) if is_key_word(tokens, i) and s not in asked}
+    return len(new) >= MIN_NEW_WORDS
+
+
 def is_negated(tokens: Tokens) -> bool:
     """A negator ("not", "no", "never", "n't"...) that is not "not only"."""
     stems = tokens.stems
@@ -263,8 +273,12 @@ class SemanticScorer:
                 self._concepts[texts] = (np.stack([e.vector for e in embedded]), polarity)
         return self._concepts[texts]
 
-    def match_concept(self, concept: Concept, sentences: list[Sentence]) -> SentenceHit | None:
-        """The sentence closest in meaning to the concept, when it reaches the threshold."""
+    def match_concept(self, concept: Concept, sentences: list[Sentence], prompt: str = "") -> SentenceHit | None:
+        """The sentence closest in meaning to the concept, when it reaches the threshold. Only sentences
+        that can carry an idea compete: never a heading, a line under MIN_SENTENCE_WORDS words, or a
+        sentence that only restates the question ``prompt``."""
+        asked = set(tokenize(prompt).stems)
+        sentences = [s for s in sentences if can_show_a_concept(s, asked)]
         matrix = self._concept_matrix(concept) if sentences and not concept.published else None
         if matrix is None:
             return None
@@ -295,14 +309,10 @@ class SemanticScorer:
             return None
         asked = set(tokenize(prompt).stems)
         stems, fallback = [], []
-        seen: set[str] = set()
         for sentence, embedded in zip(sentences, self.encoder.embed(s.text for s in sentences)):
             for index, stem_ in enumerate(sentence.tokens.stems):
                 if not is_key_word(sentence.tokens, index) or not embedded.words[index].any():
                     continue
-                if DEDUPE and stem_ in seen:
-                    continue
-                seen.add(stem_)
                 entry = (stem_, embedded.words[index], _word(sentence.tokens, index))
                 (fallback if stem_ in asked else stems).append(entry)
         chosen = stems or fallback
@@ -369,7 +379,7 @@ class SemanticScorer:
             if result.found or result.pending or concept is None:
                 completed.append(result)
                 continue
-            hit = self.match_concept(concept, sentences)
+            hit = self.match_concept(concept, sentences, question.prompt)
             if hit is None or hit.negated:
                 completed.append(result if hit is None else replace(result, negated=True, similarity=hit.similarity))
                 continue
