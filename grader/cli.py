@@ -16,6 +16,7 @@ from rich.table import Table
 from grader.assignment import AssignmentError, load_assignment
 from grader.export.grades_json import grade_record
 from grader.export.gradescope import run_in_gradescope
+from grader.execute.kernels import missing_kernel
 from grader.export.write import ExportError, ExportOptions, export_grades
 from grader.ingest.files import InputError, read_intake
 from grader.ingest.roster import read_roster
@@ -91,6 +92,8 @@ def grade(
     options = RunOptions(
         run=not no_run, mode=budget or task.budget.default, threads=None if scheduler else threads_per_kernel(kernels)
     )
+    if options.run and not scheduler and (problem := missing_kernel(options.kernel_name)):
+        _fail(problem)  # a cluster's workers have kernels of their own
     try:
         book = Gradebook(out)
         book.lock()
@@ -323,6 +326,8 @@ def check_command(
         folder = assignment or find_assignment(notebook.resolve())
     except NotFound as exc:
         _fail(f"{exc}: pass --assignment DIR, the assignment folder your instructor gave you")
+    if question is None and (problem := missing_kernel(RunOptions().kernel_name)):
+        _fail(problem)
     try:
         task = load_assignment(folder, audience="student")
         with _progress(f"Checking {notebook.name}") as progress:

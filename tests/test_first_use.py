@@ -109,6 +109,20 @@ def test_a_bad_roster_stops_the_batch_with_its_line(tmp_path, submissions):
     assert not (out / "gradebook.sqlite").exists()
 
 
+def test_a_missing_kernel_stops_the_batch_before_anything_runs(tmp_path, submissions, monkeypatch):
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    def no_such_kernel(self, name):
+        raise NoSuchKernel(name)
+
+    monkeypatch.setattr(KernelSpecManager, "get_kernel_spec", no_such_kernel)  # as on a machine without ipykernel
+    out = tmp_path / "out"
+    result = invoke("grade", submissions, "--assignment", ASSIGNMENT, "--out", out)
+    assert result.exit_code == 2
+    assert "the Jupyter kernel 'python3' is not installed" in last_line(result.output)
+    assert not (out / "gradebook.sqlite").exists()
+
+
 # --- 6. one truth per score ---------------------------------------------------------------------
 
 
@@ -406,3 +420,4 @@ def test_the_shipped_rubric_scores_by_keywords_and_a_semantic_block_is_what_turn
 def first_row(path: Path) -> dict:
     with open(path, encoding="utf-8", newline="") as handle:
         return next(csv.DictReader(handle))
+
