@@ -40,7 +40,7 @@ def attention(
     reasons: list[str] = []
     severity = 0
     if record.get("status") != "graded":
-        reasons.append(f"{NOT_GRADED}: {record.get('error') or 'the submission could not be read'}")
+        reasons.append(record.get("error") or "the submission could not be read")  # the badge or column says "not graded"
         severity += 100
     if TOTAL in manual:
         reasons.append(f"settled: total {manual[TOTAL].note()}")
