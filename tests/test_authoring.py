@@ -215,3 +215,14 @@ def test_rubric_try_shows_the_matching_sentence_and_the_nearest_miss(tmp_path):
     html = page.read_text(encoding="utf-8")
     assert "Content-Security-Policy" in html and "<script>" not in html and "&lt;script&gt;" in html
     assert "Optimizers &lt;b&gt;" in html and "1.1: 2 / 4" in html
+
+
+def test_the_assignment_reference_example_is_a_valid_assignment_file():
+    from grader.assignment import AssignmentFile
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "assignment.md").read_text(encoding="utf-8")
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    config = AssignmentFile.model_validate(yaml.safe_load(example))
+    documented = set(AssignmentFile.model_fields)
+    assert documented <= set(yaml.safe_load(example)), "every key of assignment.yaml has an example"
+    assert config.sandbox.memory == 4 * 2**30 and config.budget.fast.max_epochs == 1
