@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Literal
 
 import nbformat
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.execute.dataset_files import DatasetError, check_dataset
 from grader.extract.cells import prose_lines
+from grader.files import read_yaml
 from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric, publish
 from grader.settings import Budget, ExecutionLimits, SandboxLimits
 
@@ -79,12 +79,7 @@ def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "
     is published on the fly from the full rubric.
     """
     config_path = folder / "assignment.yaml"
-    try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise AssignmentError(f"{config_path}: not found (is {folder} an assignment folder?)") from None
-    except yaml.YAMLError as exc:
-        raise AssignmentError(f"{config_path}: not valid YAML: {exc}") from None
+    raw = read_yaml(config_path, AssignmentError, missing=f"not found (is {folder} an assignment folder?)")
     try:
         config = AssignmentFile.model_validate(raw)
     except ValidationError as exc:

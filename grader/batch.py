@@ -48,6 +48,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.assignment import Assignment
+from grader.atomic import write_atomically
 from grader.attention import NOT_GRADED, Attention, attention, class_attention, worst_first
 from grader.export.grades_json import grade_record
 from grader.gradebook import (
@@ -60,9 +61,9 @@ from grader.gradebook import (
     load_execution,
     load_run,
     now,
-    write_atomically,
 )
 from grader.identical import identical_hand_ins, mark_identical
+from grader.machine import available_cores
 from grader.models import Execution, Grade, Submission
 from grader.overrides import Override, apply_overrides
 from grader.pipeline import RunOptions, execute_notebook, failed, score
@@ -81,21 +82,14 @@ class BatchError(RuntimeError):
 # --------------------------------------------------------------------------- settings
 
 
-def cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def default_jobs() -> int:
     """Kernels at once: half the cores (TensorFlow wants two threads), at least one."""
-    return max(1, cores() // 2)
+    return max(1, available_cores() // 2)
 
 
 def threads_per_kernel(jobs: int) -> int:
     """Each kernel's share of the cores, so that N kernels do not fight over them."""
-    return max(1, cores() // max(1, jobs))
+    return max(1, available_cores() // max(1, jobs))
 
 
 @lru_cache(maxsize=1)
@@ -229,10 +223,7 @@ def _datasets_here(refs: dict, blobs: dict[str, bytes] | None) -> dict[str, Path
 
             target = default_cache_dir() / "datasets" / ref["sha256"] / ref["name"]
             if not target.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-                temporary.write_bytes(blobs[name])
-                os.replace(temporary, target)
+                write_atomically(target, blobs[name])
             found[name] = target
     return found
 
@@ -242,9 +233,9 @@ def _worker_share() -> int:
     try:
         from distributed import get_worker
 
-        return max(1, cores() // max(1, get_worker().state.nthreads))
+        return max(1, available_cores() // max(1, get_worker().state.nthreads))
     except (ImportError, ValueError, AttributeError):
-        return cores()
+        return available_cores()
 
 
 # --------------------------------------------------------------------------- executors
@@ -628,7 +619,7 @@ PARALLEL_SCORING = 200  # fewer than this: one process is quicker than starting 
 
 def score_runs(out: Path, pairs: list[tuple[Submission, StoredRun]], assignment: Assignment) -> list[Grade]:
     """Each submission scored from its stored run (no kernel); in worker processes, one per core, when many."""
-    workers = cores()
+    workers = available_cores()
     if len(pairs) < PARALLEL_SCORING or workers < 2:
         return [score_stored(out, submission, run, assignment) for submission, run in pairs]
     light = [(replace(submission, notebook=None), run) for submission, run in pairs]  # less to send

@@ -93,7 +93,6 @@ class Facts(Record):
     evaluations: list[Evaluation] = Field(default=[], max_length=5000)
     datasets: list[Dataset] = Field(default=[], max_length=50)
     budget: dict[str, float] = {}
-    variables: dict[str, float | str | None] = Field(default={}, max_length=100)
     warnings: list[str] = Field(default=[], max_length=200)
 
     def model(self, model_id: int) -> Model | None:

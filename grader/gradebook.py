@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import sqlite3
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any, Iterable
 
 import nbformat
 
+from grader.atomic import write_atomically
 from grader.facts import Facts
 from grader.models import CellError, Execution, SkippedLine, Student, Submission
 
@@ -152,21 +152,6 @@ def load_execution(payload: dict[str, Any], notebook_text: str | None = None, ca
         sandbox=payload.get("sandbox"),
         tampered=bool(payload.get("tampered", False)),
     )
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, flush it to disk, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- rows

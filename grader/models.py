@@ -99,6 +99,11 @@ class Execution:
     sandbox: str | None = None  # what contained the kernel (sandbox.Enforcement.describe), for the report header
     tampered: bool = False  # the grader's recorders in the kernel were tampered with: its facts were discarded
 
+    @classmethod
+    def not_run(cls, notebook: Any, message: str | None = None) -> "Execution":
+        """A notebook graded as it was saved (``--no-run``, or a question that needs no kernel)."""
+        return cls(notebook=notebook, facts=Facts(), status="not_run", mode="no-run", message=message)
+
 
 @dataclass(frozen=True)
 class Answer:

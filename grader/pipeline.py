@@ -15,12 +15,10 @@ from typing import Any, Callable
 from grader.assignment import Assignment
 from grader.extract.evidence import gather_evidence
 from grader.extract.internals import reaching_for_internals
-from grader.facts import Facts
 from grader.models import Evidence, Execution, Grade, QuestionGrade, Submission
 from grader.score import placement
 from grader.score.checks import run_checks
-from grader.score.concepts import score_answer
-from grader.score.quiz import score_quiz
+from grader.score.questions import score_question
 from grader.settings import ExecutionLimits, FastBudget
 
 
@@ -50,7 +48,7 @@ def execute_notebook(
 ) -> Execution:
     """The execute stage on its own inputs (what a worker process or a cluster node receives)."""
     if not options.run:
-        return Execution(notebook=notebook, facts=Facts(), status="not_run", mode="no-run")
+        return Execution.not_run(notebook)
     from grader.execute.runner import run_notebook
 
     return run_notebook(
@@ -87,9 +85,7 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
     semantic = semantic_matcher(rubric)
     questions = tuple(
         _with_placement_flags(
-            score_answer(q, evidence.answers.get(q.id), semantic)
-            if q.kind == "text"
-            else score_quiz(q, evidence.answers.get(q.id), execution.facts.variables),
+            score_question(q, evidence.answers.get(q.id), semantic),
             evidence,
         )
         for q in rubric.questions

@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from grader.check_specs import CHECK_KINDS, Check, check_references_are_earlier
+from grader.files import read_yaml
 from grader.schema import Identifier, Phrase, Strict
 
 REFERENCE_CONCEPT = "similar_to_reference"  # the grade's line for a question's reference_weight share
@@ -93,7 +93,6 @@ class Question(Strict):
     answer: list[str] = []
     value: float | None = None
     tolerance: float = Field(default=0.0, ge=0)
-    variable: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     accept: list[Phrase] = []
     accept_regex: list[Phrase] = []
 
@@ -241,13 +240,7 @@ def parse_rubric(data: Any, source: str = "<rubric>") -> Rubric:
 
 
 def load_rubric(path: Path) -> Rubric:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RubricError(f"{path}: rubric file not found") from None
-    except yaml.YAMLError as exc:
-        raise RubricError(f"{path}: not valid YAML: {exc}") from None
-    rubric = parse_rubric(data, str(path))
+    rubric = parse_rubric(read_yaml(path, RubricError, missing="rubric file not found"), str(path))
     return rubric.model_copy(update={"checks": [_resolve_python_check(path, i, c) for i, c in enumerate(rubric.checks)]})
 
 

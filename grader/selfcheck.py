@@ -19,10 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from grader.assignment import Assignment
-from grader.facts import Facts
+from grader.files import read_yaml
 from grader.ingest.notebooks import read_submission
 from grader.models import Execution, Grade
 from grader.pipeline import RunOptions, grade_submission, score
@@ -75,7 +73,7 @@ def self_check(
         return SelfCheck(grade, (), 0.0, 0)
     warnings = stale_warnings(path, submission.notebook)
     if question and _needs_no_kernel(assignment, question):
-        execution = Execution(notebook=submission.notebook, facts=Facts(), status="not_run", mode="no-run")
+        execution = Execution.not_run(submission.notebook)
         grade = score(submission, execution, assignment)
     else:
         grade = grade_submission(submission, assignment, RunOptions(mode=budget), on_progress)
@@ -174,10 +172,7 @@ def find_assignment(notebook: Path) -> Path:
 
 
 def _pointed_to(pointer: Path) -> Path:
-    try:
-        data = yaml.safe_load(pointer.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise NotFound(f"{pointer}: cannot be read ({exc})") from None
+    data = read_yaml(pointer, NotFound)
     target = data.get("assignment") if isinstance(data, dict) else None
     if not isinstance(target, str) or not target.strip():
         raise NotFound(f"{pointer}: expected a line `assignment: PATH` (the assignment folder, relative to this file)")

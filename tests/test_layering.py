@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS = (
     ("records and schemas", ("grader.models", "grader.rubric", "grader.schema", "grader.check_specs", "grader.settings",
-                             "grader.facts", "grader.overrides", "grader.identical", "grader.text", "grader.words")),
+                             "grader.facts", "grader.overrides", "grader.identical", "grader.text", "grader.words",
+                             "grader.atomic", "grader.machine", "grader.files")),
     ("ingest", ("grader.ingest",)),
     ("execute", ("grader.execute",)),
     ("extract", ("grader.extract",)),

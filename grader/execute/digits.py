@@ -9,11 +9,13 @@ digits, so a model that scores well on the test split has learned something.
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from grader.atomic import write_atomically
 
 VERSION = "digits-v1"
 SOURCE = f"stand-in for MNIST made from scikit-learn's load_digits ({VERSION})"
@@ -85,13 +87,7 @@ def mnist_standin_npz(cache_dir: Path | None = None) -> Path:
     target = folder / f"mnist-standin-{VERSION}.npz"
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **make_mnist_standin())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    data = io.BytesIO()
+    np.savez(data, **make_mnist_standin())
+    write_atomically(target, data.getvalue())
     return target

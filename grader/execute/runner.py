@@ -46,6 +46,7 @@ from grader.execute.probe import FACTS_MIME, STREAM_CHUNK, TAMPERED, probe_sourc
 from grader.execute.sandbox import Enforcement, KernelUser, SandboxLimits, size_text
 from grader.execute.shell import neutralise_shell
 from grader.facts import MAX_FACTS_BYTES, Facts, FactsError, parse_facts
+from grader.machine import available_cores
 from grader.models import CellError, Execution, SkippedLine
 from grader.settings import ExecutionLimits, FastBudget
 
@@ -100,7 +101,7 @@ def run_notebook(
         return Execution(notebook=notebook, facts=Facts(), status="error", mode=mode, message="no notebook to run")
     nb = nbformat.from_dict(copy.deepcopy(dict(notebook)))
     if mode == "no-run":
-        return Execution(notebook=nb, facts=Facts(), status="not_run", mode="no-run", message="not run (--no-run)")
+        return Execution.not_run(nb, "not run (--no-run)")
 
     contained = sandbox_limits or limits.sandbox
     enforcement = sandbox.plan(contained.network, contained.user)
@@ -165,14 +166,6 @@ def run_notebook(
         sandbox=enforcement.describe(contained),
         tampered=run.tampered,
     )
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity), not all the machine's."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def kernel_environment(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
-from pathlib import Path
 
 from grader.models import Grade
 
@@ -56,9 +54,3 @@ def grade_record(grade: Grade) -> dict:
         },
         "report": grade.report_path.name if grade.report_path else None,
     }
-
-
-def write_grades_json(grades: list[Grade], path: Path) -> None:
-    temporary = path.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps([grade_record(g) for g in grades], indent=2, ensure_ascii=False), encoding="utf-8")
-    temporary.replace(path)

@@ -10,12 +10,14 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from grader.atomic import write_atomically
 from grader.export.blackboard import Delimiter, blackboard_file
 from grader.export.canvas import canvas_csv
 from grader.export.common import ErrorPolicy, Export, ExportError
 from grader.export.gradescope import gradescope_files
 from grader.export.moodle import MoodleIdentifier, moodle_csv
 from grader.export.table import grades_csv, grades_table_json
+from grader.files import read_json
 from grader.rubric import Rubric
 
 FORMATS = ("canvas", "moodle", "blackboard", "gradescope", "csv", "json")
@@ -63,12 +65,7 @@ def build_export(fmt: str, records: list[dict], rubric: Rubric, options: ExportO
 
 def load_records(out: Path) -> list[dict]:
     path = out / "grades.json"
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ExportError(f"{path}: not found; run `grader grade ... --out {out}` first") from None
-    except json.JSONDecodeError as exc:
-        raise ExportError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
+    records = read_json(path, ExportError, missing=f"not found; run `grader grade ... --out {out}` first")
     if not isinstance(records, list) or not all(isinstance(r, dict) and "student" in r for r in records):
         raise ExportError(f"{path}: expected a list of grade records, each with a student")
     return records
@@ -82,10 +79,7 @@ def write_export(export: Export, out: Path) -> list[Path]:
         path = (root / relative).resolve()
         if root not in path.parents:
             raise ExportError(f"refusing to write {relative!r} outside {root}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_bytes(content)
-        temporary.replace(path)
+        write_atomically(path, content)
         written.append(path)
     return written
 

@@ -9,14 +9,15 @@ found (with the similarity of those found by meaning), the evidence quoted for e
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from grader.atomic import write_atomically
 from grader.models import Answer, QuestionGrade
 from grader.rubric import Rubric
-from grader.score.concepts import score_answer
-from grader.score.quiz import score_quiz
+from grader.score.questions import score_question
 from grader.score.semantic import SemanticScorer, Unavailable
 
 COLUMNS = ("question_id", "answer_id", "text")
@@ -82,10 +83,7 @@ def grade_answers(
     for row in rows:
         question = questions[row.question_id]
         answer = Answer(question.id, row.text, (), 1.0, "answers file")
-        if question.kind == "text":
-            graded.append((row, score_answer(question, answer, semantic)))
-        else:
-            graded.append((row, score_quiz(question, answer, {})))
+        graded.append((row, score_question(question, answer, semantic)))
     return graded
 
 
@@ -122,9 +120,8 @@ def result_row(row: AnswerRow, grade: QuestionGrade) -> dict[str, object]:
 
 
 def write_scores(path: Path, results: list[dict[str, object]]) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=OUTPUT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(results)
-    temporary.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=OUTPUT_COLUMNS)
+    writer.writeheader()
+    writer.writerows(results)
+    write_atomically(path, text.getvalue())

@@ -38,7 +38,7 @@ def first_number(text: str) -> float | None:
     return value / 100 if literal.endswith("%") else value
 
 
-def score_quiz(question: Question, answer: Answer | None, variables: dict[str, object]) -> QuestionGrade:
+def score_quiz(question: Question, answer: Answer | None) -> QuestionGrade:
     text = answer.text if answer else ""
     if question.kind == "choice":
         picked = chosen_options(question, text)
@@ -49,11 +49,9 @@ def score_quiz(question: Question, answer: Answer | None, variables: dict[str, o
         results = (ConceptResult("correct options", question.points, share == 1.0, detail if picked else ""),)
         feedback = "" if share == 1.0 else f"You {detail}; {len(question.answer)} option(s) are correct."
     elif question.kind == "numeric":
-        source = f"variable {question.variable}" if question.variable and question.variable in variables else "answer"
-        raw = variables.get(question.variable) if source != "answer" else None
-        value = raw if isinstance(raw, (int, float)) and not isinstance(raw, bool) else first_number(text)
+        value = first_number(text)
         share = 1.0 if value is not None and abs(value - question.value) <= question.tolerance else 0.0
-        shown = "no number" if value is None else f"{value:g} (from the {source})"
+        shown = "no number" if value is None else f"{value:g} (from the answer)"
         results = (ConceptResult("value", question.points, share == 1.0, shown if value is not None else ""),)
         feedback = "" if share else f"Found {shown}; that is not within the expected range."
     else:

@@ -76,7 +76,7 @@ def test_putting_fit_back_is_noticed_at_the_next_cell_and_leads_the_warnings(ins
 def test_removing_or_replacing_the_probe_or_its_methods_is_found(installed):
     probe, _, code, audit = installed
     probe.report = lambda: None
-    assert audit(probe) == ["the probe's method report was overridden on the probe"]
+    assert audit(probe) == ["the probe's report was overridden on the probe"]
     del probe.report
     assert audit(None) == ["the probe was removed from sys"]
     assert audit(object()) == ["the probe was replaced by another object"]
@@ -94,7 +94,7 @@ def test_replacing_a_recorder_or_one_of_its_methods_is_found(installed):
     assert audit(probe) == ["the probe's keras recorder was replaced by another object"]
     probe.keras = keras
     keras._keras_call = lambda *args: None
-    assert audit(probe) == ["the probe's keras recorder's method _keras_call was overridden on the probe's keras recorder"]
+    assert audit(probe) == ["the probe's keras recorder's _keras_call was overridden on the probe's keras recorder"]
     del keras._keras_call
     code["_TorchRecorder"]._torch_step = lambda self, optimizer: None
     problems = audit(probe)

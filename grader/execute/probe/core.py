@@ -3,6 +3,7 @@ runner calls in the kernel, ``install`` before the first cell and ``audit_report
 
 Kernel-side code (see ``common.py``); the whole design is in the package's docstring."""
 
+import functools
 import json
 import os
 import sys
@@ -50,7 +51,7 @@ def install(config):
 def audit_report(attribute, nonce):
     """The runner's last request, run from a fresh copy of this file: checks the installed probe
     against this copy's code and its recorders, then publishes its facts with this copy's code
-    (so a replaced ``report`` or ``payload`` never runs)."""
+    (so a replaced ``payload`` never runs)."""
     from IPython.display import publish_display_data
 
     probe = sys.__dict__.get(attribute)
@@ -108,14 +109,16 @@ def _audit(probe):
 
 
 def _audit_methods(obj, fresh_class, what):
-    """Each method of ``obj``'s class whose code is not ``fresh_class``'s, or that ``obj`` overrides."""
+    """Each method of ``obj``'s class whose code is not ``fresh_class``'s, and each function set on
+    ``obj`` itself (the probe's own attributes are data and recorders, never functions)."""
     problems = []
     for name, fresh in vars(fresh_class).items():
         if isinstance(fresh, types.FunctionType):
             if getattr(type(obj).__dict__.get(name), "__code__", None) != fresh.__code__:
                 problems.append(f"{what}'s method {name} was replaced")
-            if name in vars(obj):
-                problems.append(f"{what}'s method {name} was overridden on {what}")
+    for name, value in list(vars(obj).items()):
+        if isinstance(value, (types.FunctionType, types.MethodType, types.BuiltinFunctionType, functools.partial)):
+            problems.append(f"{what}'s {name} was overridden on {what}")
     return problems
 
 
@@ -291,15 +294,3 @@ class _Probe:
             facts["warnings"].append("probe: most fits and evaluations dropped to keep the report small")
             text = json.dumps(facts, default=str)
         return text
-
-    def report(self):
-        """Called by the runner's last hidden cell: the facts as one private display_data."""
-        from IPython.display import publish_display_data
-
-        try:
-            self.safely(self.torch._torch_unstepped_are_evaluations)
-            text = self.payload()
-        except Exception as exc:
-            warning = f"probe: report failed: {exc!r}"[:500]
-            text = json.dumps({"schema_version": 1, "nonce": self.nonce, "warnings": [warning]})
-        publish_display_data({FACTS_MIME: text})
