@@ -11,7 +11,7 @@ from grader.extract.evidence import gather_evidence
 from grader.models import Answer
 from grader.rubric import Concept, Question, publish
 from grader.score.concepts import score_answer
-from grader.score.text import stem
+from grader.text import stem
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "regularization"
