@@ -395,7 +395,7 @@ def test_many_stored_submissions_are_scored_in_worker_processes_with_the_same_re
         currents = book.current()
         here = batch.rescore_many(out, currents, assignment)
         monkeypatch.setattr(batch, "PARALLEL_SCORING", 2)
-        monkeypatch.setattr(batch, "cores", lambda: 2)
+        monkeypatch.setattr(batch, "available_cores", lambda: 2)
         in_workers = batch.rescore_many(out, currents, assignment)
     assert [grade_record(g) for g in in_workers] == [grade_record(g) for g in here]
     assert [g.submission for g in in_workers] == [g.submission for g in here]

@@ -7,7 +7,6 @@ Real (tiny) kernels; ``max_train_samples`` and friends are set low so that the b
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,13 +16,10 @@ from grader.execute import digits
 from grader.execute.runner import run_notebook
 from grader.settings import ExecutionLimits, FastBudget
 
+pytestmark = pytest.mark.slow  # real kernels with TensorFlow or PyTorch, or a whole batch of kernels
+
 LIMITS = ExecutionLimits(cell_timeout=120, notebook_timeout=300, startup_timeout=60)
 SMALL = FastBudget(max_epochs=1, max_train_samples=500, max_eval_samples=300, max_torch_batches=3)
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("grader-cache")
 
 
 def notebook(*cells):

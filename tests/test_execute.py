@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,11 +21,6 @@ from grader.facts import parse_facts
 from grader.settings import ExecutionLimits
 
 LIMITS = ExecutionLimits(cell_timeout=120, notebook_timeout=300, startup_timeout=60)
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("grader-cache")
 
 
 def notebook(*cells):
@@ -257,6 +251,7 @@ KERAS_CELLS = (
 )
 
 
+@pytest.mark.slow
 def test_a_keras_notebook_reports_models_fits_and_evaluations(cache_dir):
     execution = run(notebook(*KERAS_CELLS), cache_dir)
     assert execution.status == "ok", execution.message
@@ -308,6 +303,7 @@ def mnist_with_test_in_train(cache_dir, path, train=600, test=300):
     return path
 
 
+@pytest.mark.slow
 def test_the_split_of_the_served_dataset_is_known_by_the_whole_array(cache_dir, tmp_path):
     """The data file repeats its test images in its training images, so row overlaps cannot tell
     the test split from the training split; the whole array's fingerprint can."""
@@ -342,6 +338,7 @@ def test_the_split_of_the_served_dataset_is_known_by_the_whole_array(cache_dir, 
     assert (cheat_eval.model, cheat_eval.dataset_split) == (cheat.model, "test")
 
 
+@pytest.mark.slow
 def test_a_kernel_that_dies_keeps_the_facts_checkpointed_before(cache_dir):
     """PyTorch training, then the process exits: facts come from the probe's checkpoint."""
     nb = notebook(

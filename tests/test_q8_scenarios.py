@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from grader.cli import app
 
+pytestmark = pytest.mark.slow  # real kernels with TensorFlow or PyTorch, or a whole batch of kernels
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = ROOT / "assignments" / "regularization"
 

@@ -3,8 +3,6 @@ lists, and unsafe zip entries. Each becomes an error row that says why, the batc
 good notebook is graded, and the grader's peak memory stays under 1 GiB."""
 
 import json
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -38,7 +36,7 @@ def test_the_shape_is_measured_outside_strings_and_across_chunk_borders(monkeypa
 
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory):
+def batch(tmp_path_factory, grader_process):
     folder = tmp_path_factory.mktemp("oversized")
     (folder / "good.ipynb").write_text(notebook([markdown(GOOD)]))
     nested = "[" * 1000 + "]" * 1000
@@ -54,18 +52,10 @@ def batch(tmp_path_factory):
         zf.writestr("../escape_3_4_hw.ipynb", notebook([markdown(GOOD)]))
         zf.writestr("syllabus.pdf", b"%PDF")
     out = tmp_path_factory.mktemp("out")
-    peak_file = out.parent / f"{out.name}-peak"
-    measured = (  # the grader's own peak resident memory, written when the command ends
-        "import atexit, resource, sys; from grader.cli import app; "
-        f"atexit.register(lambda: open({str(peak_file)!r}, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))); "
-        "sys.argv[0] = 'grader'; app()"
-    )
-    command = [sys.executable, "-c", measured, "grade", str(folder), str(archive), "--assignment", str(ASSIGNMENT),
-               "--out", str(out), "--no-run", "--quiet"]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    done, peak = grader_process("grade", folder, archive, "--assignment", ASSIGNMENT, "--out", out, "--no-run", "--quiet")
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
-    return rows, out, int(peak_file.read_text()) * 1024  # ru_maxrss is in kB on Linux
+    return rows, out, peak
 
 
 def test_each_hostile_notebook_is_an_error_row_saying_why(batch):

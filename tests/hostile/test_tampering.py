@@ -147,12 +147,14 @@ def keras_runs():
     return graded
 
 
+@pytest.mark.slow
 def test_an_honest_run_records_the_dropout_model(keras_runs):
     execution, grade = keras_runs["honest"]
     assert execution.status == "ok" and not execution.tampered, execution.message
     assert {check.id: check.passed for check in grade.checks}["dropout_model"]
 
 
+@pytest.mark.slow
 def test_putting_keras_fit_back_discards_the_facts_fails_every_check_and_flags_the_grade(keras_runs):
     execution, grade = keras_runs["tampered"]
     assert execution.tampered and execution.status == "error"
