@@ -10,7 +10,7 @@ import nbformat
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.execute.dataset_files import DatasetError, check_dataset
-from grader.extract.cells import prose_lines
+from grader.extract.cells import code_lines, prose_lines
 from grader.files import read_yaml
 from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric, publish
 from grader.settings import Budget, ExecutionLimits, SandboxLimits
@@ -54,6 +54,7 @@ class Assignment:
     template: Path | None
     solution: Path | None
     template_lines: frozenset[str] = frozenset()
+    template_code: frozenset[str] = frozenset()  # the template's code lines: a notebook with no others is unchanged
 
     def with_data(self, overrides: dict[str, Path]) -> "Assignment":
         """The same assignment with some dataset files replaced (``--data mnist=FILE``)."""
@@ -122,7 +123,7 @@ def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "
         budget=config.budget,
         template=template,
         solution=(folder / config.solution).resolve() if config.solution else None,
-        template_lines=_template_lines(config_path, template),
+        **_template_text(config_path, template),
     )
 
 
@@ -133,13 +134,13 @@ def _check_dataset(where: str, name: str, path: Path) -> None:
         raise AssignmentError(f"{where}: {exc}") from None
 
 
-def _template_lines(config_path: Path, template: Path | None) -> frozenset[str]:
+def _template_text(config_path: Path, template: Path | None) -> dict[str, frozenset[str]]:
     if template is None:
-        return frozenset()
+        return {}
     try:
         notebook = nbformat.read(template, as_version=4)
     except FileNotFoundError:
         raise AssignmentError(f"{config_path}: template: file {template} not found") from None
     except Exception as exc:
         raise AssignmentError(f"{config_path}: template: {template} is not a readable notebook ({exc})") from None
-    return prose_lines(notebook)
+    return {"template_lines": prose_lines(notebook), "template_code": code_lines(notebook)}

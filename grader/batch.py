@@ -146,9 +146,9 @@ def execution_settings(assignment: Assignment, options: RunOptions) -> tuple[str
 
 
 def scoring_fingerprint(assignment: Assignment) -> str:
-    """The rubric hash stored with each grade: the rubric's content and the template's lines."""
+    """The rubric hash stored with each grade: the rubric's content and the template's prose and code."""
     digest = hashlib.sha256(assignment.rubric.fingerprint().encode())
-    for line in sorted(assignment.template_lines):
+    for line in sorted(assignment.template_lines) + sorted(assignment.template_code):
         digest.update(b"\0" + line.encode())
     return digest.hexdigest()[:16]
 

@@ -107,9 +107,7 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
     if execution.status == "not_run":
         flags.append("not executed (--no-run): code checks use only what the saved notebook shows")
     flags += placement.notebook_flags(evidence.answers.values(), evidence.unplaced, len(rubric.questions))
-    if submission.notebook is not None and placement.unchanged_template(
-        submission.notebook, assignment.template_lines, evidence.answers
-    ):
+    if placement.unchanged_template(execution.notebook, assignment.template_lines, assignment.template_code, evidence):
         flags.append(placement.UNCHANGED_TEMPLATE)
     total = sum(q.score for q in questions) + sum(c.score for c in checks)
     return Grade(

@@ -89,3 +89,6 @@ def test_the_unchanged_template_is_flagged_not_shown_as_a_plain_zero(tmp_path):
     assert placement.UNCHANGED_TEMPLATE not in grades["weak"]["flags"]
     review = CliRunner().invoke(app, ["review", "--out", str(out)])
     assert "blank" in review.stdout and "unchanged template" in review.stdout
+    assert CliRunner().invoke(app, ["rescore", "--out", str(out), "--quiet"]).exit_code == 0
+    rescored = {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
+    assert placement.UNCHANGED_TEMPLATE in rescored["blank"]["flags"]  # read from the stored run, not the upload

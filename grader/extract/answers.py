@@ -80,10 +80,11 @@ def _with_heads_carried(blocks: list[Block]) -> list[tuple[Block, frozenset[str]
         if not block.lines:
             pending.append(block)
             continue
-        together = [b for b in pending if b.cell == pending[-1].cell] if pending else []
-        listed = [c.question for b in together for c in b.claims if c.how == "question text"]
-        if any(b.lists_questions for b in pending) or len(set(listed)) >= 2:
-            scope = frozenset(listed)
+        listing = _last_listing(pending)
+        if listing is not None:
+            scope, after = listing
+            if after and all(c.strength < LIST_START for c in block.claims):
+                block.claims = [c for c in after[-1].claims if c.how == "title"] + block.claims
         elif pending and all(c.strength < LIST_START for c in block.claims):
             marked = [b for b in pending if any(c.how != "title" for c in b.claims)]
             handed = list(marked[-1].claims) if marked else []
@@ -96,6 +97,17 @@ def _with_heads_carried(blocks: list[Block]) -> list[tuple[Block, frozenset[str]
         pending = []
         carried.append((block, scope))
     return carried
+
+
+def _last_listing(heads: list[Block]) -> tuple[frozenset[str], list[Block]] | None:
+    """The questions of the last cell among these headings that lists several, and the headings after it."""
+    cells = list(dict.fromkeys(b.cell for b in heads))
+    for cell in reversed(cells):
+        group = [b for b in heads if b.cell == cell]
+        listed = {c.question for b in group for c in b.claims if c.how == "question text"}
+        if any(b.lists_questions for b in group) or len(listed) >= 2:
+            return frozenset(listed), [b for b in heads if b.cell > cell]
+    return None
 
 
 def _scored(blocks: list[tuple[Block, frozenset[str]]], known: QuestionIndex):

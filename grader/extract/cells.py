@@ -95,5 +95,16 @@ def prose_lines(notebook) -> frozenset[str]:
     return frozenset(lines)
 
 
+def code_lines(notebook) -> frozenset[str]:
+    """Every line of code in a notebook, blanks and indentation aside: what a template hands out."""
+    return frozenset(
+        " ".join(line.split())
+        for cell in notebook.get("cells", [])
+        if cell.get("cell_type") == "code"
+        for line in source_of(cell).splitlines()
+        if line.strip()
+    )
+
+
 def normalise_line(line: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9 ]+", " ", line.lower())).strip()

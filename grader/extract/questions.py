@@ -31,7 +31,7 @@ _ENGLISH = frozenset(
 _TASK = re.compile(r"(explain|describe|discuss|compare|implement|define|list)\b", re.IGNORECASE)
 
 OTHER_QUESTION_SHARE = 0.34
-TITLE_SHARE = 0.34
+TITLE_SHARE = 0.3
 LISTED_MATCH = 85
 OPENING_WORDS = 12
 OPENING_FLOOR = 60

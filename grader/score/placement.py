@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from grader.extract.cells import prose_lines
-from grader.models import Answer, Unplaced
+from grader.execute.shell import SKIP_MARK
+from grader.extract.cells import code_lines, prose_lines
+from grader.models import Answer, Evidence, Unplaced
 
 LOW_CONFIDENCE = 0.6
 EMPTY_SHARE = 1 / 3
@@ -43,15 +44,19 @@ def notebook_flags(answers: Iterable[Answer | None], unplaced: tuple[Unplaced, .
     return []
 
 
-def unchanged_template(notebook, template_lines: frozenset[str], answers: dict[str, Answer]) -> bool:
-    """The notebook as handed out: no answer, no prose of the student's own, no code that ran."""
-    if answers or not template_lines:
+def unchanged_template(notebook, template_lines: frozenset[str], template_code: frozenset[str], evidence: Evidence) -> bool:
+    """The notebook as handed out: no answer, no prose and no code of the student's own.
+
+    Read from the notebook as it ran (a rescore has no other), so lines the runner neutralised
+    (``pass  # skipped by grader``) do not count as the student's.
+    """
+    if evidence.answers or evidence.unplaced or not template_lines:
         return False
-    ran = any(cell.get("outputs") or cell.get("execution_count") for cell in notebook.get("cells", []) if cell.get("cell_type") == "code")
-    return not ran and prose_lines(notebook) <= template_lines
+    own_code = {line for line in code_lines(notebook) - template_code if SKIP_MARK not in line}
+    return not own_code and prose_lines(notebook) <= template_lines
 
 
-UNCHANGED_TEMPLATE = "needs review: unchanged template: nothing was answered and nothing was run (was the wrong file handed in?)"
+UNCHANGED_TEMPLATE = "needs review: unchanged template: nothing was written beyond the handed-out notebook (was the wrong file handed in?)"
 
 
 def _quote(text: str) -> str:
