@@ -198,3 +198,43 @@ def test_a_metric_printed_among_every_possible_number_is_not_a_reported_result()
     honest = [(3, "\n".join(f"Epoch {n}/100 - loss: 0.{n:04d} - accuracy: 0.{9000 + n}" for n in range(100))),
               (6, "Test accuracy with dropout: 0.912\nwithout: 0.888")]  # fmt: skip
     assert verdicts(models, fits, evaluations, outputs=honest)["comparison_reported"].passed
+
+
+def test_a_python_check_sees_plots_cells_and_mode_gives_partial_credit_and_chooses_models(tmp_path):
+    import yaml
+
+    from grader.models import CellError, Execution
+    from grader.rubric import load_rubric
+
+    (tmp_path / "checks.py").write_text(
+        "def bn_model(facts, evidence):\n"
+        "    chosen = [m['id'] for m in facts['models'] if any(l['cls'] == 'Dropout' for l in m['layers'])]\n"
+        "    seen = f\"plots {evidence['plots']} verified {evidence['verified_cells']} failed {evidence['failed_cells']} {evidence['mode']}\"\n"
+        "    return {'passed': True, 'credit': 0.5, 'evidence': [seen], 'models': chosen}\n"
+        "def fraction(facts, evidence):\n    return 0.25\n"
+        "def sees_choice(facts, evidence):\n    return evidence['chosen'] == {'picked': [1]}, [str(evidence['chosen'])]\n"
+        "def bad_credit(facts, evidence):\n    return {'passed': True, 'credit': 3}\n"
+    )
+    rubric = {
+        "title": "T",
+        "questions": [{"id": "q1", "prompt": "p", "points": 1, "concepts": [{"id": "a", "points": 1, "any": ["x"]}]}],
+        "checks": [
+            {"id": "picked", "points": 4, "kind": "python", "params": {"function": "checks.py:bn_model"}},
+            {"id": "quarter", "points": 4, "kind": "python", "params": {"function": "checks.py:fraction"}},
+            {"id": "later", "points": 1, "kind": "python", "params": {"function": "checks.py:sees_choice"}},
+            {"id": "held_out", "points": 2, "kind": "evaluated_on_held_out_data", "params": {"models": ["picked"]}},
+            {"id": "bad", "points": 1, "kind": "python", "params": {"function": "checks.py:bad_credit"}},
+        ],
+    }
+    (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(rubric))
+    checks = list(load_rubric(tmp_path / "rubric.yaml").checks)
+    facts = Facts.model_validate({"models": [DROPOUT, PLAIN], "fits": [fit(1, 3), fit(2, 4)], "evaluations": [evaluation(1, 5)]})
+    cells = [{"cell_type": "code", "execution_count": n, "source": "", "outputs": []} for n in (1, 2, 3)]
+    execution = Execution(notebook={"cells": cells}, facts=facts, cell_errors=(CellError(2, "ValueError", "x"),), status="ok", mode="full")
+    evidence = Evidence(answers={}, images=(1,))
+    picked, quarter, later, held_out, bad = run_checks(checks, facts, evidence, execution)
+    assert picked.passed and picked.score == 2.0 and picked.evidence == ("plots [1] verified [0, 1] failed [2] run",)
+    assert quarter.passed and quarter.score == 1.0
+    assert later.passed
+    assert held_out.passed  # the evaluated model is the one the python check chose
+    assert not bad.passed and "credit must be between 0 and 1" in bad.evidence[0]
