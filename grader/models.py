@@ -146,6 +146,22 @@ class ConceptResult:
     negated: bool = False
     pending: bool = False
     similarity: float | None = None  # set when a sentence was matched by meaning: its cosine similarity
+    redacted: bool = False  # hidden from this audience: only its name and points, when found (grader.redact)
+
+
+class Flag(str):
+    """A flag's words, and the ids of the concepts it names: data, so that hiding a concept never
+    has to search the words (``grader.redact``). Everywhere else it is the string it reads."""
+
+    concepts: tuple[str, ...]
+
+    def __new__(cls, text: str, concepts: tuple[str, ...] = ()) -> "Flag":
+        flag = super().__new__(cls, text)
+        flag.concepts = tuple(concepts)
+        return flag
+
+    def __reduce__(self):
+        return (Flag, (str(self), self.concepts))
 
 
 @dataclass(frozen=True)

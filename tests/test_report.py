@@ -6,6 +6,8 @@ hidden concept and missed another; Cy's notebook could not be read.
 """
 
 import base64
+import json
+import pickle
 import re
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -16,7 +18,8 @@ import nbformat.v4 as nbf
 import pytest
 
 from grader.facts import Evaluation, Facts, Fit, Layer, Model
-from grader.models import Answer, CellError, CheckGrade, ConceptResult, Execution, Grade, QuestionGrade, Submission
+from grader.models import Answer, CellError, CheckGrade, ConceptResult, Execution, Flag, Grade, QuestionGrade, Submission
+from grader.redact import redact
 from grader.report.answer_html import render_answer
 from grader.report.charts import Bar, bar_chart, histogram
 from grader.report.fix_first import fixes
@@ -196,13 +199,16 @@ def test_only_web_links_survive_in_answers():
 # ------------------------------------------------------------------ audiences
 
 
+NEGATED = Flag("concept inference_scaling appears only in negated form", ("inference_scaling",))  # as the scorer makes it
+
+
 def test_hidden_concepts_are_not_revealed_to_students():
     ben = grade("ben", answer="It trains many thinned networks.", q1_concepts=(
         ConceptResult("co_adaptation", 3, False, hint="Say what dropout stops neurons from doing."),
         ConceptResult("ensemble_view", 2, True, "many thinned networks", hidden=True),
         ConceptResult("inference_scaling", 1, False, hint="SECRET-HINT: what changes at inference?", hidden=True, negated=True),
     ))
-    ben = replace(ben, questions=(replace(ben.questions[0], flags=("concept inference_scaling appears only in negated form",)), ben.questions[1]))
+    ben = replace(ben, questions=(replace(ben.questions[0], flags=(NEGATED,)), ben.questions[1]))
     student = student_page(ben, ASSIGNMENT, "student")
     instructor = student_page(ben, ASSIGNMENT, "instructor")
 
@@ -235,12 +241,12 @@ def test_the_student_view_is_the_default_and_has_no_class_overview_link():
 
 
 def test_fix_first_lists_the_costliest_misses_in_order():
-    items = fixes(grade(), "student")
+    items = fixes(redact(grade(), ASSIGNMENT.rubric, "student"))
     assert [(f.label, f.points) for f in items] == [
         ("Code check: Held out", 5),
         ("Q2: no answer found", 4),
     ]
-    instructor = fixes(grade(), "instructor")
+    instructor = fixes(redact(grade(), ASSIGNMENT.rubric, "instructor"))
     assert [f.label for f in instructor] == ["Code check: Held out", "Q2: no answer found", "Q1: Ensemble view", "Q1: Inference scaling"]
 
     page = student_page(grade(), ASSIGNMENT, "student")
@@ -364,3 +370,16 @@ def test_write_reports_writes_each_page_and_links_them(tmp_path: Path):
     assert 'href="reports/ana.html"' in index and 'href="notebooks/ana.html"' in index
     for page in [*(tmp_path / "reports").iterdir(), *(tmp_path / "notebooks").iterdir(), tmp_path / "index.html"]:
         assert_inert(page.read_text())
+
+
+def test_one_redaction_hides_by_the_concept_ids_a_flag_carries_not_by_its_words():
+    words_only = "needs review: compare with inference_scaling"  # names no concept as data: kept
+    q1 = replace(grade().questions[0], flags=(NEGATED, words_only))
+    graded = replace(grade(), questions=(q1, grade().questions[1]))
+    seen = redact(graded, ASSIGNMENT.rubric, "student")
+    assert seen.questions[0].flags == (words_only,)
+    hidden = {c.id: c for c in seen.questions[0].concepts if c.redacted}
+    assert set(hidden) == {"ensemble_view", "inference_scaling"} and not any(c.hint for c in hidden.values())
+    assert redact(graded, ASSIGNMENT.rubric, "instructor") is graded
+    assert pickle.loads(pickle.dumps(NEGATED)).concepts == ("inference_scaling",)  # a flag crosses processes whole
+    assert json.dumps([NEGATED]) == json.dumps([str(NEGATED)])  # and is its words in grades.json

@@ -16,16 +16,16 @@ class Fix:
     advice: str
 
 
-def fixes(grade: Grade, audience: str = "instructor", limit: int = 5) -> list[Fix]:
+def fixes(grade: Grade, limit: int = 5) -> list[Fix]:
     """The points lost, grouped as a reader can act on them, largest first (ties keep page order).
 
-    A question with no answer is one item, not one per concept. For students, hidden concepts
-    are left out: their names and hints are not shown before release.
+    A question with no answer is one item, not one per concept. Redacted concepts (hidden from
+    students, ``grader.redact``) are left out: their names and hints are not shown before release.
     """
     found: list[tuple[float, int, Fix]] = []
     order = 0
     for question in grade.questions:
-        for fix in _question_fixes(question, audience):
+        for fix in _question_fixes(question):
             found.append((fix.points, order, fix))
             order += 1
     for check in grade.checks:
@@ -38,7 +38,7 @@ def fixes(grade: Grade, audience: str = "instructor", limit: int = 5) -> list[Fi
     return [fix for _, _, fix in found[:limit]]
 
 
-def _question_fixes(question: QuestionGrade, audience: str) -> list[Fix]:
+def _question_fixes(question: QuestionGrade) -> list[Fix]:
     name = question.id.upper()
     if question.answer is None or not question.answer.text.strip():
         if question.max_score <= 0:
@@ -48,7 +48,7 @@ def _question_fixes(question: QuestionGrade, audience: str) -> list[Fix]:
         return [Fix(question.max_score, question.id, f"{name}: answers a different question", "Answer the question this assignment asks.")]
     result = []
     for concept in question.concepts:
-        if concept.found or concept.pending or (concept.hidden and audience == "student"):
+        if concept.found or concept.pending or concept.redacted:
             continue
         advice = concept.hint or "This idea is missing from the answer."
         if concept.negated:

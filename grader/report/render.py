@@ -12,10 +12,8 @@ hidden concept's phrases, hints or evidence, nor the reference answers.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -23,6 +21,7 @@ from markupsafe import Markup
 from grader.assignment import Assignment
 from grader.attention import Attention, class_attention
 from grader.models import Grade, QuestionGrade
+from grader.redact import Audience, redact, visible_rubric
 from grader.report.answer_html import render_answer
 from grader.report.class_stats import class_stats
 from grader.report.code_evidence import cells_shown, code_question, models_seen
@@ -30,10 +29,9 @@ from grader.report.csp import CSP
 from grader.report.fix_first import fixes
 from grader.report.images import output_images
 from grader.report.notebook_html import notebook_page
+from grader.rubric import Rubric
 from grader.words import humanize, named
 
-Audience = Literal["instructor", "student"]
-AUDIENCES = ("instructor", "student")
 NOTEBOOKS = "notebooks"
 
 _ENV = Environment(loader=PackageLoader("grader", "report/templates"), autoescape=select_autoescape(["html"]))
@@ -77,26 +75,26 @@ class Totals:
     flags: list[tuple[str, str]] = field(default_factory=list)
 
 
-def highlight(question: QuestionGrade, audience: Audience = "instructor") -> Markup:
+def highlight(question: QuestionGrade) -> Markup:
     """The answer as rendered markdown (no raw HTML), the words that earned points marked.
 
-    Hidden concepts' words are not marked for students: the marks would give their phrases away.
+    Redacted concepts' words are not marked: the marks would give their phrases away.
     """
     text = question.answer.text if question.answer else ""
     quotes = [
         quote
         for concept in question.concepts
-        if concept.found and not (concept.hidden and audience == "student")
+        if concept.found and not concept.redacted
         for quote in concept.evidence.split(" … ")
     ]
     return render_answer(text, quotes)
 
 
-def _concepts(question: QuestionGrade, audience: Audience) -> tuple[list[ConceptView], int]:
+def _concepts(question: QuestionGrade) -> tuple[list[ConceptView], int]:
     views, hidden_missed = [], 0
     text = question.answer.text if question.answer else ""
     for concept in question.concepts:
-        secret = concept.hidden and audience == "student"
+        secret = concept.redacted
         if (secret or concept.pending) and not concept.found:
             hidden_missed += 1
             continue
@@ -117,23 +115,22 @@ def _concepts(question: QuestionGrade, audience: Audience) -> tuple[list[Concept
     return views, hidden_missed
 
 
-def _question_views(grade: Grade, assignment: Assignment, audience: Audience) -> list[QuestionView]:
-    rubric = assignment.rubric
+def _question_views(grade: Grade, rubric: Rubric) -> list[QuestionView]:
     checks_at = code_question(rubric) if grade.checks else None
     views = []
     for question in grade.questions:
         spec = next((q for q in rubric.questions if q.id == question.id), None)
-        concepts, hidden_missed = _concepts(question, audience)
+        concepts, hidden_missed = _concepts(question)
         has_text = bool(question.answer and question.answer.text.strip())
         views.append(
             QuestionView(
                 grade=question,
                 prompt=spec.prompt if spec else "",
-                answer_html=highlight(question, audience) if has_text else None,
+                answer_html=highlight(question) if has_text else None,
                 concepts=concepts,
                 hidden_missed=hidden_missed,
-                flags=_visible_flags(question, audience),
-                reference=spec.reference if spec and audience == "instructor" else "",
+                flags=list(question.flags),
+                reference=spec.reference if spec else "",
                 has_checks=question.id == checks_at,
                 images=_answer_images(grade, question),
             )
@@ -148,17 +145,9 @@ def _answer_images(grade: Grade, question: QuestionGrade) -> tuple[str, ...]:
     return tuple(uri for index in question.answer.cells if 0 <= index < len(cells) for uri in output_images(cells[index]))
 
 
-def _visible_flags(question: QuestionGrade, audience: Audience) -> list[str]:
-    """The question's flags; for students, none that names a hidden concept."""
-    if audience != "student":
-        return list(question.flags)
-    hidden = [c.id for c in question.concepts if c.hidden]
-    return [flag for flag in question.flags if not any(re.search(rf"\b{re.escape(h)}\b", flag) for h in hidden)]
-
-
-def _totals(grade: Grade, audience: Audience) -> Totals:
+def _totals(grade: Grade) -> Totals:
     flags = [("", flag) for flag in grade.flags]
-    flags += [(q.id, flag) for q in grade.questions for flag in _visible_flags(q, audience)]
+    flags += [(q.id, flag) for q in grade.questions for flag in q.flags]
     return Totals(
         written=round(sum(q.score for q in grade.questions), 2),
         written_max=sum(q.max_score for q in grade.questions),
@@ -175,17 +164,17 @@ def student_page(
     notebook_href: str | None = None,
     overview_href: str | None = None,
 ) -> str:
-    """One student's feedback page. Links go to the executed notebook and, for instructors, the overview."""
-    if audience not in AUDIENCES:
-        raise ValueError(f"audience {audience!r}: use instructor or student")
-    questions = _question_views(grade, assignment, audience)
+    """One student's feedback page, as ``audience`` may see it (``grader.redact``). Links go to the
+    executed notebook and, for instructors, the overview."""
+    grade = redact(grade, assignment.rubric, audience)
+    questions = _question_views(grade, visible_rubric(assignment.rubric, audience))
     return _ENV.get_template("student.html").render(
         grade=grade,
         title=assignment.title,
         audience=audience,
         percent=_percent(grade),
-        totals=_totals(grade, audience),
-        fixes=fixes(grade, audience),
+        totals=_totals(grade),
+        fixes=fixes(grade),
         questions=questions,
         checks_placed=any(q.has_checks for q in questions),
         models=models_seen(grade.execution.facts) if grade.execution else [],

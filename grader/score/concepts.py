@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz import process
 
-from grader.models import Answer, ConceptResult, QuestionGrade
+from grader.models import Answer, ConceptResult, Flag, QuestionGrade
 from grader.rubric import Concept, Question
 from grader.score.flags import review_flags
 from grader.text import NEGATORS, Tokens, is_symbolic, phrase_stems, squash, tokenize
@@ -260,7 +260,7 @@ def score_answer(
         flags.extend(review_flags(question, tokens, sum(r.found for r in results[: len(question.concepts)])))
     for result in results:
         if result.negated:
-            flags.append(f"concept {result.id} appears only in negated form")
+            flags.append(Flag(f"concept {result.id} appears only in negated form", (result.id,)))
     return QuestionGrade(
         id=question.id,
         score=round(earned, 2),
