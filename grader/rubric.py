@@ -143,7 +143,7 @@ class SemanticSettings(Strict):
     """
 
     enabled: bool = True
-    threshold: float = Field(default=0.6, gt=0, le=1)
+    threshold: float = Field(default=0.75, gt=0, le=1)  # semantic-only matches precise from here (docs/agreement.md)
     reference_ramp: tuple[float, float] = (0.45, 0.6)  # calibrated on SciEntsBank train/ (docs/agreement.md)
 
     @field_validator("reference_ramp")

@@ -62,32 +62,35 @@ def regularization():
 
 @needs_model
 def test_a_paraphrase_shows_the_concept_and_the_sentence_is_quoted_with_its_similarity(scorer):
-    text = "Without enough data it goes wrong. The network memorises its training examples."
+    text = "Without enough data it goes wrong. In the end the model memorises the whole training set."
     keywords = score_answer(QUESTION, answer(text))
     assert not keywords.concepts[0].found
     graded = score_answer(QUESTION, answer(text), scorer)
     overfitting = graded.concepts[0]
-    assert overfitting.found and overfitting.evidence == "The network memorises its training examples"
-    assert overfitting.similarity >= 0.6
+    assert overfitting.found and overfitting.evidence == "In the end the model memorises the whole training set"
+    assert overfitting.similarity >= SemanticSettings().threshold
+    loose = score_answer(QUESTION, answer("Without enough data it goes wrong. The network memorises its training examples."), scorer)
+    assert not loose.concepts[0].found  # similarity 0.66: below the threshold calibrated for precision
     assert graded.score == 2
 
 
 @needs_model
 def test_a_negated_paraphrase_earns_nothing_and_is_flagged(scorer):
-    graded = score_answer(QUESTION, answer("The network does not memorise its training examples."), scorer)
+    graded = score_answer(QUESTION, answer("In the end the model does not memorise the whole training set."), scorer)
     assert graded.score == 0
     assert graded.concepts[0].negated and not graded.concepts[0].found
     assert "concept overfitting appears only in negated form" in graded.flags
     avoid = OVERFITTING.model_copy(update={"any_polarity": True})
     either = QUESTION.model_copy(update={"concepts": [avoid, PENALTY]})
-    assert score_answer(either, answer("The network does not memorise its training examples."), scorer).concepts[0].found
+    assert score_answer(either, answer("In the end the model does not memorise the whole training set."), scorer).concepts[0].found
 
 
 @needs_model
 def test_semantic_scoring_never_raises_a_score_without_a_quoted_sentence(scorer, regularization):
     rubric, answers_in = regularization
     cases = [(WITH_SHARE, answer(t)) for t in (
-        "The network memorises its training examples, so we add a cost for big weights.",
+        "In the end the model memorises the whole training set, so we add a cost for big weights.",
+        "We put a cost on big weights, so the network cannot memorise the training data.",
         "I like cats and my weekend was long.",
         "overfitting, penalty, weights, noise, lambda, dropout",
         "What does regularization prevent?",
@@ -199,15 +202,15 @@ def test_score_answers_with_semantic_matching_through_the_cli(tmp_path):
     rubric = tmp_path / "rubric.yaml"
     rubric.write_text(yaml.safe_dump(Rubric(title="T", questions=[QUESTION]).model_dump(mode="json", exclude_defaults=True)))
     answers = tmp_path / "answers.csv"
-    answers.write_text("question_id,answer_id,text\nq1,a1,The network memorises its training examples.\n", encoding="utf-8")
+    answers.write_text("question_id,answer_id,text\nq1,a1,In the end the model memorises the whole training set.\n", encoding="utf-8")
     out = tmp_path / "scores.csv"
     result = CliRunner().invoke(app, ["score-answers", "--rubric", str(rubric), "--answers", str(answers), "--out", str(out), "--semantic"])
     assert result.exit_code == 0, result.output
     assert "keywords + semantic" in result.output
     [row] = list(csv.DictReader(out.open(encoding="utf-8")))
     assert float(row["score"]) == 2.0
-    assert row["matched_concepts"].startswith("overfitting (similarity 0.6")
-    assert row["evidence"] == "overfitting: The network memorises its training examples"
+    assert row["matched_concepts"].startswith("overfitting (similarity 0.9")
+    assert row["evidence"] == "overfitting: In the end the model memorises the whole training set"
 
 
 def test_headings_fragments_and_restated_questions_cannot_show_a_concept():
