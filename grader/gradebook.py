@@ -257,18 +257,30 @@ _RUN_COLUMNS = "id, sha256, settings, status, mode, message, seconds, facts, cel
 _GRADE_COLUMNS = "id, submission, run, rubric, graded, how, status, error, score, max_score, details"
 
 
-def _submission_row(row: tuple) -> StoredSubmission:
-    sid, student, source, sha, received, identity, late, notes, error = row
-    return StoredSubmission(sid, student, source, sha, received, json.loads(identity), bool(late), tuple(json.loads(notes)), error)
+# The rows of the queries that build the current grades: each student's newest submission, its
+# newest grade, and the run that grade used (only those runs are read, never the whole table).
+_CURRENT = (
+    "WITH newest_submissions AS (SELECT MAX(id) AS id FROM submissions GROUP BY student),"
+    " newest_grades AS (SELECT MAX(id) AS id FROM grades WHERE submission IN (SELECT id FROM newest_submissions)"
+    " GROUP BY submission) "
+)
 
 
-def _run_row(row: tuple) -> StoredRun:
-    rid, sha, settings, status, mode, message, seconds, facts, cell_errors, skipped, notebook, sandbox, tampered = row
-    payload = {
-        "status": status, "mode": mode, "message": message, "seconds": seconds,
-        "facts": facts, "cell_errors": cell_errors, "skipped": skipped, "sandbox": sandbox, "tampered": bool(tampered),
-    }  # fmt: skip
-    return StoredRun(rid, sha, settings, status, notebook, payload)
+def _submission_row(row: sqlite3.Row) -> StoredSubmission:
+    return StoredSubmission(
+        row["id"], row["student"], row["source"], row["sha256"], row["received"], json.loads(row["identity"]),
+        bool(row["late"]), tuple(json.loads(row["notes"])), row["error"],
+    )  # fmt: skip
+
+
+def _run_row(row: sqlite3.Row) -> StoredRun:
+    payload = {key: row[key] for key in ("status", "mode", "message", "seconds", "facts", "cell_errors", "skipped", "sandbox")}
+    payload["tampered"] = bool(row["tampered"])
+    return StoredRun(row["id"], row["sha256"], row["settings"], row["status"], row["notebook"], payload)
+
+
+def _grade_row(row: sqlite3.Row) -> StoredGrade:
+    return StoredGrade(**{name: row[name] for name in row.keys()})
 
 
 # --------------------------------------------------------------------------- the store
@@ -287,6 +299,7 @@ class Gradebook:
             self.out.chmod(0o700)
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row  # columns by name
             self.db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a committed transaction survives the process being killed (not a power cut).
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -380,7 +393,10 @@ class Gradebook:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     values,
                 )
-                stored[submission.student] = _submission_row((cursor.lastrowid, *values))
+                stored[submission.student] = StoredSubmission(
+                    cursor.lastrowid, submission.student, submission.source, submission.sha256, values[3], identity,
+                    bool(submission.late), tuple(notes), submission.error,
+                )  # fmt: skip
         return stored
 
     def current_submissions(self) -> list[StoredSubmission]:
@@ -459,16 +475,17 @@ class Gradebook:
     def current(self) -> list[Current]:
         """Every student's newest submission with its newest grade and that grade's run, by student."""
         submissions = self.current_submissions()
-        grades: dict[int, StoredGrade] = {}
-        for row in self.db.execute(
-            f"SELECT {_GRADE_COLUMNS} FROM grades WHERE id IN (SELECT MAX(id) FROM grades GROUP BY submission)"
-        ):
-            grades[row[1]] = StoredGrade(*row)
-        run_ids = {g.run for g in grades.values() if g.run is not None}
-        runs = {}
-        for row in self.db.execute(f"SELECT {_RUN_COLUMNS} FROM runs"):
-            if row[0] in run_ids:
-                runs[row[0]] = _run_row(row)
+        grades = {
+            row["submission"]: _grade_row(row)
+            for row in self.db.execute(f"{_CURRENT}SELECT {_GRADE_COLUMNS} FROM grades WHERE id IN (SELECT id FROM newest_grades)")
+        }
+        runs = {
+            row["id"]: _run_row(row)
+            for row in self.db.execute(
+                f"{_CURRENT}SELECT {_RUN_COLUMNS} FROM runs"
+                " WHERE id IN (SELECT run FROM grades WHERE id IN (SELECT id FROM newest_grades))"
+            )
+        }
         result = []
         for submission in submissions:
             grade = grades.get(submission.id)
@@ -477,13 +494,16 @@ class Gradebook:
         return result
 
     def history(self, student: str) -> list[tuple[StoredSubmission, StoredGrade]]:
-        rows = self.db.execute(
-            f"SELECT {', '.join('s.' + c.strip() for c in _SUBMISSION_COLUMNS.split(','))},"
-            f" {', '.join('g.' + c.strip() for c in _GRADE_COLUMNS.split(','))}"
-            " FROM grades g JOIN submissions s ON s.id = g.submission WHERE s.student = ? ORDER BY g.id",
+        submissions = {
+            row["id"]: _submission_row(row)
+            for row in self.db.execute(f"SELECT {_SUBMISSION_COLUMNS} FROM submissions WHERE student = ?", (student,))
+        }
+        grades = self.db.execute(
+            f"SELECT {_GRADE_COLUMNS} FROM grades WHERE submission IN (SELECT id FROM submissions WHERE student = ?)"
+            " ORDER BY id",
             (student,),
-        ).fetchall()
-        return [(_submission_row(row[:9]), StoredGrade(*row[9:])) for row in rows]
+        )
+        return [(submissions[row["submission"]], _grade_row(row)) for row in grades]
 
     def count(self, table: str) -> int:
         if table not in ("submissions", "runs", "grades", "overrides", "settings"):
@@ -507,7 +527,7 @@ class Gradebook:
         for row in self.db.execute(
             "SELECT id, student, sha256, target, score, by, at, comment FROM overrides ORDER BY id"
         ):
-            override = StoredOverride(*row)
+            override = StoredOverride(**{name: row[name] for name in row.keys()})
             latest[(override.student, override.target)] = override
         result: dict[str, list[StoredOverride]] = {}
         for override in latest.values():
