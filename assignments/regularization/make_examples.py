@@ -52,7 +52,7 @@ class Builder:
     def raw(self, text: str) -> None:
         self.cells.append(new_raw_cell(text.strip("\n"), id=self._id()))
 
-    def write(self, name: str) -> Path:
+    def write(self, name: str, folder: Path = HERE) -> Path:
         nb = new_notebook(cells=self.cells)
         nb.metadata = {
             "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
@@ -60,7 +60,7 @@ class Builder:
         }
         nb.nbformat, nb.nbformat_minor = 4, 5
         nbformat.validate(nb)
-        path = HERE / name
+        path = folder / name
         nbformat.write(nb, path)
         return path
 

@@ -61,7 +61,11 @@ def questions_from_notebooks(solution: Path, template: Path, points: float = DEF
     asked = template_questions(template_notebook)
     if not asked:
         raise DraftError(f"{template}: no numbered questions found (expected lines such as '### Q1. ...' or '1. ...')")
-    rows = [QuestionRow(label, prompt, "", points, part, number) for label, prompt, part, number in asked]
+    restarts = len({label for label, _, _, _ in asked}) < len(asked)  # "1." in every Part: say "2.1"
+    rows = [
+        QuestionRow(f"{part}.{number}" if restarts and part is not None else label, prompt, "", points, part, number)
+        for label, prompt, part, number in asked
+    ]
     probe = Rubric(
         title="draft",
         questions=[
