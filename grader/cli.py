@@ -367,26 +367,36 @@ def _progress(title: str):
         yield lambda message: console.print(f"{title}: {message}", highlight=False)
 
 
+SemanticOption = Annotated[
+    Optional[bool],
+    typer.Option("--semantic/--keywords-only", help="Match by meaning too (needs the semantic extra); default: as the rubric says."),
+]
+
+
+def _semantic_matcher(rubric, semantic: Optional[bool]):
+    """The rubric's semantic matcher (or None), warning when it was asked for but is not installed."""
+    from grader.score.semantic import Unavailable, semantic_for
+
+    matcher = semantic_for(rubric, semantic)
+    if isinstance(matcher, Unavailable):
+        console.print(f"[yellow]warning:[/] {matcher.reason}", highlight=False)
+    return matcher
+
+
 @app.command("score-answers")
 def score_answers_command(
     rubric: Annotated[Path, typer.Option(help="The rubric YAML file.")],
     answers: Annotated[Path, typer.Option(help="CSV with columns question_id, answer_id, text.")],
     out: Annotated[Path, typer.Option(help="Where to write the scores CSV.")],
-    semantic: Annotated[
-        Optional[bool],
-        typer.Option("--semantic/--keywords-only", help="Match by meaning too (needs the semantic extra); default: as the rubric says."),
-    ] = None,
+    semantic: SemanticOption = None,
 ) -> None:
     """Score written answers from a CSV against a rubric, without notebooks: one row per answer."""
     from grader.score.answers_api import AnswersError, read_answers, score_answers, write_scores
-    from grader.score.semantic import Unavailable, semantic_for
 
     try:
         parsed = load_rubric(rubric)
         rows = read_answers(answers)
-        matcher = semantic_for(parsed, semantic)
-        if isinstance(matcher, Unavailable):
-            console.print(f"[yellow]warning:[/] {matcher.reason}", highlight=False)
+        matcher = _semantic_matcher(parsed, semantic)
         results = score_answers(parsed, rows, matcher)
     except (RubricError, AnswersError) as exc:
         _fail(str(exc))
@@ -442,17 +452,13 @@ def rubric_try(
     notebooks: Annotated[list[Path], typer.Argument(help="A few saved notebooks (not run).")],
     out: Annotated[Path, typer.Option(help="Where to write the page.")] = Path("rubric-try.html"),
     template: Annotated[Optional[Path], typer.Option(help="The template notebook: its text is never taken for an answer.")] = None,
-    semantic: Annotated[
-        Optional[bool],
-        typer.Option("--semantic/--keywords-only", help="Match by meaning too (needs the semantic extra); default: as the rubric says."),
-    ] = None,
+    semantic: SemanticOption = None,
 ) -> None:
     """Score a few notebooks without running them; per concept, the sentence that matched or the nearest miss."""
     import nbformat
 
     from grader.authoring.try_rubric import render_html, render_terminal, try_rubric
     from grader.extract.cells import prose_lines
-    from grader.score.semantic import Unavailable, semantic_for
 
     try:
         parsed = load_rubric(rubric)
@@ -467,10 +473,7 @@ def rubric_try(
     missing = [str(p) for p in notebooks if not p.is_file()]
     if missing:
         _fail(f"not found: {', '.join(missing)}")
-    matcher = semantic_for(parsed, semantic)
-    if isinstance(matcher, Unavailable):
-        console.print(f"[yellow]warning:[/] {matcher.reason}", highlight=False)
-    results = try_rubric(parsed, notebooks, template_lines, matcher)
+    results = try_rubric(parsed, notebooks, template_lines, _semantic_matcher(parsed, semantic))
     for line in render_terminal(results):
         print(line)
     try:
