@@ -226,3 +226,15 @@ def test_the_assignment_reference_example_is_a_valid_assignment_file():
     documented = set(AssignmentFile.model_fields)
     assert documented <= set(yaml.safe_load(example)), "every key of assignment.yaml has an example"
     assert config.sandbox.memory == 4 * 2**30 and config.budget.fast.max_epochs == 1
+
+
+def test_the_nearest_miss_of_a_two_sided_concept_names_the_missing_side():
+    from grader.authoring.try_rubric import nearest_miss
+    from grader.rubric import Concept
+    from grader.score.semantic import split_sentences
+
+    concept = Concept(id="both", points=1, same_clause=True, all=[["mean"], ["variance", "standard deviation"]])
+    sentence, note = nearest_miss(concept, split_sentences("It subtracts the mean. Then it trains."))
+    assert sentence == "It subtracts the mean" and note == "lacks 'variance / standard deviation'"
+    sentence, note = nearest_miss(concept, split_sentences("The mean is used, and so is the variance."))
+    assert note == "has every part, but not together in one clause"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterator
 from pathlib import Path
 
 import nbformat
@@ -106,23 +107,37 @@ def _sentence_of(evidence: str, sentences: list[Sentence]) -> str:
 
 
 def nearest_miss(concept: Concept, sentences: list[Sentence]) -> tuple[str, str]:
-    """The sentence holding the most words of one of the concept's phrases, and the words it lacks."""
+    """The sentence that came nearest, and what it lacks: the most words of one phrase, or for an
+    ``all`` concept the most of its entries."""
     best: tuple[float, str, str] = (0.0, "", "")
-    phrases = list(concept.any) + [p for group in concept.all_groups() for p in group]
     for sentence in sentences:
         index = AnswerIndex(sentence.tokens)
-        for phrase in phrases:
-            stems = phrase_stems(phrase)
-            if not stems:
-                continue
-            present = [s for s in stems if index.where(s)]
-            share = len(present) / len(stems)
-            if 0 < share and share > best[0]:
-                missing = [w for w, s in zip(phrase.split(), stems) if s not in present] or phrase.split()
-                best = (share, sentence.text, f"nearest to {phrase!r}: lacks {' '.join(missing)!r}" if share < 1 else f"has the words of {phrase!r}, but not close together in one sentence")
+        for share, note in _misses(concept, index):
+            if share > best[0]:
+                best = (share, sentence.text, note)
     if not best[1]:
         return "", "no sentence uses any of its words"
     return best[1], best[2]
+
+
+def _misses(concept: Concept, index: AnswerIndex) -> Iterator[tuple[float, str]]:
+    for phrase in concept.any:
+        stems = phrase_stems(phrase)
+        present = [s for s in stems if index.where(s)]
+        if not present:
+            continue
+        if len(present) < len(stems):
+            missing = [w for w, s in zip(phrase.split(), stems) if s not in present] or phrase.split()
+            yield len(present) / len(stems), f"nearest to {phrase!r}: lacks {' '.join(missing)!r}"
+        else:
+            yield 1.0, f"has the words of {phrase!r}, but not in order within one clause"
+    groups = concept.all_groups()
+    if groups:
+        shown = [any(all(index.where(s) for s in phrase_stems(p)) for p in group) for group in groups]
+        if any(shown):
+            lacking = " and ".join(" / ".join(group) for group, ok in zip(groups, shown) if not ok)
+            note = f"lacks {lacking!r}" if lacking else "has every part, but not together" + (" in one clause" if concept.same_clause else "")
+            yield sum(shown) / len(groups), note
 
 
 def render_terminal(results: list[NotebookTry]) -> list[str]:
