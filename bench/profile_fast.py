@@ -85,7 +85,10 @@ def install_wrappers() -> None:
     """Timing wrappers on the stage functions, at the names the callers look them up by."""
     import nbclient
 
-    import grader.batch as batch
+    import grader.batch.class_results as class_results
+    import grader.batch.executors as executors
+    import grader.batch.grading as grading
+    import grader.batch.jobs as jobs
     import grader.cli as cli
     import grader.execute.runner as runner
     import grader.gradebook as gradebook
@@ -94,9 +97,9 @@ def install_wrappers() -> None:
     wrap(cli, "load_assignment", "read the assignment and rubric")
     wrap(cli, "read_intake", "read the submissions")
     wrap(gradebook.Gradebook, "__init__", "open the gradebook")
-    wrap(batch, "execution_settings", "settings hash (hashes the data files)")
-    wrap(batch, "make_job", "make the job (hashes the data files)")
-    wrap(batch, "run_job", "run_job (whole execute stage)")
+    wrap(grading, "execution_settings", "settings hash (hashes the data files)")
+    wrap(grading, "make_job", "make the job (hashes the data files)")
+    wrap(executors, "run_job", "run_job (whole execute stage)")
     wrap(runner, "_stage_datasets", "stage the data files (copy)")
     wrap(runner._Run, "execute", "nbclient session")
     wrap(runner._Run, "_shutdown", "kernel shutdown")
@@ -108,17 +111,18 @@ def install_wrappers() -> None:
         return {"cell": int(cell_index), "kind": cell_kind(source), "first_line": source.strip().splitlines()[0][:60] if source.strip() else ""}
 
     wrap(nbclient.NotebookClient, "async_execute_cell", "cell", describe_cell)
-    wrap(batch, "dump_execution", "serialise the execution")
+    wrap(jobs, "dump_execution", "serialise the execution")
     wrap(gradebook.Gradebook, "save_run_file", "store the executed notebook")
-    wrap(batch, "load_execution", "load the stored execution")
-    wrap(batch, "score_safely", "score (answers + checks)")
+    wrap(grading, "load_execution", "load the stored execution")
+    wrap(grading, "score_safely", "score (answers + checks)")
+    wrap(class_results, "score_safely", "score (answers + checks)")
     wrap(gradebook.Gradebook, "add_run", "gradebook rows")
     wrap(gradebook.Gradebook, "add_grades", "gradebook rows")
-    wrap(batch, "class_grades", "class grades (rescore others, overrides)")
+    wrap(class_results, "class_grades", "class grades (rescore others, overrides)")
     wrap(render, "executed_notebook_page", "report: executed notebook page (nbconvert)")
     wrap(render, "student_page", "report: student page")
     wrap(render, "overview_page", "report: class overview")
-    wrap(batch, "write_atomically", "write grades.json")
+    wrap(class_results, "write_atomically", "write grades.json")
 
     original_start = getattr(runner._Run, "_start_kernel", None)
     if original_start is None:

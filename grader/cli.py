@@ -68,8 +68,8 @@ def grade(
     Notebooks already run under the same settings (OUT/gradebook.sqlite) are not run again; an
     interrupted batch continues where it stopped when the same command is given again.
     """
-    from grader.batch import BatchError, BatchProgress, default_jobs, grade_batch, make_executor, publish
-    from grader.batch import summary_line, summary_table, threads_per_kernel
+    from grader.batch import BatchError, default_jobs, grade_batch, make_executor, publish, threads_per_kernel
+    from grader.console import BatchProgress, summary_line, summary_table
     from grader.gradebook import Gradebook, GradebookError
 
     if budget is not None and budget not in ("full", "fast"):
@@ -147,7 +147,8 @@ def rescore(
     """Score every stored submission again under the current rubric (no kernel); rewrite grades.json and reports."""
     import time
 
-    from grader.batch import publish, summary_table
+    from grader.batch import publish
+    from grader.console import summary_table
 
     started = time.monotonic()
     book, task = _open_graded(out, assignment)
@@ -217,7 +218,8 @@ def review(
     all_: Annotated[bool, typer.Option("--all", help="Also list what a manual grade already settled.")] = False,
 ) -> None:
     """List the submissions a person should look at, worst first."""
-    from grader.batch import review_items, review_table
+    from grader.batch import review_items
+    from grader.console import review_table
     from grader.gradebook import Gradebook, GradebookError
 
     try:

@@ -373,7 +373,7 @@ def test_no_cluster_at_the_address_is_a_clear_error(course, tmp_path):
 
 
 def test_cluster_workers_get_the_dataset_files_they_do_not_have(tmp_path, monkeypatch):
-    from grader.batch import _datasets_here
+    from grader.batch.jobs import _datasets_here
 
     monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
     refs = {"mnist": {"path": "/coordinator/only/mnist.npz", "sha256": "ab" * 32, "name": "mnist.npz"}, "extra": {"path": None, "sha256": None, "name": None}}
@@ -384,7 +384,7 @@ def test_cluster_workers_get_the_dataset_files_they_do_not_have(tmp_path, monkey
 
 
 def test_many_stored_submissions_are_scored_in_worker_processes_with_the_same_result(course, graded, monkeypatch):
-    import grader.batch as batch
+    import grader.batch.class_results as batch
     from grader.assignment import load_assignment
     from grader.export.grades_json import grade_record
     from grader.gradebook import Gradebook

@@ -22,7 +22,7 @@ LAYERS = (
     ("store", ("grader.gradebook",)),
     ("report, export and authoring", ("grader.report", "grader.export", "grader.attention", "grader.authoring")),
     ("pipeline", ("grader.pipeline", "grader.batch", "grader.selfcheck")),
-    ("command line", ("grader.cli", "grader")),
+    ("command line", ("grader.cli", "grader.console", "grader")),
 )  # fmt: skip
 
 

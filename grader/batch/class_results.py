@@ -1,0 +1,192 @@
+"""The class's grades: every student's current grade, re-scored from stored runs where needed (no
+kernel), with manual grades and identical hand-ins applied; written as reports and grades.json;
+and what needs review."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import threading
+import traceback
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
+from multiprocessing import get_all_start_methods, get_context
+from pathlib import Path
+from typing import Any
+
+from grader.assignment import Assignment
+from grader.atomic import write_atomically
+from grader.attention import Attention, attention, class_attention, worst_first
+from grader.batch.settings import scoring_fingerprint
+from grader.export.grades_json import grade_record
+from grader.gradebook import Current, Gradebook, NewGrade, StoredOverride, StoredRun, load_run
+from grader.identical import identical_hand_ins, mark_identical
+from grader.machine import available_cores
+from grader.models import Execution, Grade, Submission
+from grader.overrides import Override, apply_overrides
+from grader.pipeline import failed, score
+
+log = logging.getLogger(__name__)
+
+
+def score_safely(submission: Submission, execution: Execution, assignment: Assignment) -> Grade:
+    try:
+        return score(submission, execution, assignment)
+    except Exception as exc:  # one submission must never stop the batch
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        return failed(submission, assignment, f"the grader failed on this notebook: {detail}")
+
+
+def new_grade(stored_id: int, grade: Grade, rubric: str, how: str, run: int | None) -> NewGrade:
+    """The gradebook row of a grade (its grades.json record as the details)."""
+    return NewGrade(stored_id, rubric, how, grade.status, grade.error, grade.score, grade.max_score, grade_record(grade), run)
+
+
+@dataclass(frozen=True)
+class ClassGrades:
+    grades: list[Grade]  # every student in the gradebook, by student, overrides applied
+    overrides: dict[str, list[Override]]
+    attention: list[Attention]  # what a person should look at (the same list as `grader review`)
+    rescored: int = 0
+
+
+def _overrides(stored: list[StoredOverride], current_sha: str) -> list[Override]:
+    return [Override(o.target, o.score, o.by, o.at, o.comment, earlier=o.sha256 != current_sha) for o in stored]
+
+
+def class_grades(book: Gradebook, assignment: Assignment, fresh: dict[str, Grade], record: str) -> ClassGrades:
+    """Every student's current grade: ``fresh`` ones as they are, the others scored again from their stored run.
+
+    ``record``: "all" adds a grade row for every re-scored submission (``grader rescore``);
+    "changed" only where the rubric changed since its last grade.
+    """
+    rubric = scoring_fingerprint(assignment)
+    stored_overrides = book.overrides()
+    currents = book.current()
+    stale = [c for c in currents if c.submission.student not in fresh]
+    again = dict(zip((c.submission.student for c in stale), rescore_many(book.out, stale, assignment)))
+    grades, rows = [], []
+    for current in currents:
+        student = current.submission.student
+        if student in fresh:
+            grades.append(fresh[student])
+            continue
+        grade = again[student]
+        if current.grade is not None and (record == "all" or current.grade.rubric != rubric):
+            rows.append(new_grade(current.submission.id, grade, rubric, "rescore", current.grade.run))
+        grades.append(grade)
+    book.add_grades(rows)
+    rescored = len(stale)
+    overrides = {
+        g.submission.student: _overrides(stored_overrides.get(g.submission.student, []), g.submission.sha256)
+        for g in grades
+    }
+    needs = class_attention(grades, overrides)
+    grades = [apply_overrides(g, overrides[g.submission.student]) for g in mark_identical(grades)]
+    return ClassGrades(grades, overrides, needs, rescored)
+
+
+PARALLEL_SCORING = 200  # fewer than this: one process is quicker than starting workers
+
+
+def score_runs(out: Path, pairs: list[tuple[Submission, StoredRun]], assignment: Assignment) -> list[Grade]:
+    """Each submission scored from its stored run (no kernel); in worker processes, one per core, when many."""
+    workers = available_cores()
+    if len(pairs) < PARALLEL_SCORING or workers < 2:
+        return [score_stored(out, submission, run, assignment) for submission, run in pairs]
+    light = [(replace(submission, notebook=None), run) for submission, run in pairs]  # less to send
+    chunk = max(1, len(pairs) // (workers * 8))
+    # fork starts a worker in milliseconds, but only a single-threaded process forks safely
+    method = "fork" if "fork" in get_all_start_methods() and threading.active_count() == 1 else "spawn"
+    try:
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=get_context(method), initializer=_worker_init, initargs=(out, assignment)
+        ) as pool:
+            grades = list(pool.map(_score_in_worker, light, chunksize=chunk))
+    except (BrokenProcessPool, OSError, pickle.PicklingError):
+        log.warning("scoring in worker processes failed; scoring here", exc_info=True)
+        return [score_stored(out, submission, run, assignment) for submission, run in pairs]
+    return [replace(grade, submission=submission) for grade, (submission, _) in zip(grades, pairs)]
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(out: Path, assignment: Assignment) -> None:
+    _WORKER.update(out=out, assignment=assignment)
+
+
+def _score_in_worker(pair: tuple[Submission, StoredRun]) -> Grade:
+    return score_stored(_WORKER["out"], pair[0], pair[1], _WORKER["assignment"])
+
+
+def score_stored(out: Path, submission: Submission, run: StoredRun, assignment: Assignment) -> Grade:
+    """One submission's grade from its stored run under the current rubric."""
+    try:
+        execution = load_run(out, run, cached=True)
+    except (OSError, ValueError) as exc:
+        message = f"the stored run {run.notebook} could not be read ({exc}); run `grader grade` again"
+        return failed(submission, assignment, message)
+    return score_safely(submission, execution, assignment)
+
+
+def rescore_many(out: Path, currents: list[Current], assignment: Assignment) -> list[Grade]:
+    """The grade of each stored submission under the current rubric, from its stored run: no kernel."""
+    grades: dict[int, Grade] = {}
+    pairs, where = [], []
+    for index, current in enumerate(currents):
+        stored = current.submission
+        if current.grade is None:
+            message = "not graded yet: the batch stopped before this notebook ran; run `grader grade` again"
+            grades[index] = failed(stored.submission(), assignment, stored.error or message)
+        elif current.run is None:
+            message = current.grade.error or stored.error or "could not be graded"
+            grades[index] = failed(stored.submission(), assignment, message)
+        else:
+            pairs.append((stored.submission(), current.run))
+            where.append(index)
+    grades.update(zip(where, score_runs(out, pairs, assignment)))
+    return [grades[index] for index in range(len(currents))]
+
+
+def write_outputs(view: ClassGrades, assignment: Assignment, out: Path, audience: str) -> list[Grade]:
+    """reports/<student>.html, index.html and grades.json (each record with its ``overrides``)."""
+    from grader.report.render import write_reports
+
+    grades = write_reports(view.grades, assignment, out, audience, attention=view.attention)
+    records = []
+    for grade in grades:
+        record = grade_record(grade)
+        record["overrides"] = [o.record() for o in view.overrides.get(grade.submission.student, [])]
+        records.append(record)
+    write_atomically(out / "grades.json", json.dumps(records, indent=2, ensure_ascii=False))
+    return grades
+
+
+def publish(book: Gradebook, assignment: Assignment, out: Path, audience: str, fresh: dict[str, Grade], record: str) -> list[Grade]:
+    """The class's current grades (see ``class_grades``) written as reports, index.html and grades.json."""
+    return write_outputs(class_grades(book, assignment, fresh, record), assignment, out, audience)
+
+
+def review_items(book: Gradebook, include_reviewed: bool = False) -> list[Attention]:
+    """What a person should look at, worst first (``grader.attention``: the class overview lists the same).
+
+    Read from the gradebook alone (no rubric, no kernel); ``include_reviewed`` keeps what manual
+    grades settled.
+    """
+    overrides = book.overrides()
+    currents = book.current()
+    identical = identical_hand_ins({c.submission.student: c.submission.sha256 for c in currents})
+    items = []
+    for current in currents:
+        stored = current.submission
+        if current.grade is None:
+            record = {"student": stored.student, "status": "error", "error": "not graded yet (run `grader grade` again)",
+                      "notes": list(stored.notes), "max_score": 0}  # fmt: skip
+        else:
+            record = current.grade.record()
+        mine = _overrides(overrides.get(stored.student, []), stored.sha256)
+        items.append(attention(record, mine, identical[stored.student], include_settled=include_reviewed))
+    return worst_first(items)
