@@ -11,6 +11,7 @@
 4. fixed cost per submission: grading the import-only notebook vs executing it with plain nbclient;
 5. the cached re-run (`grader grade` again on the same folder) and `grader rescore --out DIR`
    (40 stored submissions, and 1,000 via bench/batch.py's copies), when the commands exist;
+6. what verification outside the kernel adds per notebook in fast mode (bench/verification.py);
 and a profile of one fast-mode grade (where the seconds go), by timestamps around the stages.
 
 Every measurement is a subprocess started the way a user types it, so process start counts. Runs
@@ -59,6 +60,7 @@ TITLES = {
     3: "batch of submissions, fast mode",
     4: "fixed cost per submission",
     5: "cached re-run and rescore",
+    6: "verification outside the kernel, fast mode",
 }
 COMMAND_TIMEOUT = 3600.0
 
@@ -362,6 +364,31 @@ def bench_fixed(bench: Bench) -> Section:
     return section
 
 
+def bench_verification(bench: Bench) -> Section:
+    """Seconds the clean verifier adds per notebook (bench/verification.py, in one process: the
+    verifier starts once, as in a batch)."""
+    section = Section(6, TITLES[6])
+    if bench.workload.toy:
+        section.skipped = "needs TensorFlow (not measured with --toy)"
+        return section
+    command = [sys.executable, str(ROOT / "bench" / "verification.py"), "--json", "--runs", str(max(3, bench.settings.repeats))]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
+    if done.returncode != 0:
+        raise CommandFailed(f"{shlex.join(command)}: {done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    added = result["added_median"]
+    section.rows.append(Row(f"6. added per notebook: models saved in the kernel + verified outside ({result['runs']} runs)",
+                            f"{added:.2f} s", f"notebook {result['notebook_median']:.1f} s", f"{added / result['notebook_median']:.0%}",
+                            "< 2 s", added < 2.0))  # fmt: skip
+    section.rows.append(Row("6. the verifier's start (Keras import), once per grader process", f"{result['verifier_start']:.1f} s"))
+    section.commands.append(shown(command, bench))
+    section.notes.append(
+        f"Split: the probe's final report (which now saves {result['models_verified']} models as .keras files) "
+        f"{result['report_median']:.2f} s, the clean verifier's load and measure {result['verify_median']:.2f} s (medians)."
+    )
+    return section
+
+
 def bench_batch(bench: Bench) -> Section:
     settings = bench.settings
     section = Section(3, TITLES[3])
@@ -629,7 +656,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="one run of each, a batch of 10: a smoke run")
     parser.add_argument("--repeats", type=int, help="rounds of each single-notebook comparison (default 3; --quick 1)")
-    parser.add_argument("--only", help="benchmarks to run, e.g. 1,2 (default: all five)")
+    parser.add_argument("--only", help="benchmarks to run, e.g. 1,2 (default: all six)")
     parser.add_argument("--batch", type=int, help="submissions in the batch (default 40; --quick 10)")
     parser.add_argument("--batch-repeats", type=int, default=1, help="runs of each batch (default 1)")
     parser.add_argument("--rescore", type=int, help="stored submissions for the big rescore (default 1000; --quick 200)")
@@ -646,9 +673,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     small = args.quick or args.toy
-    selected = sorted({int(n) for n in args.only.split(",")}) if args.only else [1, 2, 3, 4, 5]
+    selected = sorted({int(n) for n in args.only.split(",")}) if args.only else [1, 2, 3, 4, 5, 6]
     if unknown := [n for n in selected if n not in TITLES]:
-        raise SystemExit(f"--only: no benchmark {unknown}; choose from 1-5")
+        raise SystemExit(f"--only: no benchmark {unknown}; choose from 1-6")
     settings = Settings(
         repeats=args.repeats or (1 if small else 3),
         cheap_runs=1 if small else 2,
@@ -687,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
         if workload.empty is None:  # --toy: its floor has no TensorFlow already
             arms = [key for key in arms if ARMS[key][0] != "empty"]
         bench.run_arms(arms)
-        builders = {1: bench_overhead, 2: bench_budget, 3: bench_batch, 4: bench_fixed, 5: bench_cached}
+        builders = {1: bench_overhead, 2: bench_budget, 3: bench_batch, 4: bench_fixed, 5: bench_cached, 6: bench_verification}
         for number in selected:
             if number in (1, 2) and not real_ok:
                 sections.append(Section(number, TITLES[number], skipped=needs_shared))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,10 @@ console = Console(stderr=True, soft_wrap=True)  # one message, one line: people 
 def _fail(message: str) -> None:
     console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     raise typer.Exit(2)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _parse_data(values: list[str]) -> dict[str, Path]:
@@ -85,6 +90,11 @@ def grade(
         console.print(f"skipped {source}: {reason}", highlight=False)
     for student in intake.missing:
         console.print(f"no submission from {student.name or student.id} (on the roster)", highlight=False)
+    from grader.execute.sandbox import sweep_stale
+
+    for left in sweep_stale():
+        console.print(f"removed what an earlier grader left behind: {left}", highlight=False)
+    signal.signal(signal.SIGTERM, _interrupt)  # the batch stops as on Ctrl-C, cleaning up after itself
     submissions = intake.submissions + intake.refused
     if not submissions:
         _fail("no notebooks found in " + ", ".join(map(str, paths)))

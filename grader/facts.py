@@ -24,6 +24,7 @@ class Record(BaseModel):
 
 class Layer(Record):
     cls: str = Field(max_length=200)
+    module: str | None = Field(default=None, max_length=300)  # the class's module: a framework's, or the notebook's own
     units: int | None = None
     rate: float | None = None
     regularized: bool = False
@@ -63,6 +64,7 @@ class Fit(Record):
     dataset_split: Literal["train", "test"] | None = None
     budgeted: bool = False
     error: str | None = Field(default=None, max_length=2000)
+    weights_changed: bool | None = None  # the weights' hash before and after the fit differ (None: not measured)
 
 
 class Evaluation(Record):
@@ -86,6 +88,35 @@ class Dataset(Record):
     test_in_train: float | None = Field(default=None, ge=0, le=1)
 
 
+class VerifiedLayer(Record):
+    path: str = Field(max_length=300)  # module and qualified name of the loaded layer's class
+    rate: float | None = None
+    units: int | None = None
+
+
+class VerifiedModel(Record):
+    """One model as a clean process found it: loaded from the file the probe saved, or why not."""
+
+    model: int
+    loaded: bool
+    reason: str | None = Field(default=None, max_length=600)  # why it could not be loaded or measured
+    layers: list[VerifiedLayer] = Field(default=[], max_length=500)
+    accuracy: float | None = None  # on the held-out split the grader served
+    samples: int = 0
+    chance: float | None = None  # the majority class's share of those samples
+
+
+class Verification(Record):
+    """What was checked outside the kernel (``verify.py``); set by the runner, never by the kernel."""
+
+    models: list[VerifiedModel] = []
+    note: str | None = Field(default=None, max_length=600)  # why nothing could be verified, when so
+    seconds: float = 0.0
+
+    def of(self, model_id: int) -> VerifiedModel | None:
+        return next((m for m in self.models if m.model == model_id), None)
+
+
 class Facts(Record):
     schema_version: Literal[1] = 1
     models: list[Model] = Field(default=[], max_length=500)
@@ -94,6 +125,7 @@ class Facts(Record):
     datasets: list[Dataset] = Field(default=[], max_length=50)
     budget: dict[str, float] = {}
     warnings: list[str] = Field(default=[], max_length=200)
+    verification: Verification | None = None  # the runner's, from outside the kernel (None: not attempted)
 
     def model(self, model_id: int) -> Model | None:
         return next((m for m in self.models if m.id == model_id), None)
@@ -103,7 +135,10 @@ def parse_facts(payload: str | bytes) -> Facts:
     if len(payload) > MAX_FACTS_BYTES:
         raise FactsError(f"the kernel's facts report is {len(payload):,} bytes, over the {MAX_FACTS_BYTES:,} limit")
     try:
-        return Facts.model_validate(json.loads(payload))
+        data = json.loads(payload)
+        if isinstance(data, dict):
+            data.pop("verification", None)  # only the runner says what was verified
+        return Facts.model_validate(data)
     except json.JSONDecodeError as exc:
         raise FactsError(f"the kernel's facts report is not JSON: {exc}") from None
     except ValidationError as exc:

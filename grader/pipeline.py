@@ -17,7 +17,7 @@ from grader.extract.evidence import gather_evidence
 from grader.extract.internals import reaching_for_internals
 from grader.models import Evidence, Execution, Grade, QuestionGrade, Submission
 from grader.score import placement
-from grader.score.checks import run_checks
+from grader.score.checks import DOUBTS, number_flood, run_checks
 from grader.score.questions import score_question
 from grader.settings import ExecutionLimits, FastBudget
 
@@ -92,6 +92,8 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
     )
     checks = run_checks(list(rubric.checks), execution.facts, evidence, execution)
     flags = []
+    doubts = {line for check in checks for line in check.evidence if any(doubt in line for doubt in DOUBTS)}
+    flags.extend(f"needs review: {line}" for line in sorted(doubts))
     if tampering := _tampering(execution, evidence):
         checks = tuple(
             replace(c, passed=False, score=0.0, evidence=(f"no points: {tampering}", *c.evidence)) for c in checks
@@ -131,6 +133,8 @@ def _tampering(execution: Execution, evidence) -> str | None:
         reasons.append((execution.message or "the grader's recorders were tampered with")[:600])
     if found := reaching_for_internals(evidence.code_cells):
         reasons.append("the code reaches for the grader's internals: " + "; ".join(found))
+    if flood := number_flood(execution.facts, evidence.outputs):
+        reasons.append(flood)
     return "tampering: " + "; ".join(reasons) if reasons else None
 
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from grader.assignment import load_assignment
-from grader.facts import Facts
+from grader.facts import Facts, Verification, VerifiedModel
 from grader.models import Evidence
 from grader.score.checks import run_checks
 
@@ -238,3 +238,46 @@ def test_a_python_check_sees_plots_cells_and_mode_gives_partial_credit_and_choos
     assert later.passed
     assert held_out.passed  # the evaluated model is the one the python check chose
     assert not bad.passed and "credit must be between 0 and 1" in bad.evidence[0]
+
+
+def verified_facts(**verified):
+    """The full pattern's facts with what the clean verifier found for each model id."""
+    facts = Facts.model_validate({"models": [DROPOUT, PLAIN], "fits": [fit(1, 3), fit(2, 5)],
+                                  "evaluations": [evaluation(1, 6, accuracy=0.9123), evaluation(2, 6, accuracy=0.8877)]})  # fmt: skip
+    return facts.model_copy(update={"verification": Verification(models=[VerifiedModel(model=i, **v) for i, v in verified.items()])})
+
+
+DENSE, DROP = "keras.src.layers.core.dense.Dense", "keras.src.layers.regularization.dropout.Dropout"
+
+
+def test_a_model_the_verifier_confirms_passes_with_the_verified_numbers():
+    facts = verified_facts(**{"1": dict(loaded=True, layers=[{"path": DENSE}, {"path": DROP, "rate": 0.5}], accuracy=0.91, samples=2000, chance=0.11),
+                              "2": dict(loaded=True, layers=[{"path": DENSE}], accuracy=0.89, samples=2000, chance=0.11)})  # fmt: skip
+    grades = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}, outputs=((7, "0.9123 0.8877"),)))}
+    assert all(g.passed for g in grades.values())
+    assert "model_with_dropout: verified outside the kernel: held-out accuracy 0.9100 on 2,000 samples" in grades["dropout_model"].evidence
+
+
+def test_the_verifier_contradicting_the_facts_costs_the_model():
+    untrained = dict(loaded=True, layers=[{"path": DENSE}, {"path": DROP, "rate": 0.5}], accuracy=0.10, samples=2000, chance=0.11)
+    no_dropout = dict(loaded=True, layers=[{"path": DENSE}], accuracy=0.91, samples=2000, chance=0.11)
+    for found in (untrained, no_dropout):
+        grades = {g.id: g for g in run_checks(CHECKS, verified_facts(**{"1": found}), Evidence(answers={}))}
+        assert not grades["dropout_model"].passed
+        assert "contradicted outside the kernel" in grades["dropout_model"].evidence[0]
+
+
+def test_a_model_the_verifier_cannot_load_rests_on_the_facts_and_says_so():
+    facts = verified_facts(**{"1": dict(loaded=False, reason="TypeError: Could not locate class 'Net'")})
+    grades = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}
+    assert grades["dropout_model"].passed
+    assert "model_with_dropout: not independently verified: TypeError: Could not locate class 'Net'" in grades["dropout_model"].evidence
+
+
+def test_a_home_made_dropout_and_a_fit_that_learned_nothing_do_not_count():
+    fake = {**DROPOUT, "layers": [{"cls": "Dense", "units": 128}, {"cls": "Dropout", "rate": 0.5, "module": "__main__"}]}
+    facts = Facts.model_validate({"models": [fake, PLAIN], "fits": [fit(1, 3), {**fit(2, 5), "weights_changed": False}]})
+    grades = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}
+    assert not grades["dropout_model"].passed and not grades["baseline_model"].passed
+    assert any("__main__.Dropout is the notebook's own class" in line for line in grades["dropout_model"].evidence)
+    assert any("its weights did not change" in line for line in grades["baseline_model"].evidence)

@@ -1,6 +1,7 @@
 """Q8 through the CLI with real kernels: every way a Dropout comparison falls short, Keras and PyTorch.
 
-One batch grades all the scenario notebooks (tiny data, one epoch); each test reads its row.
+One batch grades all the scenario notebooks (small data, one epoch, enough for the verifier outside
+the kernel to see that the models learned); each test reads its row.
 """
 
 import json
@@ -21,7 +22,7 @@ ASSIGNMENT = ROOT / "assignments" / "regularization"
 DATA = (
     "import keras, numpy as np\n"
     "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()\n"
-    "x_train, y_train = x_train[:256] / 255.0, y_train[:256]\n"
+    "x_train, y_train = x_train[:2048] / 255.0, y_train[:2048]\n"
     "x_test, y_test = x_test[:64] / 255.0, y_test[:64]"
 )
 BUILD = (
@@ -35,7 +36,7 @@ BUILD = (
     "    model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
     "    return model"
 )
-FIT = "{name}.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0)"
+FIT = "{name}.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)"  # enough to learn: verified outside the kernel
 EVAL = "print('{name}', {name}.evaluate({x}, {y}, verbose=0))"
 
 SCENARIOS = {

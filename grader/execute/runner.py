@@ -45,6 +45,7 @@ from grader.execute.outputs import MAX_MESSAGE, RICH_FACTOR, OutputBudget
 from grader.execute.probe import FACTS_MIME, STREAM_CHUNK, TAMPERED, probe_source
 from grader.execute.sandbox import Enforcement, KernelUser, SandboxLimits, size_text
 from grader.execute.shell import neutralise_shell
+from grader.execute.verify import verify_models
 from grader.facts import MAX_FACTS_BYTES, Facts, FactsError, parse_facts
 from grader.machine import available_cores
 from grader.models import CellError, Execution, SkippedLine
@@ -107,17 +108,17 @@ def run_notebook(
     enforcement = sandbox.plan(contained.network, contained.user)
     who = sandbox.kernel_user(enforcement)
     originals, skipped = _prepare_cells(nb)
-    root = Path(tempfile.mkdtemp(prefix="grader-run-"))
+    root = Path(tempfile.mkdtemp(prefix=f"grader-run-{os.getpid()}-"))
     try:
         # The run folder: only the kernel's own folders are open to its user; the grader keeps
         # the kernel log here, out of the kernel's reach.
         workdir, home, kernel_dir, scratch = root / "work", root / "home", root / "kernel", root / "tmp"
-        for folder in (workdir, home, kernel_dir, scratch):
+        for folder in (workdir, home, kernel_dir, scratch, kernel_dir / "models"):
             folder.mkdir(mode=0o700)
         if who is not None:
             root.chmod(0o711)
         try:
-            served = _stage_datasets(datasets, workdir, cache_dir)
+            served, held_out = _stage_datasets(datasets, workdir, cache_dir)
         except (OSError, ImportError, ValueError) as exc:
             _restore_sources(nb, originals)
             return Execution(
@@ -149,6 +150,11 @@ def run_notebook(
             log.exception("running the notebook failed")
             run.status = "error"
             run.messages.append(f"the grader failed while running this notebook: {type(exc).__name__}: {exc}")
+        sandbox.release(who)  # nothing of the kernel's may run while its models are verified
+        who = None
+        if not run.tampered:
+            run.facts = verify_models(run.facts, kernel_dir / "models", held_out)
+            run.timings["verify"] = run.facts.verification.seconds
     finally:
         sandbox.release(who)  # what the kernel left running or in /tmp goes with it
         shutil.rmtree(root, ignore_errors=True)
@@ -266,9 +272,12 @@ def _restore_sources(nb: Any, originals: dict[int, str]) -> None:
         nb.cells[index].source = source
 
 
-def _stage_datasets(datasets: dict[str, Path | None], workdir: Path, cache_dir: Path | None) -> dict[str, dict]:
-    """Copies each dataset file into the working folder; returns what the probe serves."""
-    served = {}
+def _stage_datasets(
+    datasets: dict[str, Path | None], workdir: Path, cache_dir: Path | None
+) -> tuple[dict[str, dict], Path | None]:
+    """Copies each dataset file into the working folder; returns what the probe serves, and the
+    grader's own MNIST file (whose test split the verifier measures models on: not the kernel's copy)."""
+    served, held_out = {}, None
     for name, path in datasets.items():
         if path is None:
             if name != "mnist":
@@ -281,7 +290,8 @@ def _stage_datasets(datasets: dict[str, Path | None], workdir: Path, cache_dir: 
         shutil.copyfile(origin, target)
         if name == "mnist":
             served["mnist"] = {"path": str(target), "source": source}
-    return served
+            held_out = origin
+    return served, held_out
 
 
 def _run_coroutine(factory) -> None:
@@ -583,7 +593,8 @@ class _Run:
         payload, source = None, "report"
         if self.status != "kernel_died" and not self.stuck:
             started = time.monotonic()
-            audit = _PROBE_SOURCE + f"\naudit_report({self.attribute!r}, {self.nonce!r})\n"
+            models = str(self.kernel_dir / "models")
+            audit = _PROBE_SOURCE + f"\naudit_report({self.attribute!r}, {self.nonce!r}, {models!r})\n"
             code = f"exec(compile({audit!r}, '<grader-probe>', 'exec'), {{'__name__': 'grader_probe'}})"
             answer = await self._hidden(code, REPORT_TIMEOUT)
             self.timings["report"] = time.monotonic() - started

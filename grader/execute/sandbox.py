@@ -10,7 +10,8 @@ Layers, applied in the kernel's process between fork and exec (``preexec``):
   (a fresh one per run, in no group; or a named user such as ``nobody``), so files readable only
   by their owner (the gradebook, a 0o700 output folder) are out of its reach and two kernels
   cannot signal or trace each other;
-- a private mount namespace (root only): ``/proc`` shows the kernel only its own processes (not
+- a private mount and IPC namespace (root only): System V shared memory and semaphores are the
+  kernel's own and vanish with it; ``/proc`` shows the kernel only its own processes (not
   the grader's command line, which names the assignment and output folders), and a folder the
   kernel's user cannot enter (``/root`` holding a pyenv Python) is replaced by an empty one that
   holds only the Python installation the kernel needs.
@@ -20,6 +21,7 @@ report header. What each layer does and does not protect is in docs/security.md.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import grp
 import os
@@ -42,13 +44,15 @@ from pathlib import Path
 from grader.settings import GiB, MiB, SandboxLimits
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 FRESH_UIDS = (1_700_000_000, 100_000_000)  # (first, how many): ids no account on the machine uses
-SCRATCH = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable folders a kernel may leave files in
+SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")  # where world-writable folders usually are
+REGISTRY = "grader-kernel-users"  # in the temporary folder: one file per fresh user id in use, naming its grader
 
 
 def size_text(value: int) -> str:
@@ -94,7 +98,7 @@ class Enforcement:
         else:
             parts.append(f"runs as the grader's user ({self.grader_user})")
         if self.mounts:
-            parts.append("other processes hidden")
+            parts.append("other processes and shared memory hidden")
         text = "sandbox: " + "; ".join(parts)
         return text + (f" (not enforced: {'; '.join(self.notes)})" if self.notes else "")
 
@@ -191,7 +195,7 @@ def _try_namespaces(as_root: bool, network: bool) -> dict:
                     code |= 1
                 else:
                     os.write(write, os.strerror(ctypes.get_errno()).encode()[:200])
-            if as_root and libc.unshare(CLONE_NEWNS) == 0 and libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0:
+            if as_root and libc.unshare(CLONE_NEWNS | CLONE_NEWIPC) == 0 and libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0:
                 proc = libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"hidepid=invisible")
                 tmpfs = libc.mount(b"tmpfs", scratch, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=0755")
                 if proc == 0 and tmpfs == 0:
@@ -272,7 +276,7 @@ def _exposures(blocked: list[str], uid: int, gids: set[int]) -> tuple[tuple[str,
 
 def _smoke_test(enforcement: Enforcement) -> str | None:
     """Runs ``python -c`` once in the planned sandbox; the reason it failed, or None."""
-    work = Path(tempfile.mkdtemp(prefix="grader-sandbox-check-"))
+    work = Path(tempfile.mkdtemp(prefix=f"grader-check-{os.getpid()}-"))
     who = kernel_user(enforcement)
     try:
         if who is not None:
@@ -334,6 +338,7 @@ def kernel_user(enforcement: Enforcement) -> KernelUser | None:
             if uid in _fresh_in_use or _account_exists(uid):
                 continue
             _fresh_in_use.add(uid)
+            _register(uid)
             return KernelUser(uid, uid, "grader-kernel", fresh=True)
 
 
@@ -383,8 +388,12 @@ def _tasks_of(uid: int) -> int:
     return count
 
 
-def preexec(limits: SandboxLimits, enforcement: Enforcement, who: KernelUser | None, processes: int | None = None):
-    """The function run in the kernel's process between fork and exec.
+def preexec(
+    limits: SandboxLimits, enforcement: Enforcement, who: KernelUser | None, processes: int | None = None,
+    die_with_parent: bool = True,
+):
+    """The function run in the kernel's process between fork and exec. ``die_with_parent``: the
+    process gets SIGKILL when the grader thread that started it ends (a kernel: its run's thread).
 
     Everything it needs is prepared here, in the grader: the child only makes system calls (no
     imports, no locks), as a child forked from a threaded process must.
@@ -399,7 +408,7 @@ def preexec(limits: SandboxLimits, enforcement: Enforcement, who: KernelUser | N
     if enforcement.network == "isolated":
         unshare |= CLONE_NEWNET if as_root else CLONE_NEWUSER | CLONE_NEWNET
     if enforcement.mounts:
-        unshare |= CLONE_NEWNS
+        unshare |= CLONE_NEWNS | CLONE_NEWIPC  # a private System V IPC: no shared memory outlives the run
     maps = None
     if unshare & CLONE_NEWUSER:  # the kernel keeps its own ids inside the new user namespace
         uid, gid = os.getuid(), os.getgid()
@@ -437,7 +446,8 @@ def preexec(limits: SandboxLimits, enforcement: Enforcement, who: KernelUser | N
             os.setuid(who.uid)
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid programs (sudo, su) gain nothing
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader's death ends the kernel
+        if die_with_parent:
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader's death ends the kernel
 
     return contain
 
@@ -462,17 +472,105 @@ def _write(path: str, data: bytes) -> None:  # pragma: no cover - runs in the ch
 
 
 def release(who: KernelUser | None) -> None:
-    """After the run: a fresh user's processes are killed and its files in the shared scratch
-    folders removed (nothing it started survives the run); then its id is free again."""
+    """After the run: a fresh user's processes are killed and its files in every world-writable
+    folder removed (nothing it started survives the run); then its id is free again."""
     if who is None or not who.fresh:
         return
     try:
-        _kill_all(who.uid)
-        for folder in SCRATCH:
-            _remove_owned(Path(folder), who.uid)
+        _clear_user(who.uid)
     finally:
         with _fresh_lock:
             _fresh_in_use.discard(who.uid)
+        _registry().joinpath(str(who.uid)).unlink(missing_ok=True)
+
+
+def _clear_user(uid: int) -> None:
+    _kill_all(uid)
+    for folder in world_writable():
+        _remove_owned(Path(folder), uid)
+
+
+@lru_cache(maxsize=1)
+def world_writable() -> tuple[str, ...]:
+    """Folders any user may write in: the usual ones, and any other directly under /, /var, /run
+    and /dev (found once per grader process)."""
+    found = set()
+    candidates = list(SCRATCH) + [tempfile.gettempdir()]
+    for parent in ("/", "/var", "/run", "/dev"):
+        try:
+            candidates += [entry.path for entry in os.scandir(parent) if entry.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+    for path in candidates:
+        try:
+            info = os.stat(path, follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_IWOTH:
+            found.add(os.path.realpath(path))
+    return tuple(sorted(found))
+
+
+def _registry() -> Path:
+    return Path(tempfile.gettempdir()) / REGISTRY
+
+
+def _register(uid: int) -> None:
+    """Notes which grader process holds ``uid`` (its pid and start time), for ``sweep_stale``."""
+    if os.geteuid() != 0:
+        return
+    folder = _registry()
+    folder.mkdir(mode=0o700, exist_ok=True)
+    folder.joinpath(str(uid)).write_text(f"{os.getpid()} {_started(os.getpid())}", encoding="utf-8")
+
+
+def _started(pid: int) -> str:
+    """A process's start time (clock ticks after boot): with the pid, names one process for good."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            return stream.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive_process(pid: int, started: str) -> bool:
+    return bool(started) and _started(pid) == started
+
+
+@atexit.register
+def _release_all() -> None:
+    """At the grader's exit (a second Ctrl-C, SIGTERM turned into one): the kernel users still in
+    use and this process's run folders go, though their runs never reached their own cleanup."""
+    for uid in list(_fresh_in_use):
+        _clear_user(uid)
+        _registry().joinpath(str(uid)).unlink(missing_ok=True)
+    for folder in Path(tempfile.gettempdir()).glob(f"grader-*-{os.getpid()}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep_stale() -> list[str]:
+    """What earlier graders left when they were killed: every process and file of a fresh kernel
+    user whose grader is gone, and their run folders. Run at the start of a batch; returns what
+    was removed, for the console."""
+    swept = []
+    folder = _registry()
+    for entry in sorted(folder.glob("*")) if folder.is_dir() else []:
+        try:
+            pid, started = entry.read_text(encoding="utf-8").split()
+            uid = int(entry.name)
+        except (OSError, ValueError):
+            continue
+        if _alive_process(int(pid), started) or not FRESH_UIDS[0] <= uid < sum(FRESH_UIDS):
+            continue
+        _clear_user(uid)
+        entry.unlink(missing_ok=True)
+        swept.append(f"kernel user {uid} of grader process {pid}")
+    for stale in Path(tempfile.gettempdir()).glob("grader-*-*-*"):
+        pid = stale.name.split("-")[2]
+        if stale.is_dir() and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(stale, ignore_errors=True)
+            swept.append(str(stale))
+    return swept
 
 
 def _kill_all(uid: int) -> None:
@@ -603,5 +701,5 @@ def exit_reason(returncode: int | None, limits: SandboxLimits, log_tail: str = "
 
 __all__ = [
     "Enforcement", "KernelUser", "SandboxLimits", "exit_reason", "hand_over", "kernel_user", "limit_ended", "plan", "preexec",
-    "process_allowance", "readable_by_kernels", "release", "size_text",
+    "process_allowance", "readable_by_kernels", "release", "size_text", "sweep_stale", "world_writable",
 ]  # fmt: skip

@@ -78,7 +78,7 @@ def test_the_report_header_says_what_is_and_is_not_enforced():
     full = Enforcement(network="isolated", user="auto", mounts=True)
     assert full.describe(SandboxLimits()) == (
         "sandbox: 4 GiB memory, 3600 s CPU, 256 processes, files up to 1 GiB; no network;"
-        " runs as an unprivileged user of its own; other processes hidden"
+        " runs as an unprivileged user of its own; other processes and shared memory hidden"
     )
     weak = Enforcement(network="open", user=None, grader_user="alice", notes=("network (Operation not permitted)",))
     text = weak.describe(SandboxLimits())

@@ -25,7 +25,7 @@ from grader.execute.probe.common import (
 )
 from grader.execute.probe.datasets import _Datasets
 from grader.execute.probe.integrity import _Integrity, _PostImportFinder
-from grader.execute.probe.keras import _KerasRecorder
+from grader.execute.probe.keras import _KerasRecorder, _save_keras_models
 from grader.execute.probe.outputs import _guard_outputs
 from grader.execute.probe.torch import _TorchRecorder
 
@@ -48,26 +48,81 @@ def install(config):
     return probe
 
 
-def audit_report(attribute, nonce):
+def audit_report(attribute, nonce, models_dir=None):
     """The runner's last request, run from a fresh copy of this file: checks the installed probe
-    against this copy's code and its recorders, then publishes its facts with this copy's code
-    (so a replaced ``payload`` never runs)."""
-    from IPython.display import publish_display_data
+    against this copy's code and its recorders, saves the trained Keras models into ``models_dir``
+    for the clean verifier (``verify.py``), then publishes its facts with this copy's code (so a
+    replaced ``payload`` never runs)."""
+    from IPython.core.display_functions import publish_display_data  # the one _hooked_channel checks
 
     probe = sys.__dict__.get(attribute)
     problems = _audit(probe)
-    if probe is None or type(probe).__name__ != "_Probe":
+    hooked = _hooked_channel()
+    if hooked:  # json itself may rewrite what it is given: the report is written without it
+        text = _plain_report(nonce, [f"{TAMPERED}: {p}" for p in problems + hooked])
+    elif probe is None or type(probe).__name__ != "_Probe":
         text = json.dumps({"schema_version": 1, "nonce": nonce, "warnings": [f"{TAMPERED}: {p}" for p in problems]})
     else:
         try:
             for problem in problems + _Integrity.verify(probe.integrity):
                 _Integrity.tamper(probe.integrity, problem)
             _Probe.safely(probe, _TorchRecorder._torch_unstepped_are_evaluations, probe.torch)
+            if models_dir:
+                _Probe.safely(probe, _save_keras_models, probe, models_dir)
             text = _Probe.payload(probe)
         except Exception as exc:
             warnings = [f"{TAMPERED}: {p}" for p in problems] + [f"probe: report failed: {exc!r}"[:500]]
             text = json.dumps({"schema_version": 1, "nonce": nonce, "warnings": warnings})
     publish_display_data({FACTS_MIME: text})
+
+
+_CHANNEL = (
+    ("json", ("dumps",)),
+    ("json.encoder", ("JSONEncoder.encode", "JSONEncoder.iterencode")),
+    ("IPython.core.display_functions", ("publish_display_data",)),
+)
+
+
+def _hooked_channel():
+    """The functions the facts leave by (``json.dumps``, IPython's ``publish_display_data``),
+    each compared with a fresh compile of its module's file: a replaced one is tampering."""
+    import importlib.util
+
+    problems = []
+    for module_name, names in _CHANNEL:
+        module = sys.modules.get(module_name)
+        spec = importlib.util.find_spec(module_name)
+        if module is None or spec is None or not spec.origin:
+            continue
+        with open(spec.origin, encoding="utf-8") as stream:
+            fresh = compile(stream.read(), spec.origin, "exec")
+        for name in names:
+            live = module
+            for part in name.split("."):
+                live = getattr(live, part, None)
+            expected = _code_named(fresh, name.split("."))
+            code = getattr(live, "__code__", None)
+            if expected is not None and (code is None or code.co_code != expected.co_code or code.co_filename != spec.origin):
+                problems.append(f"{module_name}.{name}, which the facts leave by, was replaced")
+    return problems
+
+
+def _plain_report(nonce, warnings):
+    """A facts report with only the nonce and ``warnings``, as JSON written by hand (str methods only)."""
+    escapes = {'"': '\\"', "\\": "\\\\"}
+
+    def string(text):
+        return '"' + "".join(escapes.get(c, c if " " <= c else "\\u%04x" % ord(c)) for c in str(text)) + '"'
+
+    return '{"schema_version": 1, "nonce": ' + string(nonce) + ', "warnings": [' + ", ".join(map(string, warnings)) + "]}"
+
+
+def _code_named(code, path):
+    """The code object at ``path`` (["JSONEncoder", "encode"]) among a module code's constants."""
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType) and const.co_name == path[0]:
+            return const if len(path) == 1 else _code_named(const, path[1:])
+    return None
 
 
 def _audit(probe):

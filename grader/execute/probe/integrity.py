@@ -15,7 +15,7 @@ class _Integrity:
     def __init__(self, probe):
         self.probe = probe
         self.finder = None  # the import hook (install)
-        self.installed = []  # (owner, attribute, the grader's function, its code): checked by verify
+        self.installed = []  # (owner, attribute, the grader's function, its code, what it closes over): checked by verify
         self.hook_sets = []  # (module, name of its dict of global hooks, the grader's hook)
         self.tampering = []  # what verify found, first in the warnings
         self.student_roots = [
@@ -27,18 +27,20 @@ class _Integrity:
     def remember(self, owner, attribute, function):
         """Installs ``function`` as ``owner.attribute`` and remembers it for ``verify``."""
         setattr(owner, attribute, function)
-        self.installed.append((owner, attribute, function, getattr(function, "__code__", None)))
+        self.installed.append((owner, attribute, function, getattr(function, "__code__", None), _captured(function)))
 
     def verify(self):
         """What of the probe's recorders is no longer in place: a list of problems (empty: all is)."""
         problems = []
         if sys.__dict__.get(self.probe.attribute) is not self.probe:
             problems.append("the probe was removed from sys")
-        for owner, attribute, function, code in self.installed:
+        for owner, attribute, function, code, captured in self.installed:
             current = vars(owner).get(attribute)
+            where = f"{owner.__module__}.{owner.__qualname__}" if isinstance(owner, type) else owner.__name__
             if current is not function or getattr(function, "__code__", None) is not code:
-                where = f"{owner.__module__}.{owner.__qualname__}" if isinstance(owner, type) else owner.__name__
                 problems.append(f"{where}.{attribute} is no longer the grader's recorder")
+            elif not _same_captures(_captured(function), captured):
+                problems.append(f"the original {where}.{attribute} inside the grader's recorder was swapped or its code replaced")
         for module, name, hook in self.hook_sets:
             registered = getattr(module, name, None)
             if not hasattr(registered, "values") or not any(item is hook for item in registered.values()):
@@ -58,6 +60,22 @@ class _Integrity:
             return False
         path = os.path.realpath(origin)
         return any(path.startswith(root) for root in self.student_roots)
+
+
+def _captured(function):
+    """What a recorder closes over (the original it calls among them), each with its code object."""
+    found = []
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            value = None
+        found.append((value, getattr(value, "__code__", None)))
+    return tuple(found)
+
+
+def _same_captures(now, then):
+    return len(now) == len(then) and all(a is b and c is d for (a, c), (b, d) in zip(now, then))
 
 
 class _PostImportFinder:

@@ -6,8 +6,10 @@ The original is called exactly once with the caller's arguments (plus one record
 except under the fast budget (``budget.py``). Kernel-side code (see ``common.py``)."""
 
 import functools
+import hashlib
 import inspect
 import math
+import os
 import sys
 
 from grader.execute.probe.common import (
@@ -36,6 +38,7 @@ class _KerasRecorder:
     def __init__(self, probe):
         self.probe = probe
         self.callback_class = None
+        self.model_class = None  # keras.Model, once patched
         self.depth = 0  # > 0 inside a recorded call: Keras' own nested calls are not recorded
 
     def hooks(self):
@@ -44,6 +47,7 @@ class _KerasRecorder:
 
     def _patch_keras_model(self, module):
         model_class = module.Model
+        self.model_class = model_class
         for method in ("fit", "evaluate", "predict"):
             self.probe.integrity.remember(model_class, method, _keras_wrapper(self, method, getattr(model_class, method)))
 
@@ -57,11 +61,21 @@ class _KerasRecorder:
             class GraderRecorder(Callback):
                 def __init__(self, record=None):
                     super().__init__()
-                    self.record, self.test_logs = record, None
+                    self.record, self.test_logs, self.weights_before = record, None, None
+                    self.batches, self.late = 0, False
 
                 def on_train_begin(self, logs=None):
                     if self.record is not None:
                         self.record["steps"] = _int((self.params or {}).get("steps"))
+                        self.weights_before = probe.safely(probe.keras._weights_hash, self.model)
+
+                def on_train_batch_end(self, batch, logs=None):
+                    # A model built by this fit (a subclassed one) has weights only after its first
+                    # step: the later steps must change them.
+                    self.batches += 1
+                    if self.record is not None and self.weights_before is None and self.batches == 1:
+                        self.weights_before = probe.safely(probe.keras._weights_hash, self.model)
+                        self.late = True
 
                 def on_epoch_end(self, epoch, logs=None):
                     if self.record is None:
@@ -135,7 +149,7 @@ class _KerasRecorder:
         return {"name": _text(getattr(model, "name", ""), 200), "layers": layers[:MAX_LAYERS], "params": params}
 
     def _keras_layers(self, container, out, seen):
-        for layer in list(getattr(container, "layers", None) or []):
+        for layer in _tracked_layers(container):
             if id(layer) in seen:
                 continue
             seen.add(id(layer))
@@ -160,6 +174,7 @@ class _KerasRecorder:
                 pass
         return {
             "cls": _text(cls, 200),
+            "module": _text(type(layer).__module__, 300),
             "units": _int(getattr(layer, "units", None)),
             "rate": _float(rate) if rate is not None else None,
             "regularized": bool(regularized),
@@ -206,7 +221,19 @@ class _KerasRecorder:
         if held_out is not None:
             self.probe._remember_rows(self.probe.validated_rows, record_model["id"], held_out.all_hashes())
         self.probe.fits.append(fit)
-        return {"kind": "fit", "record": fit, "recorder": self._keras_recorder()(fit)}
+        before = self.probe.safely(self._weights_hash, model)
+        return {"kind": "fit", "record": fit, "recorder": self._keras_recorder()(fit), "model": model, "weights": before}
+
+    def _weights_hash(self, model):
+        """A hash of the model's weights, read through Keras' own ``Model.get_weights`` (a subclass
+        may override its own); None when there are none yet (built by the fit itself)."""
+        weights = self.model_class.get_weights(model)
+        if not weights:
+            return None
+        digest = hashlib.sha256()
+        for array in weights:
+            digest.update(array.tobytes())
+        return digest.hexdigest()
 
     def _keras_evaluate_begin(self, model, bound, frame):
         return self._keras_inference_begin(model, bound, frame, "evaluate")
@@ -240,6 +267,11 @@ class _KerasRecorder:
     def _keras_end(self, pending, result, error):
         record = pending["record"]
         if pending["kind"] == "fit":
+            recorder = pending["recorder"]
+            before = pending["weights"] or recorder.weights_before
+            after = self.probe.safely(self._weights_hash, pending["model"])
+            if before is not None and after is not None and not (recorder.late and recorder.batches < 2):
+                record["weights_changed"] = before != after
             if error is not None:
                 record["error"] = _text(f"{type(error).__name__}: {error}", 2000)
             elif not record["history"] and hasattr(result, "history"):  # no recorder (callbacks list)
@@ -270,6 +302,16 @@ class _KerasRecorder:
         self.probe.evaluations.append(record)
         self.probe.checkpoint(force=pending["kind"] == "evaluate")
 
+def _tracked_layers(container):
+    """The layers a Keras model or layer holds, from Keras' own ``layers`` property (a subclass may
+    override its own to list layers it never uses)."""
+    for cls in type(container).__mro__:
+        prop = vars(cls).get("layers")
+        if isinstance(prop, property) and cls.__module__.startswith("keras."):
+            return list(prop.fget(container) or [])
+    return list(getattr(container, "layers", None) or [])
+
+
 def _keras_wrapper(recorder, method, original):
     """``keras.Model.<method>`` replaced: records the call, then calls the original exactly once."""
     signature = inspect.signature(original)
@@ -282,3 +324,27 @@ def _keras_wrapper(recorder, method, original):
 
     functools.update_wrapper(wrapper, original)
     return wrapper
+
+
+SAVED_MODELS = 8  # the models trained last; the verifier checks at most these
+
+
+def _save_keras_models(probe, folder):
+    """Each Keras model that was fit, saved as ``<model id>.keras`` in ``folder`` for the clean
+    verifier outside the kernel. A model that cannot be saved is said in the warnings; its checks
+    then rest on these facts alone, flagged."""
+    fitted = []
+    for fit in probe.fits:
+        if fit["model"] not in fitted:
+            fitted.append(fit["model"])
+    by_id = {record["id"]: key for key, record in probe.models.items() if record.get("framework") == "keras"}
+    for model_id in fitted[-SAVED_MODELS:]:
+        model = probe.objects.get(by_id.get(model_id))
+        if model is None:
+            continue
+        try:
+            from keras.src.saving import saving_api
+
+            saving_api.save_model(model, os.path.join(folder, f"{int(model_id)}.keras"))
+        except Exception as exc:
+            probe.warn(f"probe: model {model_id} could not be saved for verification: {type(exc).__name__}: {exc}")

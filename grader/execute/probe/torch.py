@@ -114,7 +114,7 @@ class _TorchRecorder:
             rate = getattr(sub, "p", None) if cls.endswith(_DROPOUT_CLASSES) else None
             units = getattr(sub, "out_features", None) or getattr(sub, "hidden_size", None)
             rate = _float(rate) if rate is not None else None
-            layers.append({"cls": _text(cls, 200), "units": _int(units), "rate": rate})
+            layers.append({"cls": _text(cls, 200), "module": _text(type(sub).__module__, 300), "units": _int(units), "rate": rate})
             if len(layers) >= MAX_LAYERS:
                 break
         params = sum(int(p.numel()) for p in module.parameters())

@@ -15,10 +15,14 @@ from grader.models import CheckGrade, Evidence, Execution
 from grader.score.checks.base import HELD_OUT_OVERLAP, CheckContext, CheckKind, Verdict, describe_model
 from grader.score.checks.held_out import EvaluatedOnHeldOutData
 from grader.score.checks.layers import TrainedModelWithLayers, TrainedModelWithoutLayers
+from grader.score.checks.outside import DOUBTS
 from grader.score.checks.python import PythonCheck
-from grader.score.checks.reported import ResultsReported
+from grader.score.checks.reported import ResultsReported, number_flood
 
-__all__ = ["HELD_OUT_OVERLAP", "KINDS", "CheckContext", "CheckKind", "Verdict", "describe_model", "run_checks", "verified_cells"]
+__all__ = [
+    "DOUBTS", "HELD_OUT_OVERLAP", "KINDS", "CheckContext", "CheckKind", "Verdict", "describe_model", "number_flood",
+    "run_checks", "verified_cells",
+]  # fmt: skip
 
 KINDS: dict[str, CheckKind] = {
     kind.kind: kind

@@ -17,10 +17,12 @@ from grader.score.checks.base import (
     not_shown_to_run,
     training_summary,
 )
+from grader.score.checks.outside import framework_module, imitations, outside_checked, unlearned
 
 
 def _trained(facts: Facts, model: Model, min_epochs: int) -> bool:
-    return sum(f.epochs_run for f in fits_of(facts, model)) >= min_epochs
+    """Epochs run, not counting a fit after which the weights were as before it (nothing learned)."""
+    return sum(f.epochs_run for f in fits_of(facts, model) if f.weights_changed is not False) >= min_epochs
 
 
 class _LayerKind(CheckKind):
@@ -49,12 +51,14 @@ class TrainedModelWithLayers(_LayerKind):
         facts = context.facts
         with_layer = [m for m in facts.models if _has_layer(m, kinds, min_rate, max_rate)]
         trained = [m for m in with_layer if _trained(facts, m, params.min_epochs)]
+        trained, outside = outside_checked(context, trained, kinds, (min_rate, max_rate))
         context.chosen[check.id] = trained
         if trained:
-            return Verdict(True, [f"{describe_model(m)}; {training_summary(facts, m)}" for m in trained])
-        evidence = []
+            return Verdict(True, [f"{describe_model(m)}; {training_summary(facts, m)}" for m in trained] + outside)
+        evidence = outside + unlearned(facts, with_layer) + imitations(facts, kinds)
         for model in with_layer:
-            evidence.append(f"{describe_model(model)} was built but never trained ({params.min_epochs}+ epoch needed)")
+            if not _trained(facts, model, params.min_epochs) and not unlearned(facts, [model]):
+                evidence.append(f"{describe_model(model)} was built but never trained ({params.min_epochs}+ epoch needed)")
         useless = [m for m in facts.models if any(l.cls in kinds and l.rate is not None and not (min_rate < l.rate < max_rate) for l in m.layers)]
         for model in useless:
             evidence.append(f"{describe_model(model)}: a rate outside ({min_rate:g}, {max_rate:g}) has no effect")
@@ -78,8 +82,10 @@ class TrainedModelWithLayers(_LayerKind):
 
 
 def _has_layer(model: Model, kinds: set[str], min_rate: float, max_rate: float) -> bool:
+    """A layer of one of ``kinds`` that is the framework's own class, with a rate in range."""
     return any(
-        layer.cls in kinds and (layer.rate is None or min_rate < layer.rate < max_rate) for layer in model.layers
+        layer.cls in kinds and framework_module(layer.module) and (layer.rate is None or min_rate < layer.rate < max_rate)
+        for layer in model.layers
     )
 
 
@@ -91,12 +97,15 @@ class TrainedModelWithoutLayers(_LayerKind):
         facts = context.facts
         without = [m for m in facts.models if m.layers and not any(l.cls in kinds for l in m.layers)]
         trained = [m for m in without if _trained(facts, m, check.params.min_epochs)]
+        trained, outside = outside_checked(context, trained)
         context.chosen[check.id] = trained
         if not trained:
+            if doubts := outside + unlearned(facts, without):
+                return Verdict(False, doubts)
             if without:
                 return Verdict(False, [f"{describe_model(m)} was built but never trained" for m in without])
             return Verdict(False, ["no model without " + ", ".join(sorted(kinds)[:3]) + " was trained in the run"])
-        evidence = [f"{describe_model(m)}; {training_summary(facts, m)}" for m in trained]
+        evidence = [f"{describe_model(m)}; {training_summary(facts, m)}" for m in trained] + outside
         reference = context.chosen.get(check.params.compare_with or "", [])
         if reference:
             evidence.append(_comparison_note(reference[0], trained, kinds))

@@ -106,6 +106,14 @@ def _crowded(outputs: list[tuple[int, str]], decimals: int, scale: int, logged: 
     return False
 
 
+def number_flood(facts: Facts, outputs: tuple[tuple[int, str], ...]) -> str | None:
+    """Why the outputs look like a dump of numbers meant to contain any metric, or None: over
+    ``CROWDED`` of all four-decimal values between 0 and 1, printed outside the framework's logs."""
+    if _crowded(list(outputs), 4, 1, _framework_cells(facts)):
+        return f"the outputs print over {CROWDED:.0%} of all the numbers 0.0000 to 0.9999, so any metric appears among them"
+    return None
+
+
 def _framework_cells(facts: Facts) -> frozenset[int]:
     """Cells where the probe saw a fit or an evaluation: the ones whose progress logs are the framework's."""
     return frozenset(r.cell for r in (*facts.fits, *facts.evaluations) if r.cell is not None)

@@ -1,0 +1,208 @@
+"""Verification outside the kernel: the trained models, measured by a process that never ran
+student code.
+
+Facts recorded inside the student's kernel can be forged by code that runs there. So after the
+kernel is gone (and every process of its user killed), the models the probe saved into the run
+folder (``<model id>.keras``) are handed to a clean verifier: a long-lived Python process started
+by the grader in the same sandbox as a kernel (limits, no network, a user of its own), running
+``verify_worker.py`` and nothing else. It loads each file with Keras' ``safe_mode`` and no custom
+objects and reports the layers' classes by module and qualified name, the dropout rates, and the
+accuracy on the held-out split the grader served. One verifier serves every run of a grader
+process (Keras' import costs seconds; a model's check costs a fraction of one), one request at a
+time; it is started again if it dies or stops answering.
+
+What this defends against: a forged or edited facts record, a home-made layer named ``Dropout``,
+a model that never learned (no-op ``train_step``, weights put back). What it does not: a model
+whose file cannot be loaded safely (custom layers, lambdas, PyTorch modules) is not verified,
+and its checks rest on the probe's facts, flagged for review (``checks.py``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import select
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from grader.execute import sandbox
+from grader.facts import Facts, Verification, VerifiedModel
+from grader.settings import SandboxLimits
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 300.0  # seconds for the verifier to import Keras (slow on a loaded machine)
+REQUEST_TIMEOUT = 120.0  # seconds for one model
+MAX_MODEL_BYTES = 200 << 20
+MAX_MODELS = 8  # models verified per run: the last ones trained
+MAX_ANSWER = 1 << 20
+_WORKER_SOURCE = Path(__file__).with_name("verify_worker.py").read_text(encoding="utf-8")
+
+
+def verify_models(facts: Facts, saved: Path, split: Path | None) -> Facts:
+    """``facts`` with its ``verification``: each Keras model that was trained, as the verifier
+    found the file the probe saved for it in ``saved``; ``split``: the dataset file whose test
+    split the grader served (None: layers are checked, accuracy is not)."""
+    started = time.monotonic()
+    trained = [m for m in facts.models if m.framework == "keras" and any(f.model == m.id for f in facts.fits)]
+    if not trained:
+        return facts.model_copy(update={"verification": Verification(seconds=time.monotonic() - started)})
+    last_fit = {fit.model: index for index, fit in enumerate(facts.fits)}
+    chosen = sorted(trained, key=lambda m: last_fit[m.id])[-MAX_MODELS:]
+    results = []
+    for model in chosen:
+        results.append(_verify_one(model.id, saved / f"{model.id}.keras", split))
+    skipped = [m.id for m in trained if m not in chosen]
+    note = f"models {skipped} were not verified (at most {MAX_MODELS} a run)" if skipped else None
+    verification = Verification(models=results, note=note, seconds=time.monotonic() - started)
+    return facts.model_copy(update={"verification": verification})
+
+
+def _verify_one(model_id: int, path: Path, split: Path | None) -> VerifiedModel:
+    problem = _file_problem(path)
+    if problem:
+        return VerifiedModel(model=model_id, loaded=False, reason=problem)
+    answer = VERIFIER.ask(path, split)
+    if not answer.get("loaded"):
+        return VerifiedModel(model=model_id, loaded=False, reason=_short(str(answer.get("error") or "not loaded")))
+    try:
+        return VerifiedModel.model_validate({**answer, "model": model_id, "reason": None})
+    except ValueError as exc:
+        return VerifiedModel(model=model_id, loaded=False, reason=f"the verifier's answer did not fit: {exc}"[:600])
+
+
+def _short(error: str) -> str:
+    """An error's first sentence (Keras' load errors go on to quote the whole model config)."""
+    first = error.split(". ", 1)[0]
+    return first if len(first) <= 240 else first[:237] + "..."
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why the probe's file is not one to load (missing, a link, not a plain file, too large)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return "the model could not be saved in the kernel (a custom or unsaveable model), so no file was left"
+    if not stat.S_ISREG(info.st_mode):
+        return "the saved model is not a plain file"
+    if info.st_size > MAX_MODEL_BYTES:
+        return f"the saved model is {info.st_size:,} bytes, over the {MAX_MODEL_BYTES:,} limit"
+    return None
+
+
+class _Verifier:
+    """The clean process and the one lock that serialises requests to it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.process: subprocess.Popen | None = None
+        self.folder: Path | None = None
+        self.who = None
+        self.failure: str | None = None  # why it cannot start here (no Keras): said once per process
+        self.splits: dict[str, Path] = {}
+
+    def ask(self, model: Path, split: Path | None) -> dict:
+        with self.lock:
+            if self.failure:
+                return {"loaded": False, "error": self.failure}
+            try:
+                self._ensure_started()
+            except (OSError, RuntimeError) as exc:
+                self._stop()
+                return {"loaded": False, "error": f"the verifier could not start: {exc}"[:600]}
+            if self.failure:
+                return {"loaded": False, "error": self.failure}
+            try:
+                request = {"model": str(self._inbox(model)), "split": str(self._split(split)) if split else None}
+                self.process.stdin.write(json.dumps(request) + "\n")
+                self.process.stdin.flush()
+                return json.loads(self._read_line(REQUEST_TIMEOUT))
+            except (OSError, RuntimeError, ValueError) as exc:
+                self._stop()  # a verifier that failed once is not trusted with the next request
+                return {"loaded": False, "error": f"the verifier failed on this model: {exc}"[:600]}
+            finally:
+                for file in (self.folder or Path("/nonexistent")).glob("model-*.keras"):
+                    file.unlink(missing_ok=True)
+
+    def _ensure_started(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        self._stop()
+        enforcement = sandbox.plan(False, "auto")
+        self.who = sandbox.kernel_user(enforcement)
+        self.folder = Path(tempfile.mkdtemp(prefix=f"grader-verifier-{os.getpid()}-"))
+        limits = SandboxLimits()
+        env = {"PATH": os.defpath, "HOME": str(self.folder), "LANG": "C.UTF-8", "TF_CPP_MIN_LOG_LEVEL": "3",
+               "KERAS_BACKEND": "tensorflow", "OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "1",
+               "TF_NUM_INTEROP_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # fmt: skip
+        if self.who is not None:
+            self.folder.chmod(0o711)
+            sandbox.hand_over(self.folder, self.who)
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-c", _WORKER_SOURCE], cwd=str(self.folder), env=env, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            # Not tied to the thread that starts it (a batch's threads come and go); it ends at EOF on
+            # its stdin when the grader does, and a grader killed outright leaves it to sweep_stale.
+            preexec_fn=sandbox.preexec(limits, enforcement, self.who, sandbox.process_allowance(limits, self.who),
+                                       die_with_parent=False),
+        )  # fmt: skip
+        ready = json.loads(self._read_line(START_TIMEOUT))
+        if not ready.get("ready"):
+            self.failure = f"Keras cannot be loaded outside the kernel here ({ready.get('error')})"[:600]
+            self._stop()
+
+    def _inbox(self, model: Path) -> Path:
+        """A copy of the kernel's file in the verifier's own folder (the kernel's folder is closed to it)."""
+        target = self.folder / f"model-{time.monotonic_ns()}.keras"
+        with open(model, "rb", opener=lambda path, flags: os.open(path, flags | os.O_NOFOLLOW)) as source:
+            with open(target, "wb") as copy:
+                shutil.copyfileobj(source, copy)
+        sandbox.hand_over(target.parent, self.who)
+        return target
+
+    def _split(self, split: Path) -> Path:
+        key = str(split)
+        if key not in self.splits:
+            target = self.folder / f"split-{len(self.splits)}.npz"
+            shutil.copyfile(split, target)
+            sandbox.hand_over(self.folder, self.who)
+            self.splits[key] = target
+        return self.splits[key]
+
+    def _read_line(self, timeout: float) -> str:
+        stream = self.process.stdout
+        ready, _, _ = select.select([stream], [], [], timeout)
+        if not ready:
+            raise RuntimeError(f"no answer within {timeout:g} s")
+        line = stream.readline(MAX_ANSWER)
+        if not line.endswith("\n"):
+            raise RuntimeError("the verifier ended or sent an answer over the size limit")
+        return line
+
+    def _stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+        sandbox.release(self.who)
+        self.who = None
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+        self.splits = {}
+
+    def close(self) -> None:
+        with self.lock:
+            self._stop()
+
+
+VERIFIER = _Verifier()
+atexit.register(VERIFIER.close)

@@ -1,0 +1,108 @@
+"""What the clean verifier outside the kernel says about a model the facts call trained.
+
+The probe's facts are recorded inside the student's process; the verifier (``execute/verify.py``)
+loaded the model the probe saved, in a process that never ran student code, and measured it. A
+model counts when the verifier agrees with the facts; a contradiction drops it, and a model the
+verifier could not load keeps its facts but is flagged. Every line here that a person should look
+at carries one of ``DOUBTS``; the score stage turns those into ``needs review`` flags.
+"""
+
+from __future__ import annotations
+
+from grader.facts import Facts, Model
+from grader.score.checks.base import CheckContext, describe_model, fits_of, held_out
+
+FRAMEWORK_MODULES = ("keras.", "tf_keras.", "tensorflow.", "torch.nn.")
+UNVERIFIED = "not independently verified"
+CONTRADICTED = "contradicted outside the kernel"
+NOTHING_LEARNED = "its weights did not change"
+IMITATION = "the notebook's own class, not the framework's"
+DOUBTS = (UNVERIFIED, CONTRADICTED, NOTHING_LEARNED, IMITATION)  # evidence a person should look at
+AGREEMENT = 0.05  # gap allowed between the probe's held-out accuracy and the verifier's, beyond sampling noise
+LEARNED = 0.15  # share of the way from chance to perfect a model must get to show it learned (MNIST: 0.27)
+
+
+def framework_module(module: str | None) -> bool:
+    """A layer class of the framework itself (None: facts recorded before modules were)."""
+    return module is None or module.startswith(FRAMEWORK_MODULES)
+
+
+def verdict_outside(context: CheckContext, model: Model, kinds: set[str] = frozenset(), rates=(0.0, 1.0)) -> tuple[bool | None, str]:
+    """(True, evidence) when the saved model confirms the layers and shows training; (False, why)
+    when it contradicts the facts; (None, why) when it could not be checked; (None, "") for facts
+    without a verification (recorded before there was one)."""
+    verification = context.facts.verification
+    if verification is None:
+        return None, ""
+    found = verification.of(model.id)
+    if found is None:
+        why = "PyTorch models are not re-checked outside the kernel" if model.framework == "torch" else verification.note or "no saved model"
+        return None, f"{UNVERIFIED}: {why}"
+    if not found.loaded:
+        return None, f"{UNVERIFIED}: {found.reason}"
+    if kinds:
+        low, high = rates
+        matching = [
+            layer for layer in found.layers
+            if layer.path.startswith(FRAMEWORK_MODULES) and layer.path.rsplit(".", 1)[-1] in kinds
+            and (layer.rate is None or low < layer.rate < high)
+        ]  # fmt: skip
+        if not matching:
+            shown = ", ".join(layer.path.rsplit(".", 1)[-1] for layer in found.layers[:12]) or "none"
+            return False, (
+                f"{CONTRADICTED}: the saved model has no framework {'/'.join(sorted(kinds))} layer with a rate in"
+                f" ({low:g}, {high:g}) (its layers: {shown})"
+            )
+    if found.accuracy is None or found.chance is None:
+        return None, f"{UNVERIFIED}: no held-out split to measure it on"
+    if found.accuracy < found.chance + LEARNED * (1 - found.chance):
+        return False, (
+            f"{CONTRADICTED}: the saved model scores {found.accuracy:.4f} on {found.samples:,} held-out samples, near chance"
+            f" ({found.chance:.3f}); it did not learn"
+        )
+    recorded = [(v, e.samples) for e in held_out(context.facts, model) for k, v in e.metrics.items() if "acc" in k.lower()]
+    if recorded and not agrees(recorded[0][0], recorded[0][1], found.accuracy, found.samples):
+        return False, (
+            f"{CONTRADICTED}: the run recorded a held-out accuracy of {recorded[0][0]:.4f}, the saved model scores"
+            f" {found.accuracy:.4f} on {found.samples:,} held-out samples"
+        )
+    return True, f"verified outside the kernel: held-out accuracy {found.accuracy:.4f} on {found.samples:,} samples"
+
+
+def agrees(recorded: float, recorded_samples: int | None, verified: float, verified_samples: int) -> bool:
+    """Two accuracies of one model on samples of the same split agree within AGREEMENT plus three
+    standard errors of each sample (64 evaluated rows leave room for 0.2)."""
+    p = min(max(verified, 0.01), 0.99)
+    noise = sum((p * (1 - p) / max(1, n)) ** 0.5 for n in (recorded_samples or verified_samples, verified_samples))
+    return abs(recorded - verified) <= AGREEMENT + 3 * noise
+
+
+def outside_checked(context: CheckContext, models: list[Model], kinds: set[str] = frozenset(), rates=(0.0, 1.0)):
+    """The models the verifier does not contradict, and one evidence line per model it spoke of."""
+    kept, lines = [], []
+    for model in models:
+        verdict, line = verdict_outside(context, model, kinds, rates)
+        if verdict is not False:
+            kept.append(model)
+        if line:
+            lines.append(f"{model.variable or model.name or f'model {model.id}'}: {line}")
+    return kept, lines
+
+
+def unlearned(facts: Facts, models: list[Model]) -> list[str]:
+    """Models fit without learning: the weights' hash after a fit was the one before it."""
+    return [
+        f"{describe_model(m)}: fit() ran but {NOTHING_LEARNED}, so nothing was learned"
+        for m in models
+        if any(f.weights_changed is False for f in fits_of(facts, m))
+    ]
+
+
+def imitations(facts: Facts, kinds: set[str]) -> list[str]:
+    """Models with a layer class named like one of ``kinds`` but defined outside the framework."""
+    lines = []
+    for model in facts.models:
+        names = sorted({f"{l.module}.{l.cls}" for l in model.layers if l.cls in kinds and not framework_module(l.module)})
+        if names:
+            lines.append(f"{describe_model(model)}: its {', '.join(names)} is {IMITATION}")
+    return lines
