@@ -40,6 +40,23 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _warn_readable(task, submissions, out: Path) -> None:
+    """Says at the start which files that matter a student's kernel could read on this machine:
+    the kernel's view of the file system is not reduced to its run folder, so only permissions hide them."""
+    from grader.execute.sandbox import plan, readable_by_kernels
+
+    files = {task.rubric_path, task.solution, out / "gradebook.sqlite"}
+    files.update(Path(s.source.split("!", 1)[0]) for s in submissions[:5000])
+    contained = task.limits.sandbox
+    exposed = readable_by_kernels(sorted(f for f in files if f is not None), plan(contained.network, contained.user))
+    if exposed:
+        shown = ", ".join(map(str, exposed[:3])) + (f" and {len(exposed) - 3} more" if len(exposed) > 3 else "")
+        console.print(
+            f"[yellow]warning:[/] a student's kernel could read {shown}: the sandbox cannot hide files others may read"
+            " (chmod o-rwx the assignment, submissions and output folders)", highlight=False
+        )
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -98,6 +115,8 @@ def grade(
     submissions = intake.submissions + intake.refused
     if not submissions:
         _fail("no notebooks found in " + ", ".join(map(str, paths)))
+    if not no_run:
+        _warn_readable(task, submissions, out)
     kernels = jobs or default_jobs()
     options = RunOptions(
         run=not no_run, mode=budget or task.budget.default, threads=None if scheduler else threads_per_kernel(kernels)

@@ -15,7 +15,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from grader.execute import digits, runner
 from grader.execute.probe.rows import normalised_row_hashes, row_hashes, sample_rows
-from grader.execute.runner import collect_cell_errors, kernel_environment, run_notebook, student_line
+from grader.execute.runner import CHECKPOINT_USED, collect_cell_errors, kernel_environment, run_notebook, student_line
 from grader.execute.shell import neutralise_shell
 from grader.facts import parse_facts
 from grader.settings import ExecutionLimits
@@ -338,26 +338,28 @@ def test_the_split_of_the_served_dataset_is_known_by_the_whole_array(cache_dir, 
     assert (cheat_eval.model, cheat_eval.dataset_split) == (cheat.model, "test")
 
 
+TORCH_THEN_END = (
+    "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+    "X, y = torch.randn(120, 8), torch.randint(0, 2, (120,))\n"
+    "net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.25), nn.Linear(16, 2))\n"
+    "opt = torch.optim.SGD(net.parameters(), lr=0.1)\nloss_fn = nn.CrossEntropyLoss()",
+    "for epoch in range(2):\n    net.train()\n    for i in range(0, 80, 40):\n"
+    "        opt.zero_grad()\n        loss_fn(net(X[i:i + 40]), y[i:i + 40]).backward()\n        opt.step()",
+    "net.eval()\nwith torch.no_grad():\n    net(X[80:])\nnet.train()\nforgot_eval = net(X[:40])",
+)
+
+
 @pytest.mark.slow
-def test_a_kernel_that_dies_keeps_the_facts_checkpointed_before(cache_dir):
-    """PyTorch training, then the process exits: facts come from the probe's checkpoint."""
-    nb = notebook(
-        "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
-        "X, y = torch.randn(120, 8), torch.randint(0, 2, (120,))\n"
-        "net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.25), nn.Linear(16, 2))\n"
-        "opt = torch.optim.SGD(net.parameters(), lr=0.1)\nloss_fn = nn.CrossEntropyLoss()",
-        "for epoch in range(2):\n    net.train()\n    for i in range(0, 80, 40):\n"
-        "        opt.zero_grad()\n        loss_fn(net(X[i:i + 40]), y[i:i + 40]).backward()\n        opt.step()",
-        "net.eval()\nwith torch.no_grad():\n    net(X[80:])\nnet.train()\nforgot_eval = net(X[:40])",
-        "import os\nos._exit(1)",
-        "print('never')",
-    )
+def test_a_kernel_ended_by_a_grader_limit_keeps_the_facts_checkpointed_before_flagged(cache_dir):
+    """PyTorch training, then the CPU-time limit's signal: facts come from the probe's checkpoint."""
+    nb = notebook(*TORCH_THEN_END, "import os, signal\nos.kill(os.getpid(), signal.SIGXCPU)", "print('never')")
     execution = run(nb, cache_dir, datasets={})
     assert execution.status == "kernel_died"
-    assert "cell 3" in execution.message
+    assert "cell 3" in execution.message and "CPU time" in execution.message
     assert [(e.cell, e.ename) for e in execution.cell_errors] == [(3, "DeadKernelError")]
+    assert CHECKPOINT_USED in execution.message
     facts = execution.facts
-    assert any("checkpoint" in warning for warning in facts.warnings)
+    assert any(CHECKPOINT_USED in warning for warning in facts.warnings)
     (model,) = facts.models
     assert (model.framework, model.variable) == ("torch", "net")
     assert [layer.rate for layer in model.layers if layer.cls == "Dropout"] == [0.25]
@@ -367,6 +369,16 @@ def test_a_kernel_that_dies_keeps_the_facts_checkpointed_before(cache_dir):
     assert (held_out.kind, held_out.cell, held_out.samples) == ("eval_forward", 2, 40)
     assert held_out.overlap_with_training == 0.0
     assert (on_training_rows.cell, on_training_rows.samples, on_training_rows.overlap_with_training) == (2, 40, 1.0)
+
+
+@pytest.mark.slow
+def test_a_kernel_that_ends_itself_leaves_no_facts(cache_dir):
+    """A notebook could write the checkpoint file itself and exit: only a grader limit's end counts."""
+    nb = notebook(*TORCH_THEN_END, "import os\nos._exit(1)", "print('never')")
+    execution = run(nb, cache_dir, datasets={})
+    assert execution.status == "kernel_died"
+    assert execution.facts.models == [] and execution.facts.fits == []
+    assert "checkpoint was not used: the kernel was not ended by a limit the grader enforces" in execution.message
 
 
 def test_collect_cell_errors_ignores_the_graders_own_interrupt():

@@ -129,8 +129,9 @@ class _Verifier:
                 self._stop()  # a verifier that failed once is not trusted with the next request
                 return {"loaded": False, "error": f"the verifier failed on this model: {exc}"[:600]}
             finally:
-                for file in (self.folder or Path("/nonexistent")).glob("model-*.keras"):
-                    file.unlink(missing_ok=True)
+                if self.folder is not None:
+                    for file in self.folder.glob("model-*.keras"):
+                        file.unlink(missing_ok=True)
 
     def _ensure_started(self) -> None:
         if self.process is not None and self.process.poll() is None:

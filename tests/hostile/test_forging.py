@@ -159,7 +159,8 @@ def test_the_honest_control_earns_full_marks_verified_outside_the_kernel(rows):
     assert check_points(row) == sum(check["max_score"] for check in row["checks"])
     verified = [line for check in row["checks"] for line in check["evidence"] if "verified outside the kernel" in line]
     assert {line.split(":")[0] for line in verified} == {"with_dropout", "plain"}
-    assert not any("needs review" in flag for flag in row["flags"]), row["flags"]
+    doubts = ("tampering", "verified", "contradicted", "did not change", "own class", "checkpoint")
+    assert not any(doubt in flag for flag in row["flags"] for doubt in doubts), row["flags"]
 
 
 def test_a_message_too_large_for_the_channel_is_reported_as_that_not_as_tampering(rows):
