@@ -25,8 +25,8 @@ def main():
     answers = sys.stdout
     sys.stdout = sys.stderr  # what a library prints never mixes with the answers
     try:
-        import numpy as np
         import keras
+        import numpy as np
     except Exception as exc:  # no Keras here: every model is "not independently verified"
         answers.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"[:500]}) + "\n")
         answers.flush()

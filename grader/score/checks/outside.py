@@ -102,7 +102,7 @@ def imitations(facts: Facts, kinds: set[str]) -> list[str]:
     """Models with a layer class named like one of ``kinds`` but defined outside the framework."""
     lines = []
     for model in facts.models:
-        names = sorted({f"{l.module}.{l.cls}" for l in model.layers if l.cls in kinds and not framework_module(l.module)})
+        names = sorted({f"{layer.module}.{layer.cls}" for layer in model.layers if layer.cls in kinds and not framework_module(layer.module)})
         if names:
             lines.append(f"{describe_model(model)}: its {', '.join(names)} is {IMITATION}")
     return lines
