@@ -111,7 +111,6 @@ def grade(
 
     for left in sweep_stale():
         console.print(f"removed what an earlier grader left behind: {left}", highlight=False)
-    signal.signal(signal.SIGTERM, _interrupt)  # the batch stops as on Ctrl-C, cleaning up after itself
     submissions = intake.submissions + intake.refused
     if not submissions:
         _fail("no notebooks found in " + ", ".join(map(str, paths)))
@@ -132,12 +131,14 @@ def grade(
     with book:
         book.set_meta("audience", audience)
         remember_assignment(out, task.folder)
+        terminate = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the batch as Ctrl-C does, cleaning up
         try:
             result = grade_batch(submissions, task, options, book, executor, BatchProgress(console, not quiet))
         except KeyboardInterrupt:
             console.print("stopped: every finished result is in the gradebook; give the same command again to finish")
             raise typer.Exit(130) from None
         finally:
+            signal.signal(signal.SIGTERM, terminate)
             executor.close()
         grades = publish(book, task, out, audience, result.grades, record="changed")
         total = len(grades)

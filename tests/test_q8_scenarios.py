@@ -28,7 +28,7 @@ DATA = (
 BUILD = (
     "def build(rate=0.0, l2=None):\n"
     "    reg = keras.regularizers.l2(l2) if l2 else None\n"
-    "    layers = [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(16, activation='relu', kernel_regularizer=reg)]\n"
+    "    layers = [keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(32, activation='relu', kernel_regularizer=reg)]\n"
     "    if rate is not None and rate != 'none':\n"
     "        layers.append(keras.layers.Dropout(rate))\n"
     "    layers.append(keras.layers.Dense(10, activation='softmax', kernel_regularizer=reg))\n"

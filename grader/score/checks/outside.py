@@ -19,7 +19,8 @@ NOTHING_LEARNED = "its weights did not change"
 IMITATION = "the notebook's own class, not the framework's"
 DOUBTS = (UNVERIFIED, CONTRADICTED, NOTHING_LEARNED, IMITATION)  # evidence a person should look at
 AGREEMENT = 0.05  # gap allowed between the probe's held-out accuracy and the verifier's, beyond sampling noise
-LEARNED = 0.15  # share of the way from chance to perfect a model must get to show it learned (MNIST: 0.27)
+LEARNED = 0.1  # share of the way from chance to perfect a model must get to show it learned (MNIST: 0.22;
+# an untrained model scores about the majority-class rate, 0.136, give or take 0.01 on 2,000 samples)
 
 
 def framework_module(module: str | None) -> bool:
