@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
@@ -131,14 +132,17 @@ def grade(
     with book:
         book.set_meta("audience", audience)
         remember_assignment(out, task.folder)
-        terminate = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM stops the batch as Ctrl-C does, cleaning up
+        main_thread = threading.current_thread() is threading.main_thread()  # only it may set a handler
+        # SIGTERM stops the batch as Ctrl-C does, cleaning up after itself.
+        terminate = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
         try:
             result = grade_batch(submissions, task, options, book, executor, BatchProgress(console, not quiet))
         except KeyboardInterrupt:
             console.print("stopped: every finished result is in the gradebook; give the same command again to finish")
             raise typer.Exit(130) from None
         finally:
-            signal.signal(signal.SIGTERM, terminate)
+            if main_thread:
+                signal.signal(signal.SIGTERM, terminate)
             executor.close()
         grades = publish(book, task, out, audience, result.grades, record="changed")
         total = len(grades)
