@@ -83,7 +83,8 @@ def grade(folder: Path, out: Path, jobs: int) -> float:
 
 def copy_one_run(out: Path, count: int) -> None:
     """``count`` more submissions, each with its own run row pointing at one stored run's notebook."""
-    from grader.gradebook import Gradebook, NewGrade
+    from grader.gradebook import Gradebook
+    from grader.stored import NewGrade
     from grader.models import Student, Submission
 
     with Gradebook(out, create=False) as book:

@@ -14,11 +14,12 @@ from grader.assignment import load_assignment
 from grader.batch import code_digest, execution_settings
 from grader.export.grades_json import grade_record
 from grader.facts import Facts
-from grader.gradebook import Gradebook, GradebookError, NewGrade, dump_execution, load_execution
+from grader.gradebook import Gradebook, GradebookError
 from grader.identical import mark_identical
 from grader.models import CellError, CheckGrade, Execution, Grade, QuestionGrade, SkippedLine, Student, Submission
 from grader.overrides import Override, apply_overrides, with_overrides
 from grader.pipeline import RunOptions
+from grader.stored import NewGrade, dump_execution, load_execution
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = ROOT / "assignments" / "regularization"

@@ -19,7 +19,7 @@ LAYERS = (
     ("extract", ("grader.extract",)),
     ("the assignment folder", ("grader.assignment",)),  # its dataset files (execute) and template (extract)
     ("score", ("grader.score",)),
-    ("store", ("grader.gradebook",)),
+    ("store", ("grader.gradebook", "grader.stored")),
     ("report, export and authoring", ("grader.report", "grader.export", "grader.attention", "grader.authoring")),
     ("pipeline", ("grader.pipeline", "grader.batch", "grader.selfcheck")),
     ("command line", ("grader.cli", "grader.console", "grader")),

@@ -16,8 +16,14 @@ from grader.batch.executors import BatchError, DaskExecutor, Executor, LocalExec
 from grader.batch.grading import BatchResult, Progress, grade_batch
 from grader.batch.jobs import Job, make_job, run_job
 from grader.batch.settings import (
-    code_digest, default_jobs, execution_settings, file_sha256, grader_version, scoring_fingerprint, threads_per_kernel,
-)  # fmt: skip
+    code_digest,
+    default_jobs,
+    execution_settings,
+    file_sha256,
+    grader_version,
+    scoring_fingerprint,
+    threads_per_kernel,
+)
 
 __all__ = [
     "BatchError", "BatchResult", "ClassGrades", "DaskExecutor", "Executor", "Job", "LocalExecutor", "Progress",

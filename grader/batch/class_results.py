@@ -21,12 +21,13 @@ from grader.atomic import write_atomically
 from grader.attention import Attention, attention, class_attention, worst_first
 from grader.batch.settings import scoring_fingerprint
 from grader.export.grades_json import grade_record
-from grader.gradebook import Current, Gradebook, NewGrade, StoredOverride, StoredRun, load_run
+from grader.gradebook import Gradebook
 from grader.identical import identical_hand_ins, mark_identical
 from grader.machine import available_cores
 from grader.models import Execution, Grade, Submission
 from grader.overrides import Override, apply_overrides
 from grader.pipeline import failed, score
+from grader.stored import Current, NewGrade, StoredOverride, StoredRun, load_run
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,10 @@ from grader.batch.class_results import new_grade, score_runs, score_safely
 from grader.batch.executors import Executor
 from grader.batch.jobs import Job, make_job
 from grader.batch.settings import execution_settings, scoring_fingerprint
-from grader.gradebook import Gradebook, NewGrade, StoredRun, StoredSubmission, load_execution
+from grader.gradebook import Gradebook
 from grader.models import Grade, Submission
 from grader.pipeline import RunOptions, failed
+from grader.stored import NewGrade, StoredRun, StoredSubmission, load_execution
 
 
 class Progress(Protocol):

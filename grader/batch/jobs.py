@@ -15,11 +15,11 @@ import nbformat
 from grader.assignment import Assignment
 from grader.atomic import write_atomically
 from grader.batch.settings import file_sha256
-from grader.gradebook import dump_execution, now
 from grader.machine import available_cores
 from grader.models import Submission
 from grader.pipeline import RunOptions, execute_notebook
 from grader.settings import ExecutionLimits, FastBudget
+from grader.stored import dump_execution, now
 
 
 @dataclass(frozen=True)
