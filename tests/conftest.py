@@ -46,9 +46,13 @@ def grader_process(tmp_path_factory):
 
     def run(*args: str, timeout: float = 1200) -> tuple[subprocess.CompletedProcess, int]:
         peak_file = tmp_path_factory.mktemp("peak") / "peak"
-        measured = (  # the grader's own peak resident memory, written when the command ends
-            "import atexit, resource, sys; from grader.cli import app; "
-            f"atexit.register(lambda: open({str(peak_file)!r}, 'w').write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))); "
+        # The grader's own peak resident memory (kB), written when the command ends: VmHWM, the high
+        # water mark of this program's memory since exec. Not ru_maxrss, which Linux carries over from
+        # the process that forked it (here, a test process that may have loaded TensorFlow).
+        measured = (
+            "import atexit, sys; from grader.cli import app; "
+            "peak = lambda: next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')); "
+            f"atexit.register(lambda: open({str(peak_file)!r}, 'w').write(peak())); "
             "sys.argv[0] = 'grader'; app()"
         )
         done = subprocess.run([sys.executable, "-c", measured, *map(str, args)], capture_output=True, text=True, timeout=timeout)
