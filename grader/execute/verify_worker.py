@@ -84,17 +84,15 @@ def _layers(container, out, seen):
 
 def _accuracy(model, np, x, y):
     """The best accuracy over the usual ways to prepare the images, with the majority-class rate."""
-    shape = tuple(model.inputs[0].shape[1:]) if getattr(model, "inputs", None) else None
     best, how = None, None
     pixels = x.astype("float32")
     scaled = pixels / 255.0 if pixels.max(initial=0) > 1 else pixels
     spread = float(scaled.std()) or 1.0
     ways = {"pixels / 255": scaled, "raw pixels": pixels, "standardised": (scaled - float(scaled.mean())) / spread}
     for name, prepared in ways.items():
-        if shape and None not in shape and int(np.prod(shape)) == int(np.prod(prepared.shape[1:])):
-            prepared = prepared.reshape((len(prepared), *shape))
-        scores = model.predict(prepared, verbose=0, batch_size=256)
-        scores = np.asarray(scores[0] if isinstance(scores, (list, tuple)) else scores)
+        scores = _predict(model, np, prepared)
+        if scores is None:
+            continue
         if scores.ndim == 2 and scores.shape[1] > 1:
             predicted = scores.argmax(axis=1)
         else:
@@ -102,8 +100,32 @@ def _accuracy(model, np, x, y):
         value = float((predicted == y).mean())
         if best is None or value > best:
             best, how = value, name
+    if best is None:
+        declared = getattr(model, "inputs", None)
+        takes = f"inputs of shape {tuple(declared[0].shape[1:])}" if declared else "other inputs"
+        served = "x".join(str(size) for size in x.shape[1:])
+        raise ValueError(f"the model takes {takes}, not the served dataset's {served} images (trained on other data?)")
     counts = np.bincount(y) if len(y) else np.array([1])
     return {"accuracy": best, "samples": int(len(y)), "chance": float(counts.max() / max(1, len(y))), "prepared": how}
+
+
+def _predict(model, np, images):
+    """The model's outputs for the first of the usual shapes it accepts (the model's own input
+    shape when it says one, flattened, with a channel axis), or None."""
+    count = len(images)
+    shapes = [(count, -1), (*images.shape, 1), images.shape]
+    declared = getattr(model, "inputs", None)
+    if declared:
+        shape = tuple(declared[0].shape[1:])
+        if None not in shape and int(np.prod(shape)) == int(np.prod(images.shape[1:])):
+            shapes.insert(0, (count, *shape))
+    for shape in shapes:
+        try:
+            scores = model.predict(images.reshape(shape), verbose=0, batch_size=256)
+        except Exception:  # not this shape; the next one
+            continue
+        return np.asarray(scores[0] if isinstance(scores, (list, tuple)) else scores)
+    return None
 
 
 if __name__ == "__main__":
