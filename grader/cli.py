@@ -353,8 +353,7 @@ def check_command(
     open_report: Annotated[bool, typer.Option("--open", help="Open the feedback in a browser.")] = False,
 ) -> None:
     """Check your notebook before you submit: the grader's verdicts, without the answer key."""
-    from grader.report.render import student_page
-    from grader.selfcheck import NotFound, find_assignment, self_check, summary_rows, total_line
+    from grader.selfcheck import NotFound, check_notebook, find_assignment, summary_rows, total_line, write_feedback
 
     if not notebook.is_file():
         _fail(f"{notebook}: no such notebook")
@@ -365,9 +364,8 @@ def check_command(
     if question is None and (problem := missing_kernel(RunOptions().kernel_name)):
         _fail(problem)
     try:
-        task = load_assignment(folder, audience="student")
         with _progress(f"Checking {notebook.name}") as progress:
-            result = self_check(notebook, task, budget=budget, question=question, on_progress=progress)
+            task, result = check_notebook(notebook, folder, question=question, budget=budget, on_progress=progress)
     except (AssignmentError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     out = Console()
@@ -383,8 +381,7 @@ def check_command(
     out.print(table)
     path = None
     if question is None:
-        path = report or notebook.with_name(f"{notebook.stem}-feedback.html")
-        path.write_text(student_page(result.grade, task, "student"), encoding="utf-8")
+        path = write_feedback(result, task, notebook, report)
         out.print(f"Feedback: {path}", highlight=False)
     print(total_line(result))
     if open_report and path is not None:

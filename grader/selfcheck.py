@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader.assignment import Assignment
+from grader.atomic import write_atomically
 from grader.files import read_yaml
 from grader.ingest.notebooks import read_submission
 from grader.models import Execution, Grade
@@ -86,6 +87,28 @@ def self_check(
         warnings.append(f"Cells {cells} raise errors when the notebook runs from the top: the grader will see the same.")
     pending = [c for q in grade.questions for c in q.concepts if c.pending]
     return SelfCheck(grade, tuple(warnings), sum(c.points for c in pending), len(pending), question)
+
+
+
+def check_notebook(
+    notebook: Path, folder: Path, *, question: str | None = None, budget: str = "fast",
+    on_progress: Callable[[str], None] | None = None,
+) -> tuple[Assignment, SelfCheck]:
+    """What ``grader check`` and ``grader.check()`` both do: the assignment as students see it
+    (published rubric), then the check of the saved notebook."""
+    from grader.assignment import load_assignment
+
+    task = load_assignment(folder, audience="student")
+    return task, self_check(notebook, task, budget=budget, question=question, on_progress=on_progress)
+
+
+def write_feedback(result: SelfCheck, task: Assignment, notebook: Path, report: Path | None = None) -> Path:
+    """The whole notebook's feedback page, as students see it, beside the notebook (or at ``report``)."""
+    from grader.report.render import student_page
+
+    path = report or notebook.with_name(f"{notebook.stem}-feedback.html")
+    write_atomically(path, student_page(result.grade, task, "student"))
+    return path
 
 
 def _needs_no_kernel(assignment: Assignment, question: str) -> bool:
@@ -188,9 +211,6 @@ def check(question: str | None = None, *, notebook: str | Path | None = None, as
     The whole notebook's feedback page is written beside it; one question shows only that question."""
     from IPython.display import HTML, display
 
-    from grader.assignment import load_assignment
-    from grader.report.render import student_page
-
     try:
         path = Path(notebook) if notebook else find_notebook()
     except NotFound as exc:
@@ -199,18 +219,14 @@ def check(question: str | None = None, *, notebook: str | Path | None = None, as
         folder = Path(assignment) if assignment else find_assignment(path.resolve())
     except NotFound as exc:
         raise NotFound(f"{exc}: name it, e.g. grader.check(assignment='path/to/assignment')") from None
-    task = load_assignment(folder, audience="student")
     status = display(HTML(f"<p>Checking <code>{html.escape(path.name)}</code>…</p>"), display_id=True)
 
     def progress(message: str) -> None:
         if status is not None:
             status.update(HTML(f"<p>Checking <code>{html.escape(path.name)}</code>: {html.escape(message)}…</p>"))
 
-    result = self_check(path, task, question=question, on_progress=progress)
-    report = None
-    if question is None:
-        report = path.parent / f"{path.stem}-feedback.html"
-        report.write_text(student_page(result.grade, task, "student"), encoding="utf-8")
+    task, result = check_notebook(path, folder, question=question, on_progress=progress)
+    report = write_feedback(result, task, path) if question is None else None
     if status is not None:
         status.update(HTML(f"<p>Checked <code>{html.escape(path.name)}</code>.</p>"))
     return HTML(summary_html(result, report))
