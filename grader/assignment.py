@@ -9,7 +9,7 @@ from typing import Literal
 import nbformat
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from grader.execute.dataset_files import DatasetError, check_dataset
+from grader.execute.dataset_files import FILE_PREFIX, DatasetError, check_dataset
 from grader.extract.cells import code_lines, prose_lines
 from grader.files import read_yaml
 from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric, publish
@@ -37,6 +37,7 @@ class AssignmentFile(BaseModel):
     template: str | None = None
     solution: str | None = None
     datasets: dict[str, str | None] = {}
+    files: list[str] = []
     execution: ExecutionLimits = ExecutionLimits()
     sandbox: SandboxLimits = SandboxLimits()
     budget: Budget = Budget()
@@ -55,6 +56,11 @@ class Assignment:
     solution: Path | None
     template_lines: frozenset[str] = frozenset()
     template_code: frozenset[str] = frozenset()  # the template's code lines: a notebook with no others is unchanged
+    files: tuple[Path, ...] = ()  # data files staged read-only beside the notebook (``files:``)
+
+    def run_inputs(self) -> dict[str, Path | None]:
+        """What the runner stages: the datasets, and each of ``files`` under ``file:NAME``."""
+        return {**self.datasets, **{FILE_PREFIX + path.name: path for path in self.files}}
 
     def with_data(self, overrides: dict[str, Path]) -> "Assignment":
         """The same assignment with some dataset files replaced (``--data mnist=FILE``)."""
@@ -113,6 +119,7 @@ def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "
             _check_dataset(f"{config_path}: datasets.{name}: {path}", name, path)
         datasets[name] = path
     template = (folder / config.template).resolve() if config.template else None
+    files = _files(config_path, folder, config.files)
     return Assignment(
         folder=folder.resolve(),
         title=config.title,
@@ -124,6 +131,7 @@ def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "
         template=template,
         solution=(folder / config.solution).resolve() if config.solution else None,
         **_template_text(config_path, template),
+        files=files,
     )
 
 
@@ -132,6 +140,21 @@ def _check_dataset(where: str, name: str, path: Path) -> None:
         check_dataset(name, path)
     except DatasetError as exc:
         raise AssignmentError(f"{where}: {exc}") from None
+
+
+def _files(config_path: Path, folder: Path, listed: list[str]) -> tuple[Path, ...]:
+    """The ``files:`` entries as paths; each must be a file, and no two may share a name (the
+    notebook finds them by name)."""
+    paths, names = [], {}
+    for index, relative in enumerate(listed):
+        path = (folder / relative).resolve()
+        if not path.is_file():
+            raise AssignmentError(f"{config_path}: files[{index}]: file {path} not found (paths are relative to {folder})")
+        if path.name in names:
+            raise AssignmentError(f"{config_path}: files[{index}]: {relative} has the same file name as {names[path.name]}")
+        names[path.name] = relative
+        paths.append(path)
+    return tuple(paths)
 
 
 def _template_text(config_path: Path, template: Path | None) -> dict[str, frozenset[str]]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Literal, Mapping, Sequence
 
+from grader.environment.failures import FLAG as ENVIRONMENT_FLAG
 from grader.export.grades_json import grade_record
 from grader.identical import identical_flag, identical_hand_ins
 from grader.models import Grade
 from grader.overrides import TOTAL, Override, with_overrides
 
-AttentionKind = Literal["error", "review", "run"]  # not graded; flagged; only cells that failed
+# the grading environment stopped the code; not graded; flagged; only cells that failed
+AttentionKind = Literal["environment", "error", "review", "run"]
 NOT_GRADED = "not graded"
 
 
@@ -49,7 +51,7 @@ def attention(
         severity += 3
     for flag in record.get("flags", []):
         reasons.append(flag)
-        severity += 10 if flag.startswith("execution") else 1 if flag.startswith("not executed") else 3
+        severity += flag_severity(flag)
     flagged = [q for q in record.get("questions", []) if q.get("flags") and (include_settled or q["id"] not in manual)]
     reasons += _grouped_question_flags(flagged)
     severity += sum(len(q["flags"]) for q in flagged)
@@ -61,6 +63,8 @@ def attention(
             reasons.append(f"the manual grade for {target} was given for an earlier submission")
             severity += 5
     kind: AttentionKind = "error" if record.get("status") != "graded" else "review"
+    if any(flag.startswith(ENVIRONMENT_FLAG) for flag in record.get("flags", [])):
+        kind = "environment"
     cells = (record.get("execution") or {}).get("cells_failed") or []
     if cells:
         reasons.append(f"cell{'s' if len(cells) > 1 else ''} {', '.join(map(str, cells))} failed")
@@ -74,6 +78,14 @@ def attention(
         str(record.get("student", "")), kind, severity, tuple(reasons),
         float(shown.get("score") or 0) if graded else None, float(shown.get("max_score") or 0),
     )  # fmt: skip
+
+
+def flag_severity(flag: str) -> int:
+    """How much a flag weighs: the environment's failures come first (the grade stays wrong until a
+    person fixes the environment or grades by hand), then failed runs."""
+    if flag.startswith(ENVIRONMENT_FLAG):
+        return 1000
+    return 10 if flag.startswith("execution") else 1 if flag.startswith("not executed") else 3
 
 
 def _grouped_question_flags(questions: list[dict]) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from grader.schema import Identifier, Strict
 
@@ -56,6 +56,28 @@ class HeldOutParams(ModelsParams):
     validation_counts: bool = False  # measuring on validation data during training is enough
 
 
+class VariantsParams(Strict):
+    """Variants of one model differing only in ``vary``: the optimizer's class (``values: [SGD, Adam]``),
+    a layer class or ``none`` (``[Dropout, none]``), the weight regularizer (``[l2, none]``) or the
+    learning rate (``[0.1, 0.01]``)."""
+
+    vary: Literal["optimizer", "layers", "regularizer", "learning_rate"]
+    values: list[float | Annotated[str, Field(min_length=1, max_length=100)]] = Field(min_length=2)
+    min_distinct: int = Field(default=2, ge=2)
+    min_epochs: int = Field(default=1, ge=0)
+    each_evaluated_on_held_out: bool = True
+    each_reported: bool = True
+    fresh_weights: bool = False  # each variant trained from new weights, not on from another variant's
+
+    @model_validator(mode="after")
+    def _enough_values(self):
+        if self.min_distinct > len(self.values):
+            raise ValueError(f"min_distinct is {self.min_distinct} but only {len(self.values)} values are listed")
+        if self.vary == "learning_rate" and not all(isinstance(v, float) for v in self.values):
+            raise ValueError("vary: learning_rate takes numbers as values")
+        return self
+
+
 class PythonParams(Strict):
     """``function: FILE.py:NAME`` (relative to the rubric); any other params go to the function."""
 
@@ -91,12 +113,17 @@ class ResultsReported(_UsesModels):
     params: ModelsParams = ModelsParams()
 
 
+class ComparedVariants(CheckSpec):
+    kind: Literal["compared_variants"]
+    params: VariantsParams
+
+
 class PythonCheck(CheckSpec):
     kind: Literal["python"]
     params: PythonParams
 
 
-CHECK_SPECS = (TrainedModelWithLayers, TrainedModelWithoutLayers, EvaluatedOnHeldOutData, ResultsReported, PythonCheck)
+CHECK_SPECS = (TrainedModelWithLayers, TrainedModelWithoutLayers, EvaluatedOnHeldOutData, ResultsReported, ComparedVariants, PythonCheck)
 Check = Annotated[Union[CHECK_SPECS], Field(discriminator="kind")]
 CHECK_KINDS = tuple(spec.model_fields["kind"].annotation.__args__[0] for spec in CHECK_SPECS)
 

@@ -134,5 +134,5 @@ def review_table(items: list[Attention], total: int) -> Table:
         shown = list(item.reasons[:REVIEW_REASONS])
         if len(item.reasons) > REVIEW_REASONS:
             shown.append(f"... and {len(item.reasons) - REVIEW_REASONS} more (see the report)")
-        table.add_row(str(rank), item.student, score, "\n".join(shown))
+        table.add_row(str(rank), Text(item.student), score, Text("\n".join(shown)))  # not markup: `files: [wine.csv]`
     return table

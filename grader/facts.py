@@ -28,6 +28,7 @@ class Layer(Record):
     units: int | None = None
     rate: float | None = None
     regularized: bool = False
+    regularizer: str | None = Field(default=None, max_length=100)  # its class (L2, L1, L1L2) when regularized
     activation: str | None = Field(default=None, max_length=100)
 
 
@@ -50,6 +51,12 @@ class DataRef(Record):
     kind: Literal["array", "dataset", "generator", "tensor", "unknown"] = "array"
 
 
+class Optimizer(Record):
+    cls: str = Field(max_length=200)
+    learning_rate: float | None = None
+    momentum: float | None = None
+
+
 class Fit(Record):
     model: int
     cell: int | None = None
@@ -65,6 +72,7 @@ class Fit(Record):
     budgeted: bool = False
     error: str | None = Field(default=None, max_length=2000)
     weights_changed: bool | None = None  # the weights' hash before and after the fit differ (None: not measured)
+    optimizer: Optimizer | None = None  # what trained it (Keras: the compiled optimizer; PyTorch: the stepping one)
 
 
 class Evaluation(Record):
@@ -126,6 +134,7 @@ class Facts(Record):
     budget: dict[str, float] = {}
     warnings: list[str] = Field(default=[], max_length=200)
     verification: Verification | None = None  # the runner's, from outside the kernel (None: not attempted)
+    translations: list[str] = Field(default=[], max_length=100)  # removed APIs the probe ran as today's (compat.py)
 
     def model(self, model_id: int) -> Model | None:
         return next((m for m in self.models if m.id == model_id), None)

@@ -26,10 +26,12 @@ class StaticModel:
 
 @dataclass(frozen=True)
 class StaticCall:
-    method: str
+    method: str  # fit, evaluate or predict (a PyTorch training loop is a fit, an eval loop an evaluate)
     variable: str
     cell: int
     output_shows_training: bool = False
+    argument: str = ""  # the data it was given, as written (``x_test``, ``test_loader``)
+    cell_type: str = "code"  # raw or markdown: written, but never run
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class Evidence:
     outputs: tuple[tuple[int, str], ...] = ()
     images: tuple[int, ...] = ()
     code_cells: tuple[tuple[int, str], ...] = ()
+    saved_outputs: tuple[tuple[int, str], ...] = ()  # what the submitted notebook showed before our run cleared it
     static: StaticFacts = field(default_factory=StaticFacts)
 
 

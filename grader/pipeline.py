@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.assignment import Assignment
+from grader.environment.failures import environment_failures, failure_flags
 from grader.extract.evidence import gather_evidence
 from grader.extract.internals import reaching_for_internals
 from grader.models import Evidence, Execution, Grade, QuestionGrade, Submission
@@ -34,7 +35,7 @@ def execute(
     submission: Submission, assignment: Assignment, options: RunOptions, on_progress: Callable[[str], None] | None = None
 ) -> Execution:
     return execute_notebook(
-        submission.notebook, assignment.datasets, assignment.limits, options, assignment.budget.fast, on_progress
+        submission.notebook, assignment.run_inputs(), assignment.limits, options, assignment.budget.fast, on_progress
     )
 
 
@@ -91,7 +92,7 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
         for q in rubric.questions
     )
     checks = run_checks(list(rubric.checks), execution.facts, evidence, execution)
-    flags = []
+    flags = failure_flags(environment_failures(execution))
     doubts = {line for check in checks for line in check.evidence if any(doubt in line for doubt in DOUBTS)}
     flags.extend(f"needs review: {line}" for line in sorted(doubts))
     if tampering := _tampering(execution, evidence):
@@ -99,6 +100,7 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
             replace(c, passed=False, score=0.0, evidence=(f"no points: {tampering}", *c.evidence)) for c in checks
         )
         flags.append(f"needs review: {tampering}")
+    flags += static_credit_flags(checks)
     if execution.status not in ("ok", "not_run"):
         flags.append(f"execution {execution.status.replace('_', ' ')}: {execution.message or ''}".strip(": "))
     elsewhere = [q.id for q in questions if q.answer and q.answer.other_question]
@@ -141,6 +143,15 @@ def _tampering(execution: Execution, evidence) -> str | None:
 def _with_placement_flags(grade: QuestionGrade, evidence: Evidence) -> QuestionGrade:
     extra = placement.question_flags(grade.answer, evidence.unplaced)
     return replace(grade, flags=(*grade.flags, *extra)) if extra else grade
+
+
+def static_credit_flags(checks) -> list[str]:
+    """Points earned by reading the code rather than from a run are for a person to confirm."""
+    read = [c for c in checks if c.source == "static" and c.score > 0]
+    if not read:
+        return []
+    points = sum(c.score for c in read)
+    return [f"needs review: {points:g} points of code checks ({', '.join(c.id for c in read)}) come from reading the code, not from a run"]
 
 
 def failed(submission: Submission, assignment: Assignment, message: str) -> Grade:

@@ -16,12 +16,12 @@ LAYERS = (
                              "grader.atomic", "grader.machine", "grader.files", "grader.redact")),
     ("ingest", ("grader.ingest",)),
     ("execute", ("grader.execute",)),
-    ("extract", ("grader.extract",)),
+    ("extract", ("grader.extract", "grader.environment")),  # environment: whose fault a failing cell is
     ("the assignment folder", ("grader.assignment",)),  # its dataset files (execute) and template (extract)
     ("score", ("grader.score",)),
     ("store", ("grader.gradebook", "grader.stored")),
     ("report, export and authoring", ("grader.report", "grader.export", "grader.attention", "grader.authoring")),
-    ("pipeline", ("grader.pipeline", "grader.batch", "grader.selfcheck")),
+    ("pipeline", ("grader.pipeline", "grader.batch", "grader.selfcheck", "grader.doctor")),
     ("command line", ("grader.cli", "grader.console", "grader")),
 )  # fmt: skip
 

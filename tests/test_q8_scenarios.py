@@ -4,7 +4,10 @@ One batch grades all the scenario notebooks (small data, one epoch, enough for t
 the kernel to see that the models learned); each test reads its row.
 """
 
+import importlib.util
 import json
+import re
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -18,6 +21,7 @@ pytestmark = pytest.mark.slow  # real kernels with TensorFlow or PyTorch, or a w
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = ROOT / "assignments" / "regularization"
+ENVIRONMENT_FLAG = "needs review: the grading environment"
 
 DATA = (
     "import keras, numpy as np\n"
@@ -73,22 +77,120 @@ SCENARIOS = {
         "def accuracy(model):\n    model.eval()\n    with torch.no_grad():\n        return (model(X_test).argmax(1) == y_test).float().mean().item()",
         "drop, plain = make(0.5), make(0)\ntrain(drop)\ntrain(plain)\nprint('dropout', accuracy(drop), 'plain', accuracy(plain))",
     ],
+    "rate_zero_baseline": [DATA, BUILD, "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
+                           "plain = build(0.0)\n" + FIT.format(name="plain"),
+                           EVAL.format(name="with_dropout", x="x_test", y="y_test") + "\n" + EVAL.format(name="plain", x="x_test", y="y_test")],
+    "raw_cell": [DATA, BUILD, nbf.new_raw_cell("with_dropout = build(0.5)\n" + FIT.format(name="with_dropout")),
+                 "plain = build('none')\n" + FIT.format(name="plain")],
+    "tensorboard": [DATA, BUILD, "with_dropout = build(0.5)\nboard = keras.callbacks.TensorBoard(log_dir='logs')\n"
+                    "with_dropout.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0, callbacks=[board])",
+                    EVAL.format(name="with_dropout", x="x_test", y="y_test")],
+    "sgd_lr": [DATA, BUILD, "with_dropout = build(0.5)\nwith_dropout.compile(keras.optimizers.SGD(lr=0.05), 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+               + FIT.format(name="with_dropout"), "plain = build('none')\n" + FIT.format(name="plain"),
+               EVAL.format(name="with_dropout", x="x_test", y="y_test") + "\n" + EVAL.format(name="plain", x="x_test", y="y_test")],
+    # Written on Colab: Drive mounted, the data read from it; the assignment serves data.csv (files:).
+    "colab_csv": [
+        "from google.colab import drive\ndrive.mount('/content/drive')",
+        "import pandas as pd, keras\ndf = pd.read_csv('/content/drive/MyDrive/hw/data.csv')\nX, y = df.drop(columns='label').to_numpy('float32'), df['label'].to_numpy()\n"
+        "x_train, y_train, x_test, y_test = X[:96], y[:96], X[96:], y[96:]",
+        "def build(rate):\n    layers = [keras.Input((4,)), keras.layers.Dense(8, activation='relu')] + ([keras.layers.Dropout(rate)] if rate else [])\n"
+        "    model = keras.Sequential(layers + [keras.layers.Dense(3, activation='softmax')])\n"
+        "    model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n    return model",
+        "with_dropout, plain = build(0.5), build(0)\n" + FIT.format(name="with_dropout") + "\n" + FIT.format(name="plain"),
+        EVAL.format(name="with_dropout", x="x_test", y="y_test") + "\n" + EVAL.format(name="plain", x="x_test", y="y_test"),
+    ],
+    # Datasets the grader cannot download: served by stand-ins with the real shapes.
+    "keras_cifar10": [
+        "import keras\n(x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()\n"
+        "x_train, y_train, x_test, y_test = x_train[:256] / 255.0, y_train[:256], x_test[:64] / 255.0, y_test[:64]",
+        "def build(rate):\n    layers = [keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(16, activation='relu')]\n"
+        "    layers += [keras.layers.Dropout(rate)] if rate else []\n"
+        "    model = keras.Sequential(layers + [keras.layers.Dense(10, activation='softmax')])\n"
+        "    model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n    return model",
+        "with_dropout, plain = build(0.4), build(0)\n" + FIT.format(name="with_dropout") + "\n" + FIT.format(name="plain"),
+        EVAL.format(name="with_dropout", x="x_test", y="y_test") + "\n" + EVAL.format(name="plain", x="x_test", y="y_test"),
+    ],
+    "torchvision_cifar10": [
+        "import torch, torchvision\nfrom torch import nn\nfrom torchvision import datasets, transforms\ntorch.manual_seed(0)\n"
+        "train_set = datasets.CIFAR10(root='./data', train=True, download=True, transform=transforms.ToTensor())\n"
+        "test_set = datasets.CIFAR10(root='./data', train=False, download=True, transform=transforms.ToTensor())\n"
+        "train_loader = torch.utils.data.DataLoader(torch.utils.data.Subset(train_set, range(256)), batch_size=64, shuffle=True)\n"
+        "test_loader = torch.utils.data.DataLoader(torch.utils.data.Subset(test_set, range(64)), batch_size=64)",
+        "def make(p):\n    return nn.Sequential(nn.Flatten(), nn.Linear(3072, 32), nn.ReLU(), nn.Dropout(p), nn.Linear(32, 10))\n"
+        "def train(model):\n    opt = torch.optim.SGD(model.parameters(), lr=0.05)\n    model.train()\n    for images, labels in train_loader:\n"
+        "        opt.zero_grad()\n        nn.functional.cross_entropy(model(images), labels).backward()\n        opt.step()\n"
+        "def accuracy(model):\n    model.eval()\n    right = 0\n    with torch.no_grad():\n        for images, labels in test_loader:\n"
+        "            right += (model(images).argmax(1) == labels).sum().item()\n    return right / 64",
+        "drop, plain = make(0.5), make(0.0)\ntrain(drop)\ntrain(plain)\nprint('dropout', accuracy(drop), 'plain', accuracy(plain))",
+    ],
+    "optimizers": [DATA, BUILD,
+                   "sgd_model = build('none')\nsgd_model.compile(keras.optimizers.SGD(learning_rate=0.05, momentum=0.9), 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+                   + FIT.format(name="sgd_model"), "adam_model = build('none')\n" + FIT.format(name="adam_model"),
+                   EVAL.format(name="sgd_model", x="x_test", y="y_test") + "\n" + EVAL.format(name="adam_model", x="x_test", y="y_test")],
+    # The grading environment lacks a package the student's machine had: their saved outputs show
+    # the training and the results, which our run cannot reproduce.
+    "torch_missing_package": [
+        "import torch\nfrom torch import nn\nimport torchsummary\ntorch.manual_seed(0)\nX, y = torch.randn(192, 20), torch.randint(0, 3, (192,))\n"
+        "X_train, y_train, X_test, y_test = X[:128], y[:128], X[128:], y[128:]",
+        "def make(p):\n    return nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Dropout(p), nn.Linear(16, 3))\n"
+        "def train(model):\n    opt = torch.optim.Adam(model.parameters(), lr=0.01)\n    model.train()\n"
+        "    for start in range(0, 128, 32):\n        opt.zero_grad()\n        loss = nn.functional.cross_entropy(model(X_train[start:start + 32]), y_train[start:start + 32])\n"
+        "        loss.backward()\n        opt.step()\n    print('loss:', round(loss.item(), 3))\n"
+        "def accuracy(model):\n    model.eval()\n    with torch.no_grad():\n        return (model(X_test).argmax(1) == y_test).float().mean().item()",
+        nbf.new_code_cell("drop, plain = make(0.5), make(0.0)\ntrain(drop)\ntrain(plain)",
+                          outputs=[nbf.new_output("stream", name="stdout", text="loss: 0.912\nloss: 0.874\n")]),
+        nbf.new_code_cell("print('dropout', accuracy(drop), 'plain', accuracy(plain))",
+                          outputs=[nbf.new_output("stream", name="stdout", text="dropout 0.4531 plain 0.4219\n")]),
+    ],
 }
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory):
+def graded(tmp_path_factory):
+    """The folder one batch of every scenario was graded into, and its grades.json by student."""
     folder = tmp_path_factory.mktemp("q8")
     for name, cells in SCENARIOS.items():
-        nbformat.write(nbf.new_notebook(cells=[nbf.new_markdown_cell("## Q8")] + [nbf.new_code_cell(c) for c in cells]), folder / f"{name}.ipynb")
+        cells = [c if isinstance(c, dict) else nbf.new_code_cell(c) for c in cells]
+        nbformat.write(nbf.new_notebook(cells=[nbf.new_markdown_cell("## Q8")] + cells), folder / f"{name}.ipynb")
     out = tmp_path_factory.mktemp("out")
-    result = CliRunner().invoke(app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet"])
+    assignment = assignment_with_files(tmp_path_factory.mktemp("course"))
+    result = CliRunner().invoke(app, ["grade", str(folder), "--assignment", str(assignment), "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
-    return {row["student"]: {c["id"]: c for c in row["checks"]} for row in json.loads((out / "grades.json").read_text())}
+    return out, {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
+
+
+def assignment_with_files(course: Path) -> Path:
+    """The regularization assignment, serving data.csv (4 features, 3 classes) under `files:`."""
+    shutil.copytree(ASSIGNMENT, course / "assignments" / "regularization")
+    shutil.copytree(ROOT / "rubrics", course / "rubrics")
+    folder = course / "assignments" / "regularization"
+    rows = ["a,b,c,d,label"] + [f"{i % 7},{i % 5},{i % 3},{(i * 7) % 11},{i % 3}" for i in range(128)]
+    (folder / "data.csv").write_text("\n".join(rows) + "\n")
+    with open(folder / "assignment.yaml", "a", encoding="utf-8") as config:
+        config.write("files: [data.csv]\n")
+    rubric = course / "rubrics" / "regularization.yaml"
+    rubric.write_text(rubric.read_text().replace("\ntotal: 100\n", "\ntotal: 102\n") + VARIANT_CHECKS)
+    return folder
+
+
+VARIANT_CHECKS = """
+  - {id: dropout_compared, points: 1, kind: compared_variants, params: {vary: layers, values: [Dropout, none]}}
+  - {id: optimizers_compared, points: 1, kind: compared_variants,
+     params: {vary: optimizer, values: [SGD, Adam, RMSprop], min_distinct: 2, fresh_weights: true}}
+"""
+
+
+@pytest.fixture(scope="module")
+def rows(graded):
+    return {student: {c["id"]: c for c in row["checks"]} for student, row in graded[1].items()}
+
+
+Q8_CHECKS = ("dropout_model", "baseline_model", "evaluated_on_held_out_data", "comparison_reported")
 
 
 def verdict(rows, scenario):
-    return {check_id: check["passed"] for check_id, check in rows[scenario].items()}
+    """The regularization rubric's four Q8 checks (the batch's rubric adds VARIANT_CHECKS)."""
+    return {check_id: rows[scenario][check_id]["passed"] for check_id in Q8_CHECKS}
 
 
 def test_the_full_pattern_passes_everything(rows):
@@ -133,6 +235,86 @@ def test_a_subclassed_keras_model_is_seen(rows):
 
 def test_a_pytorch_loop_is_verified_like_keras(rows):
     assert all(verdict(rows, "pytorch").values()), rows["pytorch"]
+
+
+def test_a_rate_zero_dropout_model_is_a_like_for_like_baseline(rows):
+    assert all(verdict(rows, "rate_zero_baseline").values()), rows["rate_zero_baseline"]
+    assert "like-for-like" in rows["rate_zero_baseline"]["baseline_model"]["evidence"][-1]
+
+
+def test_code_in_a_raw_cell_is_read_but_never_ran(rows):
+    check = rows["raw_cell"]["dropout_model"]
+    assert not check["passed"] and check["source"] == "static" and check["score"] == check["max_score"] / 2
+    assert "raw cell, which never runs" in check["evidence"][0]
+    assert rows["raw_cell"]["baseline_model"]["passed"]
+
+
+def test_a_tensorboard_callback_trains_like_any_other(rows, graded):
+    assert rows["tensorboard"]["dropout_model"]["passed"], rows["tensorboard"]["dropout_model"]
+    assert graded[1]["tensorboard"]["execution"]["cells_failed"] == []
+
+
+def test_a_colab_notebook_reads_the_staged_file_where_it_said(rows, graded):
+    assert all(verdict(rows, "colab_csv").values()), rows["colab_csv"]
+    record = graded[1]["colab_csv"]
+    assert record["execution"]["translations"] == ["/content/drive/MyDrive/hw/data.csv was read from the staged data.csv (files: in assignment.yaml)"]
+    assert [flag for flag in record["flags"] if "cell 1" in flag][0].startswith("not run here: cell 1")
+    assert not any(flag.startswith(ENVIRONMENT_FLAG) for flag in record["flags"])
+
+
+def test_keras_cifar10_is_served_offline_by_a_stand_in(rows, graded):
+    assert all(verdict(rows, "keras_cifar10").values()), rows["keras_cifar10"]
+    record = graded[1]["keras_cifar10"]
+    assert record["execution"]["cells_failed"] == [] and not any(f.startswith(ENVIRONMENT_FLAG) for f in record["flags"])
+    assert any(served.startswith("cifar10: stand-in for CIFAR-10") for served in record["execution"]["served"])
+
+
+def test_torchvision_cifar10_with_download_is_served_or_its_import_flagged(rows, graded):
+    record = graded[1]["torchvision_cifar10"]
+    if importlib.util.find_spec("torchvision") is not None:
+        assert all(verdict(rows, "torchvision_cifar10").values()), rows["torchvision_cifar10"]
+        assert any(served.startswith("cifar10: stand-in for CIFAR-10") for served in record["execution"]["served"])
+        return
+    # No CPU build of torchvision here (see pyproject.toml): the environment's failure, with the fix.
+    assert record["flags"][0].startswith(f"{ENVIRONMENT_FLAG} could not run cell 1 (ModuleNotFoundError: No module named 'torchvision')")
+    assert "download.pytorch.org/whl/cpu" in record["flags"][0]
+    checks = rows["torchvision_cifar10"]
+    assert all(checks[c]["source"] == "static" and checks[c]["score"] == checks[c]["max_score"] / 2 for c in Q8_CHECKS), checks
+
+
+def test_variants_compared_on_one_architecture(rows):
+    optimizers = rows["optimizers"]["optimizers_compared"]
+    assert optimizers["passed"], optimizers
+    assert any(line.startswith("sgd: sgd_model") and "SGD lr 0.05" in line for line in optimizers["evidence"])
+    assert rows["full"]["dropout_compared"]["passed"] and rows["pytorch"]["dropout_compared"]["passed"]
+    assert not rows["no_baseline"]["dropout_compared"]["passed"] and not rows["full"]["optimizers_compared"]["passed"]
+
+
+def test_keras_2_code_runs_translated_with_a_note(rows, graded):
+    assert all(verdict(rows, "sgd_lr").values()), rows["sgd_lr"]
+    assert graded[1]["sgd_lr"]["execution"]["translations"] == ["SGD(lr=0.05) ran as SGD(learning_rate=0.05): lr was removed in Keras 3"]
+    assert not any(flag.startswith(ENVIRONMENT_FLAG) for flag in graded[1]["sgd_lr"]["flags"])
+
+
+def test_a_missing_package_is_the_environments_failure_flagged_first(rows, graded):
+    out, records = graded
+    flags = records["torch_missing_package"]["flags"]
+    assert flags[0].startswith("needs review: the grading environment could not run cell 1 (ModuleNotFoundError: No module named 'torchsummary')")
+    assert "pip install torchsummary" in flags[0]
+    assert any("come from reading the code, not from a run" in flag for flag in flags)
+    checks = {check_id: rows["torch_missing_package"][check_id] for check_id in Q8_CHECKS}
+    for check in checks.values():
+        assert check["source"] == "static" and check["score"] == check["max_score"] / 2, check
+        assert check["evidence"][0].startswith("not verified: the grading environment could not run this")
+    assert all(check["passed"] for check in checks.values()), checks  # the saved outputs show each step
+    listed = CliRunner().invoke(app, ["review", "--out", str(out)])
+    assert listed.exit_code == 0 and "torch_missing_package" in listed.output
+    order = [line.split("│")[2].strip() for line in listed.output.splitlines() if re.match(r"│ \d+ ", line.strip())]
+    stopped = {student for student, record in records.items() if any(f.startswith(ENVIRONMENT_FLAG) for f in record["flags"])}
+    assert "torch_missing_package" in stopped and set(order[: len(stopped)]) == stopped  # listed first
+    overview = (out / "index.html").read_text()
+    assert overview.index("torch_missing_package") < overview.index("error_before_fit")
+    assert "Environment failed" in overview
 
 
 def test_code_never_run_is_credited_statically_with_no_run(tmp_path):

@@ -164,5 +164,5 @@ class DaskExecutor:
 
 def make_executor(jobs: int, scheduler: str | None, assignment: Assignment) -> Executor:
     if scheduler:
-        return DaskExecutor(scheduler, assignment.datasets)
+        return DaskExecutor(scheduler, assignment.run_inputs())
     return LocalExecutor(jobs)

@@ -42,7 +42,7 @@ class Job:
 def make_job(submissions: list[Submission], settings: str, assignment: Assignment, options: RunOptions) -> Job:
     first = submissions[0]
     datasets = {}
-    for name, path in assignment.datasets.items():
+    for name, path in assignment.run_inputs().items():
         datasets[name] = {"path": str(path) if path else None, "sha256": file_sha256(path) if path else None,
                           "name": Path(path).name if path else None}  # fmt: skip
     return Job(

@@ -57,17 +57,18 @@ def execution_settings(assignment: Assignment, options: RunOptions) -> tuple[str
     version; not the number of kernels or threads (results do not depend on them).
     """
     if options.run:
-        from grader.execute import digits
+        from grader.execute import digits, standins
 
         datasets = {
-            name: file_sha256(path) if path else (f"built-in {digits.VERSION}" if name == "mnist" else None)
-            for name, path in sorted(assignment.datasets.items())
+            name: file_sha256(path) if path else (f"built-in {digits.VERSION}" if name == "mnist" else f"built-in {standins.VERSION}")
+            for name, path in sorted(assignment.run_inputs().items())
         }
         description = {
             "mode": options.mode,
             "limits": assignment.limits.model_dump(mode="json"),
             "budget": assignment.budget.fast.model_dump(mode="json") if options.mode == "fast" else None,
             "datasets": datasets,
+            "standins": standins.VERSION,  # served to notebooks that mention them, named or not
             "kernel": options.kernel_name,
         }
     else:

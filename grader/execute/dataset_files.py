@@ -24,6 +24,8 @@ class DatasetError(ValueError):
     """A dataset file the kernel could not be served from; the message says what is wrong with it."""
 
 
+FILE_PREFIX = "file:"  # run inputs so named are the assignment's ``files:``, staged by file name
+
 def check_dataset(name: str, path: Path) -> None:
     """Raises DatasetError unless ``path`` can serve the dataset ``name`` (the caller names the file)."""
     if name == "mnist":

@@ -28,6 +28,8 @@ MAX_MESSAGE = 16 << 20  # bytes: larger messages from the kernel are refused by 
 TEXT_TYPES = ("text/plain", "text/markdown", "text/latex")
 _RICH = ("display_data", "execute_result", "update_display_data")
 _METADATA_LIMIT = 10_000
+SAVED_TEXT = "grader_saved_output_text"  # cell metadata: the text the submitted notebook showed
+MAX_SAVED_TEXT = 20_000  # characters kept of one cell's saved outputs
 
 
 def size_of(value: Any) -> int:
@@ -134,3 +136,30 @@ class OutputBudget:
             room -= size
         content["traceback"] = kept[::-1]
         self.left -= sum(map(size_of, kept)) + size_of(content["evalue"])
+
+
+def output_text(outputs: Any) -> str:
+    """The text of a cell's outputs: streams, and text/plain of results and displays."""
+    parts = []
+    for output in outputs or []:
+        if not isinstance(output, dict):
+            continue
+        text = output.get("text") or (output.get("data") or {}).get("text/plain", "")
+        parts.append("".join(map(str, text)) if isinstance(text, list) else str(text))
+    return "\n".join(part for part in parts if part)
+
+
+def keep_saved_text(cell: Any) -> None:
+    """Keeps the text of what the submitted cell showed in its metadata before its outputs are cleared
+    (a key the student may have set is replaced): when the grading environment stops the cell, the
+    saved outputs are the only record of what it did, unverified."""
+    text = output_text(cell.get("outputs"))[:MAX_SAVED_TEXT]
+    cell["metadata"].pop(SAVED_TEXT, None)
+    if text:
+        cell["metadata"][SAVED_TEXT] = text
+
+
+def saved_text(cell: Any) -> str:
+    """What the submitted cell showed, kept by ``keep_saved_text`` ("" when it showed nothing)."""
+    text = (cell.get("metadata") or {}).get(SAVED_TEXT, "")
+    return text if isinstance(text, str) else ""

@@ -40,8 +40,9 @@ from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from grader.execute import digits, sandbox
-from grader.execute.outputs import MAX_MESSAGE, RICH_FACTOR, OutputBudget
+from grader.execute import sandbox, standins
+from grader.execute.dataset_files import FILE_PREFIX
+from grader.execute.outputs import MAX_MESSAGE, RICH_FACTOR, OutputBudget, keep_saved_text
 from grader.execute.probe import FACTS_MIME, STREAM_CHUNK, TAMPERED, probe_source
 from grader.execute.sandbox import Enforcement, KernelUser, SandboxLimits, size_text
 from grader.execute.shell import neutralise_shell
@@ -84,8 +85,9 @@ def run_notebook(
 ) -> Execution:
     """Execute a copy of ``notebook`` in a fresh kernel; the caller's notebook is never changed.
 
-    ``datasets``: name -> file staged beside the notebook; ``mnist`` with no file is served by the
-    digits stand-in (``digits.py``, cached in ``cache_dir``). ``threads`` caps the kernel's
+    ``datasets``: name -> file staged beside the notebook; ``mnist``, ``fashion_mnist``, ``cifar10``
+    and ``cifar100`` with no file, or not named but mentioned by the code, are served by stand-ins
+    (``digits.py``, ``standins.py``, cached in ``cache_dir``). ``threads`` caps the kernel's
     BLAS/OpenMP/TensorFlow/PyTorch thread pools (default: the cores this process may use).
     ``mode`` "no-run" returns the notebook unexecuted; "full" runs it as written; "fast" runs it
     under ``budget`` (default ``FastBudget()``): fewer epochs, samples and batches, the same
@@ -118,7 +120,7 @@ def run_notebook(
         if who is not None:
             root.chmod(0o711)
         try:
-            served, held_out = _stage_datasets(datasets, workdir, cache_dir)
+            served, held_out = _stage_datasets(datasets, workdir, cache_dir, mentioned_datasets(nb))
         except (OSError, ImportError, ValueError) as exc:
             _restore_sources(nb, originals)
             return Execution(
@@ -251,7 +253,8 @@ def _source(cell: Any) -> str:
 
 
 def _prepare_cells(nb: Any) -> tuple[dict[int, str], list[SkippedLine]]:
-    """Clears code cells' old outputs and neutralises their shell lines; returns the originals."""
+    """Clears code cells' old outputs (keeping their text in the cell's metadata, for checks the
+    environment stops) and neutralises their shell lines; returns the originals."""
     originals, skipped = {}, []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
@@ -259,6 +262,7 @@ def _prepare_cells(nb: Any) -> tuple[dict[int, str], list[SkippedLine]]:
         source = _source(cell)
         originals[index] = source
         cell.setdefault("metadata", {})
+        keep_saved_text(cell)
         cell.outputs = []
         cell.execution_count = None
         runnable, found = neutralise_shell(source, index)
@@ -273,25 +277,51 @@ def _restore_sources(nb: Any, originals: dict[int, str]) -> None:
 
 
 def _stage_datasets(
-    datasets: dict[str, Path | None], workdir: Path, cache_dir: Path | None
+    datasets: dict[str, Path | None], workdir: Path, cache_dir: Path | None, mentioned: frozenset[str] = frozenset()
 ) -> tuple[dict[str, dict], Path | None]:
     """Copies each dataset file into the working folder; returns what the probe serves, and the
-    grader's own MNIST file (whose test split the verifier measures models on: not the kernel's copy)."""
+    grader's own MNIST file (whose test split the verifier measures models on: not the kernel's copy).
+
+    A dataset the probe can serve (``standins.SERVED``) with no file is served by its stand-in,
+    when the assignment names it or the notebook's code mentions it (``mentioned``). The
+    assignment's ``files:`` (named ``file:NAME``) are staged read-only under their own names."""
     served, held_out = {}, None
-    for name, path in datasets.items():
+    wanted = {**{name: None for name in mentioned}, **datasets}
+    for name, path in wanted.items():
+        if name.startswith(FILE_PREFIX) and path is not None:
+            target = workdir / Path(path).name
+            shutil.copyfile(path, target)
+            target.chmod(0o444)
+            served.setdefault("files", {})[target.name] = str(target)
+            continue
         if path is None:
-            if name != "mnist":
+            if name not in standins.SERVED:
                 continue  # nothing to stage; the notebook's own loading code will say so
-            origin, target, source = digits.mnist_standin_npz(cache_dir), workdir / "mnist.npz", digits.SOURCE
+            origin, target, source = standins.standin_npz(name, cache_dir), workdir / f"{name}.npz", standins.source_of(name)
         else:
             origin = Path(path)
             target, source = workdir / origin.name, f"file {origin.name}"
         # A copy, not a hard link: a student writing to the file must not change the cache.
         shutil.copyfile(origin, target)
+        if name in standins.SERVED:
+            served[name] = {"path": str(target), "source": source}
         if name == "mnist":
-            served["mnist"] = {"path": str(target), "source": source}
             held_out = origin
     return served, held_out
+
+
+_MENTIONS = {
+    "mnist": re.compile(r"mnist", re.IGNORECASE),
+    "fashion_mnist": re.compile(r"fashion[-_]?mnist", re.IGNORECASE),
+    "cifar10": re.compile(r"cifar[-_]?10(?!0)", re.IGNORECASE),
+    "cifar100": re.compile(r"cifar[-_]?100", re.IGNORECASE),
+}
+
+
+def mentioned_datasets(nb: Any) -> frozenset[str]:
+    """The served datasets whose names the notebook's code cells mention (only those are staged)."""
+    code = "\n".join(_source(cell) for cell in nb.cells if cell.cell_type == "code")
+    return frozenset(name for name, pattern in _MENTIONS.items() if pattern.search(code))
 
 
 def _run_coroutine(factory) -> None:

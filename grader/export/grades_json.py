@@ -51,6 +51,8 @@ def grade_record(grade: Grade) -> dict:
             "cells_failed": [e.cell for e in execution.cell_errors] if execution else [],
             "skipped": [s.line for s in execution.skipped] if execution else [],
             "cached": execution.cached if execution else False,
+            "translations": list(execution.facts.translations) if execution else [],
+            "served": [f"{d.name}: {d.source}" for d in execution.facts.datasets] if execution else [],
         },
         "report": grade.report_path.name if grade.report_path else None,
     }

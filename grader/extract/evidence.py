@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.execute.outputs import saved_text
 from grader.extract.answers import locate_answers
 from grader.extract.cells import read_cell, source_of
 from grader.extract.static import static_facts
@@ -17,10 +18,13 @@ def gather_evidence(notebook, rubric: Rubric, template_lines: frozenset[str] = f
     outputs: list[tuple[int, str]] = []
     images: list[int] = []
     code: list[tuple[int, str]] = []
+    saved: list[tuple[int, str]] = []
     for index, cell in enumerate(cells):
         if cell.get("cell_type") != "code":
             continue
         code.append((index, source_of(cell)))
+        if saved_text(cell):
+            saved.append((index, saved_text(cell)))
         shown = []
         for output in cell.get("outputs", []) or []:
             if output.get("output_type") == "stream":
@@ -38,6 +42,7 @@ def gather_evidence(notebook, rubric: Rubric, template_lines: frozenset[str] = f
         outputs=tuple(outputs),
         images=tuple(images),
         code_cells=tuple(code),
+        saved_outputs=tuple(saved),
         static=static_facts(notebook),
     )
 

@@ -16,6 +16,9 @@ source with their imports of each other removed; each concern is a recorder the 
   overlaps; ``budget``: the Keras fast budget;
 - ``torch``: PyTorch root modules, training forwards, optimizer steps, eval forwards, and the
   fast budget's capped ``DataLoader`` passes;
+- ``compat``: APIs that Keras 3, NumPy 2 and pandas 2 removed, translated to today's equivalents
+  with a note each (``SGD(lr=0.01)`` ran as ``SGD(learning_rate=0.01)``);
+- ``files``: the assignment's ``files:`` read where students said (``/content/wine.csv``);
 - ``outputs``: output guards; ``rows``: row hashing; ``common``: shared words and conversions.
 Originals are always called exactly once with the caller's arguments (plus one recording
 callback for Keras); results and exceptions pass through unchanged. A failure inside the probe
@@ -53,7 +56,7 @@ from pathlib import Path
 from grader.execute.probe.common import FACTS_MIME, TAMPERED
 from grader.execute.probe.outputs import STREAM_CHUNK
 
-PARTS = ("common", "rows", "outputs", "integrity", "datasets", "budget", "keras", "torch", "core")
+PARTS = ("common", "rows", "outputs", "integrity", "datasets", "budget", "keras", "torch", "compat", "files", "core")
 __all__ = ["FACTS_MIME", "PARTS", "STREAM_CHUNK", "TAMPERED", "probe_files", "probe_source"]
 
 

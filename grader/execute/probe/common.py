@@ -47,3 +47,13 @@ def _text(value, limit):
 
 def _dtype_name(dtype):
     return str(getattr(dtype, "name", None) or dtype)[:40]  # numpy, TensorFlow and torch dtypes
+
+
+def _optimizer_fact(optimizer, learning_rate=None, momentum=None):
+    """{cls, learning_rate, momentum} of a Keras or PyTorch optimizer (None for what it lacks)."""
+    if optimizer is None:
+        return None
+    rate = learning_rate if learning_rate is not None else getattr(optimizer, "learning_rate", None)
+    momentum = momentum if momentum is not None else getattr(optimizer, "momentum", None)
+    return {"cls": _text(type(optimizer).__name__, 200), "learning_rate": _float(rate) if rate is not None else None,
+            "momentum": _float(momentum) if momentum is not None else None}  # fmt: skip

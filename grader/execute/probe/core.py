@@ -23,7 +23,9 @@ from grader.execute.probe.common import (
     _numpy,
     _text,
 )
+from grader.execute.probe.compat import _Compat
 from grader.execute.probe.datasets import _Datasets
+from grader.execute.probe.files import _Files
 from grader.execute.probe.integrity import _Integrity, _PostImportFinder
 from grader.execute.probe.keras import _KerasRecorder, _save_keras_models
 from grader.execute.probe.outputs import _guard_outputs
@@ -34,7 +36,7 @@ CHECKPOINT_EVERY = 1.0  # seconds between two checkpoint writes during training
 
 def install(config):
     """Start recording. ``config``: nonce, attribute (where the probe object is stored on ``sys``),
-    datasets ({"mnist": {"path", "source"}}), checkpoint (a file path or None), budget (None, or
+    datasets ({"mnist": {"path", "source"}, "files": {name: staged path}}), checkpoint (a file path or None), budget (None, or
     the fast budget's caps: max_epochs, max_train_samples, max_eval_samples, max_torch_batches),
     stream_chunk (characters) and rich_size (bytes): the output guards (None: no guard)."""
     probe = _Probe(config)
@@ -45,6 +47,7 @@ def install(config):
         if name in sys.modules:  # already imported before the probe ran
             probe.hooks.pop(name)(sys.modules[name])
     probe.safely(_guard_outputs, config.get("stream_chunk"), config.get("rich_size"))
+    probe.safely(probe.files.install)
     return probe
 
 
@@ -181,7 +184,7 @@ def _recorder_classes():
     """The recorders a probe holds, by attribute: the audit checks each one's class and methods."""
     return {
         "integrity": _Integrity, "datasets": _Datasets, "keras_budget": _KerasBudget,
-        "keras": _KerasRecorder, "torch": _TorchRecorder,
+        "keras": _KerasRecorder, "torch": _TorchRecorder, "compat": _Compat, "files": _Files,
     }  # fmt: skip
 
 
@@ -209,10 +212,12 @@ class _Probe:
         self.keras_budget = _KerasBudget(self, self.budget)
         self.keras = _KerasRecorder(self)
         self.torch = _TorchRecorder(self)
+        self.compat = _Compat(self)
+        self.files = _Files(self, (config.get("datasets") or {}).get("files"))
         self.hooks = {}  # module -> patch applied once the notebook imports it
-        for recorder in (self.keras, self.torch, self.datasets):
+        for recorder in (self.keras, self.torch, self.datasets, self.compat):
             for module, patch in recorder.hooks().items():
-                self.hooks[module] = self._safe_patch(patch)
+                self.hooks[module] = self._safe_patch(patch, self.hooks.get(module))
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -227,8 +232,12 @@ class _Probe:
             self.warn(f"probe: {getattr(function, '__name__', 'hook')} failed: {type(exc).__name__}: {exc}")
             return None
 
-    def _safe_patch(self, patch):
+    def _safe_patch(self, patch, before=None):
+        """``patch`` applied safely, after ``before`` (another recorder's patch of the same module)."""
+
         def apply(module):
+            if before is not None:
+                before(module)
             self.safely(patch, module)
 
         return apply
@@ -335,6 +344,7 @@ class _Probe:
             "datasets": list(self.datasets.facts.values()),
             "budget": {key: float(value) for key, value in (self.budget or {}).items()},
             "warnings": list(self.integrity.tampering) + list(self.warnings),
+            "translations": list(self.compat.translations),
         }
 
     def payload(self):

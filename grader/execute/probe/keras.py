@@ -21,6 +21,7 @@ from grader.execute.probe.common import (
     MAX_LAYERS,
     _float,
     _int,
+    _optimizer_fact,
     _text,
 )  # fmt: skip
 from grader.execute.probe.rows import _Data
@@ -166,18 +167,22 @@ class _KerasRecorder:
         activation = getattr(layer, "activation", None)
         if activation is not None and not isinstance(activation, str):
             activation = getattr(activation, "__name__", None) or type(activation).__name__
-        regularized = False
+        regularizer = None
         for attr in _REGULARIZER_ATTRS:
             try:
-                regularized = regularized or getattr(layer, attr, None) is not None
+                found = getattr(layer, attr, None)
             except Exception:
-                pass
+                continue
+            if found is not None and regularizer is None:
+                regularizer = type(found).__name__
+        regularized = regularizer is not None
         return {
             "cls": _text(cls, 200),
             "module": _text(type(layer).__module__, 300),
             "units": _int(getattr(layer, "units", None)),
             "rate": _float(rate) if rate is not None else None,
             "regularized": bool(regularized),
+            "regularizer": _text(regularizer, 100) if regularizer else None,
             "activation": _text(activation, 100) if activation else None,
         }
 
@@ -216,6 +221,7 @@ class _KerasRecorder:
             "history": {},
             "dataset_split": dataset_split,
             "budgeted": False,
+            "optimizer": self.probe.safely(_optimizer_fact, getattr(model, "optimizer", None)),
         }
         self.probe._remember_rows(self.probe.trained_rows, record_model["id"], data.all_hashes())
         if held_out is not None:

@@ -19,6 +19,7 @@ from grader.execute.probe.common import (
     _float,
     _int,
     _numpy,
+    _optimizer_fact,
     _text,
 )  # fmt: skip
 from grader.execute.probe.rows import _fingerprint, row_hashes
@@ -184,6 +185,9 @@ class _TorchRecorder:
                     continue
                 fit = self._torch_fit(model_id)
                 if fit is not None:
+                    if fit["record"].get("optimizer") is None:
+                        settings = group if isinstance(group, dict) else {}
+                        fit["record"]["optimizer"] = self.probe.safely(_optimizer_fact, optimizer, settings.get("lr"), settings.get("momentum"))
                     fit["steps"] += 1
                     for batch in self.torch_unstepped.pop(model_id, []):
                         if fit["seen"] == 0:

@@ -10,6 +10,7 @@ homework are instances of them. Checks can refer to the models an earlier check 
 from __future__ import annotations
 
 from grader.check_specs import Check
+from grader.environment.failures import destroyed_cells, environment_failures
 from grader.facts import Facts
 from grader.models import CheckGrade, Evidence, Execution
 from grader.score.checks.base import HELD_OUT_OVERLAP, CheckContext, CheckKind, Verdict, describe_model
@@ -18,6 +19,7 @@ from grader.score.checks.layers import TrainedModelWithLayers, TrainedModelWitho
 from grader.score.checks.outside import DOUBTS
 from grader.score.checks.python import PythonCheck
 from grader.score.checks.reported import ResultsReported, number_flood
+from grader.score.checks.variants import ComparedVariants
 
 __all__ = [
     "DOUBTS", "HELD_OUT_OVERLAP", "KINDS", "CheckContext", "CheckKind", "Verdict", "describe_model", "number_flood",
@@ -27,7 +29,8 @@ __all__ = [
 KINDS: dict[str, CheckKind] = {
     kind.kind: kind
     for kind in (
-        TrainedModelWithLayers(), TrainedModelWithoutLayers(), EvaluatedOnHeldOutData(), ResultsReported(), PythonCheck()
+        TrainedModelWithLayers(), TrainedModelWithoutLayers(), EvaluatedOnHeldOutData(), ResultsReported(),
+        ComparedVariants(), PythonCheck(),
     )
 }  # fmt: skip
 
@@ -46,13 +49,15 @@ def verified_cells(execution: Execution) -> frozenset[int]:
 
 def run_checks(checks: list[Check], facts: Facts, evidence: Evidence, execution: Execution | None = None) -> tuple[CheckGrade, ...]:
     """Each check's verdict from the run; when the run did not pass it, from the code
-    (written but not shown to run earns ``static_credit``; with --no-run, saved outputs count)."""
+    (written but not shown to run earns ``static_credit``; with --no-run, saved outputs count;
+    where the grading environment stopped the code, its saved outputs count at ``static_credit``)."""
     context = CheckContext(
         facts,
         evidence,
         verified_cells=verified_cells(execution) if execution else frozenset(),
         failed_cells=frozenset(e.cell for e in execution.cell_errors) if execution else frozenset(),
         saved_outputs_only=bool(execution and execution.mode == "no-run"),
+        environment=destroyed_cells(environment_failures(execution)) if execution else {},
     )
     grades = []
     for check in checks:

@@ -3,9 +3,11 @@ class of a kind, and what the run's facts say about a model."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from grader.environment.failures import NOT_VERIFIED, EnvironmentFailure
 from grader.facts import Evaluation, Facts, Fit, Model
 from grader.models import Evidence, StaticModel
 
@@ -19,6 +21,7 @@ class CheckContext:
     verified_cells: frozenset[int] = frozenset()
     failed_cells: frozenset[int] = frozenset()
     saved_outputs_only: bool = False
+    environment: dict[int, EnvironmentFailure] = field(default_factory=dict)  # cells the grading environment stopped
     chosen: dict[str, list[Model]] = field(default_factory=dict)
     chosen_static: dict[str, list[StaticModel]] = field(default_factory=dict)
 
@@ -122,7 +125,11 @@ def referenced_static_calls(check, context: CheckContext) -> tuple[list[StaticMo
 def not_shown_to_run(check, context: CheckContext, model: StaticModel, call) -> Verdict | None:
     if call.cell in context.verified_cells:
         return None
+    if call.cell in context.environment:
+        return environment_verdict(check, context, [model], [call])
     where = "did not run" if context.saved_outputs_only or call.cell not in context.failed_cells else "failed"
+    if call.cell_type != "code":
+        where = f"is in a {call.cell_type} cell, which never runs"
     return Verdict(
         False,
         [f"implemented but not shown to run: {model.variable} = {' '.join(model.layers)} (cell {model.cell}); "
@@ -130,3 +137,45 @@ def not_shown_to_run(check, context: CheckContext, model: StaticModel, call) -> 
         check.static_credit,
         "static",
     )
+
+
+def environment_verdict(check, context: CheckContext, models: list[StaticModel], calls: list) -> Verdict:
+    """The code and the submitted notebook's saved outputs, read because the grading environment
+    stopped the run: the check's static share, passed when the saved outputs show what it asks."""
+    failure = next(context.environment[c.cell] for c in calls if c.cell in context.environment)
+    if check.kind in ("trained_model_with_layers", "trained_model_without_layers"):
+        shown = any(call.output_shows_training for call in calls)
+        seen = "the saved outputs show it training" if shown else "the saved outputs do not show it training"
+    elif check.kind == "evaluated_on_held_out_data":
+        validation = check.params.validation_counts
+        shown = all(number_shown(context, c.cell, saved=True) and _looks_held_out(c.argument, validation) for c in calls)
+        seen = "the saved outputs show results on held-out data" if shown else "the saved outputs do not show results on held-out data"
+    else:
+        shown = all(number_shown(context, c.cell, saved=True) for c in calls)
+        seen = "the saved outputs show the results" if shown else "the saved outputs do not show the results"
+    code = "; ".join(
+        f"{m.variable} = {' '.join(m.layers) or 'a model'} (cell {m.cell}), {c.method}({c.argument}) in cell {c.cell}"
+        for m, c in zip(models, calls)
+    )
+    return Verdict(shown, [f"{NOT_VERIFIED} (cell {failure.cell}: {failure.error[:160]}); from the code: {code}; {seen}"],
+                   check.static_credit, "static")  # fmt: skip
+
+
+def _looks_held_out(argument: str, validation: bool) -> bool:
+    """The data's name says it is held out (read from code: a person confirms it)."""
+    return bool(re.search(r"test|hold_?out|held" + (r"|val" if validation else ""), argument, re.IGNORECASE))
+
+
+METRIC_NUMBER = re.compile(r"(?<![\d.])0\.\d{2,}|\b\d{1,2}\.\d{1,2}\s?%")
+PROGRESS_LOG = re.compile(r"Epoch \d+|step\b|━|\[=+|\d+/\d+ \[")
+
+
+def number_shown(context: CheckContext, cell: int, saved: bool = False) -> bool:
+    """A metric-like number printed at or after ``cell``, not counting training progress logs
+    (``saved``: in the submitted notebook's outputs rather than our run's)."""
+    for index, text in context.evidence.saved_outputs if saved else context.evidence.outputs:
+        if index >= cell and any(
+            METRIC_NUMBER.search(line) for line in text.splitlines() if not PROGRESS_LOG.search(line)
+        ):
+            return True
+    return False

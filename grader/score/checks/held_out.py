@@ -9,6 +9,7 @@ from grader.score.checks.base import (
     CheckContext,
     CheckKind,
     Verdict,
+    environment_verdict,
     evaluations_of,
     fits_of,
     held_out,
@@ -64,4 +65,6 @@ class EvaluatedOnHeldOutData(CheckKind):
         if found is None:
             return None
         models, calls = found
+        if any(call.cell in context.environment for call in calls):
+            return environment_verdict(check, context, models, calls)
         return not_shown_to_run(check, context, models[0], calls[0])

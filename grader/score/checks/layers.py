@@ -36,7 +36,7 @@ class _LayerKind(CheckKind):
         context.chosen_static[check.id] = [m for m, _ in fitted]
         if not fitted:
             return None
-        model, call = fitted[0]
+        model, call = next(((m, c) for m, c in fitted if c.cell in context.environment), fitted[0])
         if context.saved_outputs_only and any(c.output_shows_training for _, c in fitted):
             return Verdict(True, [f"{model.variable}: {' '.join(model.layers)} (cell {model.cell}); the saved outputs show it training (unverified: the notebook was not run)"], 1.0, "static")
         return not_shown_to_run(check, context, model, call)
@@ -95,7 +95,7 @@ class TrainedModelWithoutLayers(_LayerKind):
     def run(self, check: WithoutLayersSpec, context: CheckContext) -> Verdict:
         kinds = set(check.params.layers)
         facts = context.facts
-        without = [m for m in facts.models if m.layers and not any(l.cls in kinds for l in m.layers)]
+        without = [m for m in facts.models if m.layers and not any(l.cls in kinds and not _inert(l) for l in m.layers)]
         trained = [m for m in without if _trained(facts, m, check.params.min_epochs)]
         trained, outside = outside_checked(context, trained)
         context.chosen[check.id] = trained
@@ -113,7 +113,15 @@ class TrainedModelWithoutLayers(_LayerKind):
 
     def static_models(self, check: WithoutLayersSpec, context: CheckContext) -> list[StaticModel]:
         kinds = set(check.params.layers)
-        return [m for m in context.evidence.static.models if m.layers and not any(l in kinds for l in m.layers)]
+        return [
+            m for m in context.evidence.static.models
+            if m.layers and not any(l in kinds and not (r is not None and r <= 0) for l, r in zip(m.layers, m.rates))
+        ]  # fmt: skip
+
+
+def _inert(layer) -> bool:
+    """A dropout-like layer at rate 0 does nothing: the model is as if it were not there."""
+    return layer.rate is not None and layer.rate <= 0
 
 
 def _comparison_note(reference: Model, candidates: list[Model], kinds: set[str]) -> str:
@@ -121,7 +129,7 @@ def _comparison_note(reference: Model, candidates: list[Model], kinds: set[str])
     left_out = ", ".join(sorted({l.cls for l in reference.layers if l.cls in kinds})) or ", ".join(sorted(kinds)[:3])
     stripped = [(l.cls, l.units, l.regularized) for l in reference.layers if l.cls not in kinds]
     for model in candidates:
-        if [(l.cls, l.units, l.regularized) for l in model.layers] == stripped:
+        if [(l.cls, l.units, l.regularized) for l in model.layers if not (l.cls in kinds and _inert(l))] == stripped:
             name, reference_name = describe_model(model).split(":")[0], describe_model(reference).split(":")[0]
             return f"like-for-like: {name} has the same layers as {reference_name} minus its {left_out} layers"
     model = candidates[0]

@@ -7,10 +7,9 @@ import re
 
 from grader.check_specs import ResultsReported as ReportedSpec
 from grader.facts import Facts, Model
-from grader.score.checks.base import CheckContext, CheckKind, Verdict, evaluations_of, fits_of, referenced_static_calls
+from grader.score.checks.base import PROGRESS_LOG, CheckContext, CheckKind, Verdict, environment_verdict, evaluations_of, fits_of
+from grader.score.checks.base import number_shown, referenced_static_calls
 
-_METRIC_NUMBER = re.compile(r"(?<![\d.])0\.\d{2,}|\b\d{1,2}\.\d{1,2}\s?%")
-_PROGRESS_LOG = re.compile(r"Epoch \d+|step\b|━|\[=+|\d+/\d+ \[")
 
 
 class ResultsReported(CheckKind):
@@ -19,7 +18,7 @@ class ResultsReported(CheckKind):
     def run(self, check: ReportedSpec, context: CheckContext) -> Verdict:
         passed, evidence = True, []
         for check_id in check.params.models:
-            shown = _shown(context, check_id, context.chosen.get(check_id, []))
+            shown = reported_line(context, check_id, context.chosen.get(check_id, []))
             if shown:
                 evidence.append(shown)
             else:
@@ -31,13 +30,15 @@ class ResultsReported(CheckKind):
         found = referenced_static_calls(check, context)
         if found is None:
             return None
-        _, calls = found
-        if context.saved_outputs_only and all(_number_shown(context, call.cell) for call in calls):
+        models, calls = found
+        if any(call.cell in context.environment for call in calls):
+            return environment_verdict(check, context, models, calls)
+        if context.saved_outputs_only and all(number_shown(context, call.cell) for call in calls):
             return Verdict(True, [f"results are printed after cell {max(c.cell for c in calls)} (unverified: the notebook was not run)"], 1.0, "static")
         return None
 
 
-def _shown(context: CheckContext, check_id: str, models: list[Model]) -> str | None:
+def reported_line(context: CheckContext, check_id: str, models: list[Model]) -> str | None:
     """The line saying where a result of ``models`` is shown, or None."""
     facts = context.facts
     for model in models:
@@ -51,7 +52,7 @@ def _shown(context: CheckContext, check_id: str, models: list[Model]) -> str | N
     if (cell := _history_shown(context, models)) is not None:
         return f"{check_id}: its final training-history values are shown in the output of cell {cell}"
     unmeasured = [e for m in models for e in evaluations_of(facts, m) if not e.metrics and e.cell is not None]
-    cell = next((e.cell for e in unmeasured if _number_shown(context, e.cell)), None)
+    cell = next((e.cell for e in unmeasured if number_shown(context, e.cell)), None)
     if cell is not None:
         return f"{check_id}: a result is printed after its evaluation in cell {cell} (its metric is computed by the student's code)"
     return None
@@ -96,7 +97,7 @@ def _crowded(outputs: list[tuple[int, str]], decimals: int, scale: int, logged: 
     possible = scale * 10**decimals
     for cell, text in outputs:
         for line in text.splitlines():
-            if cell in logged and _PROGRESS_LOG.search(line):
+            if cell in logged and PROGRESS_LOG.search(line):
                 continue
             for whole, fraction in _DECIMAL.findall(line):
                 if len(fraction) >= decimals and int(whole) <= scale:
@@ -120,16 +121,25 @@ def _framework_cells(facts: Facts) -> frozenset[int]:
 
 
 def _history_plot(context: CheckContext, models: list[Model]) -> bool:
-    """A figure drawn after the model trained, from its training history (or a table made of it)."""
+    """A figure drawn after the model trained (in a later cell, or in its cell after the fit), from its
+    training history (or a table made of it)."""
     fit_cells = [f.cell for m in models for f in fits_of(context.facts, m) if f.cell is not None]
     if not fit_cells:
         return False
     code = dict(context.evidence.code_cells)
     names = ["history", *_names_from_history(code.values())]
     return any(
-        cell > min(fit_cells) and any(re.search(rf"\b{re.escape(n)}\b", code.get(cell, "")) for n in names)
+        (cell > min(fit_cells) or (cell == min(fit_cells) and _plotted_after_fit(code.get(cell, ""))))
+        and any(re.search(rf"\b{re.escape(n)}\b", code.get(cell, "")) for n in names)
         for cell in context.evidence.images
     )
+
+
+def _plotted_after_fit(source: str) -> bool:
+    """In a cell that trains and plots: the plotting comes after the fit (``fit(...)`` then ``plt.plot``)."""
+    fit = re.search(r"\.fit\s*\(", source)
+    plot = re.search(r"\b(?:plt|pyplot|sns|ax\w*)\.\w+\s*\(|\.plot\s*\(", source[fit.end() :]) if fit else None
+    return plot is not None
 
 
 def _names_from_history(sources) -> set[str]:
@@ -156,11 +166,3 @@ def _history_shown(context: CheckContext, models: list[Model]) -> int | None:
     return None
 
 
-def _number_shown(context: CheckContext, cell: int) -> bool:
-    """A metric-like number printed at or after ``cell``, not counting training progress logs."""
-    for index, text in context.evidence.outputs:
-        if index >= cell and any(
-            _METRIC_NUMBER.search(line) for line in text.splitlines() if not _PROGRESS_LOG.search(line)
-        ):
-            return True
-    return False

@@ -1,0 +1,114 @@
+"""``compared_variants``: several variants of one model were trained and compared, differing only
+in what the homework asks to vary: the optimizer, a layer (Dropout or none), the weight
+regularizer, or the learning rate.
+
+A variant is one training run (a Keras ``fit``, a PyTorch training loop in one cell). The check
+passes when at least ``min_distinct`` of ``values`` were each trained on models of one
+architecture (apart from what varies), and, as the params ask, each from fresh weights, each
+evaluated on held-out data and each result reported."""
+
+from __future__ import annotations
+
+import math
+
+from grader.check_specs import ComparedVariants as VariantsSpec
+from grader.facts import Fit, Model
+from grader.score.checks.base import CheckContext, CheckKind, Verdict, describe_model, fits_of, held_out, metrics_text
+from grader.score.checks.reported import reported_line
+
+NONE = "none"
+
+
+class ComparedVariants(CheckKind):
+    kind = "compared_variants"
+
+    def run(self, check: VariantsSpec, context: CheckContext) -> Verdict:
+        params = check.params
+        facts = context.facts
+        groups: dict[tuple, dict[str, list[str]]] = {}  # architecture -> value -> problems of its best run
+        lines: dict[tuple, dict[str, str]] = {}
+        for model in facts.models:
+            for index, fit in enumerate(fits_of(facts, model)):
+                value = _value_of(params, model, fit)
+                if value is None or fit.epochs_run < params.min_epochs:
+                    continue
+                problems, line = _judge(check, context, model, fit, index, value)
+                shape = _architecture(params, model)
+                best = groups.setdefault(shape, {}).get(value)
+                if best is None or len(problems) < len(best):
+                    groups[shape][value] = problems
+                    lines.setdefault(shape, {})[value] = line
+        if not groups:
+            return Verdict(False, [f"no model was trained with any of {', '.join(map(str, params.values))} ({params.vary})"])
+        shape = max(groups, key=lambda s: (sum(not p for p in groups[s].values()), len(groups[s])))
+        good = [value for value, problems in groups[shape].items() if not problems]
+        evidence = [lines[shape][value] for value in groups[shape]]
+        missing = [str(v) for v in params.values if _key(params, v) not in groups[shape]]
+        if missing:
+            evidence.append(f"not trained on this architecture: {', '.join(missing)}")
+        if len(groups) > 1:
+            evidence.append(f"{len(groups) - 1} other architecture(s) trained too: variants are compared only within one")
+        passed = len(good) >= params.min_distinct
+        evidence.insert(0, f"{len(good)} of {len(params.values)} {params.vary} variants compared as asked (need {params.min_distinct})")
+        return Verdict(passed, evidence)
+
+
+def _key(params, value) -> str:
+    """How a value of ``values`` is compared: class names case-insensitively, rates as numbers."""
+    if params.vary == "learning_rate":
+        return f"{float(value):g}"
+    return str(value).casefold()
+
+
+def _value_of(params, model: Model, fit: Fit) -> str | None:
+    """The value of what varies in this run, as ``_key`` writes it, or None when it is not one of ``values``."""
+    wanted = {_key(params, v) for v in params.values}
+    if params.vary in ("optimizer", "learning_rate"):
+        if fit.optimizer is None:
+            return None
+        if params.vary == "optimizer":
+            found = fit.optimizer.cls.casefold()
+        else:
+            rate = fit.optimizer.learning_rate
+            found = next((w for w in wanted if rate is not None and math.isclose(float(w), rate, rel_tol=1e-6)), None)
+    elif params.vary == "layers":
+        present = {layer.cls.casefold() for layer in model.layers if not _inert(layer)}
+        named = present & (wanted - {NONE})
+        found = next(iter(named)) if len(named) == 1 else (NONE if not named else None)
+    else:
+        kinds = {(layer.regularizer or "regularized").casefold() for layer in model.layers if layer.regularized}
+        found = next(iter(kinds)) if len(kinds) == 1 else (NONE if not kinds else None)
+    return found if found in wanted else None
+
+
+def _inert(layer) -> bool:
+    return layer.rate is not None and layer.rate <= 0
+
+
+def _architecture(params, model: Model) -> tuple:
+    """The model's layers as compared between variants: without what varies."""
+    varied = {_key(params, v) for v in params.values} if params.vary == "layers" else set()
+    return tuple(
+        (layer.cls, layer.units) + (() if params.vary == "regularizer" else (layer.regularized,))
+        for layer in model.layers
+        if layer.cls.casefold() not in varied and not _inert(layer)
+    )
+
+
+def _judge(check, context: CheckContext, model: Model, fit: Fit, index: int, value: str) -> tuple[list[str], str]:
+    """(what this run lacks, the evidence line naming the variant and its result)."""
+    params, facts = check.params, context.facts
+    name = describe_model(model).split(":")[0]
+    problems = []
+    if params.fresh_weights and index > 0:
+        problems.append(f"trained again from the weights an earlier fit of {name} left")
+    tested = [e for e in held_out(facts, model) if e.cell is None or fit.cell is None or e.cell >= fit.cell]
+    if params.each_evaluated_on_held_out and not tested:
+        problems.append("not evaluated on held-out data")
+    shown = reported_line(context, name, [model]) if params.each_reported else "not asked"
+    if shown is None:
+        problems.append("its result is not shown")
+    result = f"{metrics_text(tested[0])}" if tested else "no held-out result"
+    optimizer = f", {fit.optimizer.cls} lr {fit.optimizer.learning_rate:g}" if fit.optimizer and fit.optimizer.learning_rate else ""
+    line = f"{value}: {name} (cell {fit.cell}{optimizer}), {fit.epochs_run} epoch(s), {result}"
+    return problems, line + (f": {'; '.join(problems)}" if problems else "")

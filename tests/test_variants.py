@@ -1,0 +1,106 @@
+"""compared_variants: variants of one model, differing only in what the homework varies (no kernel)."""
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from grader.check_specs import Check
+from grader.facts import Facts
+from grader.models import Evidence
+from grader.score.checks import run_checks
+
+DENSE = [{"cls": "Dense", "units": 64}, {"cls": "Dense", "units": 10}]
+
+
+def check(**params):
+    return TypeAdapter(Check).validate_python({"id": "compared", "points": 8, "kind": "compared_variants", "params": params})
+
+
+def facts(runs, extra_models=()):
+    """runs: (variable, optimizer, lr, layers, test accuracy or None, fit index); one model per variable."""
+    models, fits, evaluations = [], [], []
+    ids = {}
+    for cell, (variable, optimizer, rate, layers, accuracy) in enumerate(runs, start=1):
+        if variable not in ids:
+            ids[variable] = len(ids) + 1
+            models.append({"id": ids[variable], "framework": "keras", "cls": "Sequential", "variable": variable, "layers": layers})
+        fits.append({"model": ids[variable], "cell": cell, "epochs_run": 2, "optimizer": {"cls": optimizer, "learning_rate": rate}})
+        if accuracy is not None:
+            evaluations.append({"model": ids[variable], "cell": cell, "overlap_with_training": 0.0, "metrics": {"accuracy": accuracy}})
+    return Facts.model_validate({"models": [*models, *extra_models], "fits": fits, "evaluations": evaluations})
+
+
+def outputs(*accuracies):
+    return tuple((cell, f"test accuracy {value}") for cell, value in enumerate(accuracies, start=1) if value is not None)
+
+
+def grade(spec, recorded, shown=()):
+    (result,) = run_checks([spec], recorded, Evidence(answers={}, outputs=shown))
+    return result
+
+
+OPTIMIZERS = dict(vary="optimizer", values=["SGD", "Adam", "RMSprop"], min_distinct=2, fresh_weights=True)
+
+
+def test_two_optimizers_on_one_architecture_each_tested_and_shown_pass():
+    runs = [("m_sgd", "SGD", 0.01, DENSE, 0.9123), ("m_adam", "Adam", 0.001, DENSE, 0.9456)]
+    result = grade(check(**OPTIMIZERS), facts(runs), outputs(0.9123, 0.9456))
+    assert result.passed, result.evidence
+    assert result.evidence[0].startswith("2 of 3 optimizer variants")
+    assert any(line.startswith("sgd: m_sgd") and "accuracy 0.9123" in line for line in result.evidence)
+    assert "not trained on this architecture: RMSprop" in result.evidence
+
+
+def test_one_model_trained_on_with_another_optimizer_is_not_fresh():
+    runs = [("model", "SGD", 0.01, DENSE, 0.91), ("model", "Adam", 0.001, DENSE, 0.93)]
+    result = grade(check(**OPTIMIZERS), facts(runs), outputs(0.91, 0.93))
+    assert not result.passed
+    assert any("trained again from the weights an earlier fit of model left" in line for line in result.evidence)
+    assert grade(check(**{**OPTIMIZERS, "fresh_weights": False}), facts(runs), outputs(0.91, 0.93)).passed
+
+
+def test_variants_of_different_architectures_are_not_compared():
+    wide = [{"cls": "Dense", "units": 256}, {"cls": "Dense", "units": 10}]
+    runs = [("a", "SGD", 0.01, DENSE, 0.91), ("b", "Adam", 0.001, wide, 0.93)]
+    assert not grade(check(**OPTIMIZERS), facts(runs), outputs(0.91, 0.93)).passed
+
+
+def test_a_variant_never_tested_or_never_shown_does_not_count():
+    runs = [("a", "SGD", 0.01, DENSE, 0.91), ("b", "Adam", 0.001, DENSE, None)]
+    result = grade(check(**OPTIMIZERS), facts(runs), outputs(0.91))
+    assert not result.passed and any("not evaluated on held-out data" in line for line in result.evidence)
+    runs = [("a", "SGD", 0.01, DENSE, 0.91), ("b", "Adam", 0.001, DENSE, 0.93)]
+    result = grade(check(**OPTIMIZERS), facts(runs), outputs(0.91))
+    assert not result.passed and any("its result is not shown" in line for line in result.evidence)
+
+
+@pytest.mark.parametrize(
+    "params, second_layers",
+    [
+        (dict(vary="layers", values=["Dropout", "none"]), [DENSE[0], {"cls": "Dropout", "rate": 0.5}, DENSE[1]]),
+        (dict(vary="layers", values=["BatchNormalization", "none"]), [DENSE[0], {"cls": "BatchNormalization"}, DENSE[1]]),
+        (dict(vary="regularizer", values=["L2", "none"]), [{"cls": "Dense", "units": 64, "regularized": True, "regularizer": "L2"}, DENSE[1]]),
+    ],
+)
+def test_a_layer_or_a_regularizer_against_none(params, second_layers):
+    runs = [("plain", "Adam", 0.001, DENSE, 0.91), ("varied", "Adam", 0.001, second_layers, 0.93)]
+    result = grade(check(**params), facts(runs), outputs(0.91, 0.93))
+    assert result.passed, result.evidence
+
+
+def test_a_rate_zero_dropout_is_the_none_variant():
+    zero = [DENSE[0], {"cls": "Dropout", "rate": 0.0}, DENSE[1]]
+    runs = [("zero", "Adam", 0.001, zero, 0.91), ("half", "Adam", 0.001, [DENSE[0], {"cls": "Dropout", "rate": 0.5}, DENSE[1]], 0.93)]
+    result = grade(check(vary="layers", values=["Dropout", "none"]), facts(runs), outputs(0.91, 0.93))
+    assert result.passed and any(line.startswith("none: zero") for line in result.evidence)
+
+
+def test_learning_rates_are_compared_as_numbers():
+    runs = [("a", "SGD", 0.1, DENSE, 0.91), ("b", "SGD", 0.01, DENSE, 0.93)]
+    assert grade(check(vary="learning_rate", values=[0.1, 0.01]), facts(runs), outputs(0.91, 0.93)).passed
+
+
+def test_params_are_checked_when_the_rubric_loads():
+    with pytest.raises(ValidationError, match="min_distinct is 3 but only 2 values"):
+        check(vary="optimizer", values=["SGD", "Adam"], min_distinct=3)
+    with pytest.raises(ValidationError):
+        check(vary="activation", values=["relu", "tanh"])
