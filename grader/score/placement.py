@@ -45,7 +45,7 @@ def notebook_flags(answers: Iterable[Answer | None], unplaced: tuple[Unplaced, .
 
 
 def unchanged_template(notebook, template_lines: frozenset[str], template_code: frozenset[str], evidence: Evidence) -> bool:
-    """The notebook as handed out: no answer, no prose and no code of the student's own.
+    """The notebook as handed out: the template's prose, and no answer, prose or code of the student's own.
 
     Read from the notebook as it ran (a rescore has no other), so lines the runner neutralised
     (``pass  # skipped by grader``) do not count as the student's.
@@ -53,7 +53,8 @@ def unchanged_template(notebook, template_lines: frozenset[str], template_code: 
     if evidence.answers or evidence.unplaced or not template_lines:
         return False
     own_code = {line for line in code_lines(notebook) - template_code if SKIP_MARK not in line}
-    return not own_code and prose_lines(notebook) <= template_lines
+    prose = prose_lines(notebook)
+    return not own_code and bool(prose) and prose <= template_lines
 
 
 UNCHANGED_TEMPLATE = "needs review: unchanged template: nothing was written beyond the handed-out notebook (was the wrong file handed in?)"
