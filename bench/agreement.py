@@ -56,7 +56,8 @@ def read_split(folder: Path) -> list[Item]:
         prompt = (root.findtext("questionText") or "").strip()
         reference = " ".join((r.text or "").strip() for r in root.iter("referenceAnswer"))
         answers = tuple(
-            (a.get("id") or "", (a.text or "").strip(), a.get("accuracy") == "correct") for a in root.iter("studentAnswer")
+            (a.get("id") or "", (a.text or "").strip(), a.get("accuracy") == "correct")
+            for a in root.iter("studentAnswer")
         )
         items.append(Item(QuestionRow(ident, prompt, reference, 10.0), answers))
     return items
@@ -133,7 +134,9 @@ def draft_on_corpus(semantic: bool) -> tuple[float, float, int] | None:
     if not (SEED_SOLUTION.is_file() and (CORPUS / "labels-answers.tsv").is_file()):
         return None
     template = folder / "template.ipynb"
-    drafted = parse_rubric(draft_rubric(questions_from_notebooks(SEED_SOLUTION, template), "draft", semantic=semantic).rubric)
+    drafted = parse_rubric(
+        draft_rubric(questions_from_notebooks(SEED_SOLUTION, template), "draft", semantic=semantic).rubric
+    )
     shipped = load_assignment(folder).rubric
     template_lines = prose_lines(nbformat.read(template, as_version=4))
     with open(CORPUS / "labels-answers.tsv", encoding="utf-8") as handle:
@@ -147,7 +150,9 @@ def draft_on_corpus(semantic: bool) -> tuple[float, float, int] | None:
         }
         ours = []
         for row in labels:
-            question = rubric.question(row["question"]) if rubric is drafted else rubric.question(row["question"].lower())
+            question = (
+                rubric.question(row["question"]) if rubric is drafted else rubric.question(row["question"].lower())
+            )
             grade = score_answer(question, answers[row["file"]].get(question.id), matcher)
             ours.append(grade.score / grade.max_score)
         correlations.append(float(np.corrcoef(ours, [int(r["quality"]) for r in labels])[0, 1]))
@@ -167,14 +172,21 @@ def notebook_seconds() -> tuple[float, list[tuple[str, int, float, float]]]:
     folder = ROOT / "assignments" / "regularization"
     assignment = load_assignment(folder)
     rubric = assignment.rubric
-    shared = rubric.model_copy(update={"questions": [
-        q.model_copy(update={"reference_weight": 0.5}) if q.kind == "text" and q.reference else q for q in rubric.questions
-    ]})
+    shared = rubric.model_copy(
+        update={
+            "questions": [
+                q.model_copy(update={"reference_weight": 0.5}) if q.kind == "text" and q.reference else q
+                for q in rubric.questions
+            ]
+        }
+    )
     started = time.perf_counter()
     scorers = {"shipped": semantic_for(rubric, requested=True), "shared": semantic_for(shared, requested=True)}
     prepared = time.perf_counter() - started
     rows = []
-    for path in [folder / "solution.ipynb"] + [folder / "examples" / f"{n}.ipynb" for n in ("strong", "average", "weak")]:
+    for path in [folder / "solution.ipynb"] + [
+        folder / "examples" / f"{n}.ipynb" for n in ("strong", "average", "weak")
+    ]:
         if not path.is_file():
             continue
         answers = gather_evidence(nbformat.read(path, as_version=4), rubric, assignment.template_lines).answers
@@ -182,7 +194,9 @@ def notebook_seconds() -> tuple[float, list[tuple[str, int, float, float]]]:
         timings = []
         for name, chosen in (("shipped", rubric), ("shared", shared)):
             scorer = scorers[name]
-            scorer.encoder._cache = {k: v for k, v in scorer.encoder._cache.items() if not any(k in a.text for a in answers.values())}
+            scorer.encoder._cache = {
+                k: v for k, v in scorer.encoder._cache.items() if not any(k in a.text for a in answers.values())
+            }
             started = time.perf_counter()
             for question in chosen.questions:
                 if question.kind == "text":
@@ -289,7 +303,11 @@ or missing answers; `bench/precision.py` measures wrong credit per concept inste
 
 
 def write_report(
-    path: Path, modes: dict, load_seconds: float | None, notebook: tuple[float, float, int] | None, drafted: dict | None = None
+    path: Path,
+    modes: dict,
+    load_seconds: float | None,
+    notebook: tuple[float, float, int] | None,
+    drafted: dict | None = None,
 ) -> str:
     keywords, semantic = modes.get("keywords"), modes.get("semantic")
     speed = []
@@ -304,7 +322,9 @@ def write_report(
     notebook_table = ""
     if notebook:
         prepared, rows = notebook
-        notes.append(f"Preparing the regularization rubric (embedding its concepts' phrases, once per batch) took {prepared:.1f} s.")
+        notes.append(
+            f"Preparing the regularization rubric (embedding its concepts' phrases, once per batch) took {prepared:.1f} s."
+        )
         notebook_table = (
             "\nSemantic scoring of one notebook's written answers (regularization assignment, model loaded, rubric "
             "prepared, the answers never seen before), one core:\n\n"
@@ -319,7 +339,8 @@ def write_report(
         reached = {split: semantic[0][split][1] for split in ("test-unseen-questions", "test-unseen-domains")}
         missed = [f"{split} ({f1:.3f})" for split, f1 in reached.items() if f1 < 0.75]
         verdict = "Reached on both." if not missed else "Not reached on " + " and ".join(missed) + "."
-    text = f"""# Agreement with people
+    text = (
+        f"""# Agreement with people
 
 Measured by `bench/agreement.py` on SciEntsBank 2-way (SemEval-2013 Task 7; `../shared/data/scientsbank-2way/`):
 science questions for school students, each answer judged correct or incorrect by people.
@@ -347,7 +368,9 @@ Published systems trained on train/ reach 0.66 to 0.77 weighted F1 on test-unsee
 (Riordan et al. 2017); a rubric drafted from the reference alone is best compared on
 test-unseen-questions and test-unseen-domains. The target was 0.75 on both with keywords + semantic.
 {verdict}
-{corpus_section(drafted or {})}""" + TRIED
+{corpus_section(drafted or {})}"""
+        + TRIED
+    )
     path.write_text(text, encoding="utf-8")
     return text
 

@@ -78,14 +78,27 @@ def timed(command: list[str]) -> float:
 
 
 def grade(folder: Path, out: Path, jobs: int) -> float:
-    return timed([*GRADER, "grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--jobs", str(jobs), "--quiet"])
+    return timed(
+        [
+            *GRADER,
+            "grade",
+            str(folder),
+            "--assignment",
+            str(ASSIGNMENT),
+            "--out",
+            str(out),
+            "--jobs",
+            str(jobs),
+            "--quiet",
+        ]
+    )
 
 
 def copy_one_run(out: Path, count: int) -> None:
     """``count`` more submissions, each with its own run row pointing at one stored run's notebook."""
     from grader.gradebook import Gradebook
-    from grader.stored import NewGrade
     from grader.models import Student, Submission
+    from grader.stored import NewGrade
 
     with Gradebook(out, create=False) as book:
         template = next(c for c in book.current() if c.run is not None and c.run.status == "ok")
@@ -151,13 +164,27 @@ def main() -> None:
         if ok < len(graded):
             for r in graded:
                 if r["execution"]["status"] != "ok":
-                    console.print(f"{r['student']}: {r['execution']['status']}: {'; '.join(r['flags'])[:300]}", highlight=False)
-        rows.append((f"grade {args.notebooks} notebooks, --jobs 1", f"{one:.1f} s", f"{one / args.notebooks:.2f} s/notebook"))
-        rows.append((f"grade {args.notebooks} notebooks, --jobs 2", f"{two:.1f} s", f"{one / two:.2f}x faster; {ok} ran ok; same scores: {same}"))
+                    console.print(
+                        f"{r['student']}: {r['execution']['status']}: {'; '.join(r['flags'])[:300]}", highlight=False
+                    )
+        rows.append(
+            (f"grade {args.notebooks} notebooks, --jobs 1", f"{one:.1f} s", f"{one / args.notebooks:.2f} s/notebook")
+        )
+        rows.append(
+            (
+                f"grade {args.notebooks} notebooks, --jobs 2",
+                f"{two:.1f} s",
+                f"{one / two:.2f}x faster; {ok} ran ok; same scores: {same}",
+            )
+        )
         before = _runs(work / "jobs2")
         cached = grade(folder, work / "jobs2", 2)
         again = _runs(work / "jobs2") - before
-        note = "no kernel started" if not again else f"{again} notebooks ran again (the execute stage's code or settings changed)"
+        note = (
+            "no kernel started"
+            if not again
+            else f"{again} notebooks ran again (the execute stage's code or settings changed)"
+        )
         rows.append(("the same command again (all cached)", f"{cached:.1f} s", note))
 
         rescored = work / "rescore"
@@ -167,7 +194,9 @@ def main() -> None:
         command = timed([*GRADER, "rescore", "--out", str(rescored), "--quiet"])
         rows.append((f"grader rescore, {total} stored submissions", f"{command:.1f} s", "target < 5 s (whole command)"))
         scoring, writing, count = rescore_phases(rescored)
-        rows.append((f"  load + score + gradebook ({count})", f"{scoring:.1f} s", f"{1000 * scoring / count:.1f} ms each"))
+        rows.append(
+            (f"  load + score + gradebook ({count})", f"{scoring:.1f} s", f"{1000 * scoring / count:.1f} ms each")
+        )
         rows.append(("  reports + grades.json", f"{writing:.1f} s", f"{1000 * writing / count:.1f} ms each"))
 
         table = Table(title="Batch grading")

@@ -71,7 +71,9 @@ def garble(text: str, seed: int) -> str:
     """OCR damage as in PDFs students pasted from: n->p, s->z, L1/L2 -> =1/=2, ? -> H, . -> k."""
     rng = random.Random(seed)
     text = text.replace("L1", "=1").replace("L2", "=2").replace("?", "H").replace(". ", "k ")
-    return "".join(rng.choice({"n": "p", "s": "z"}.get(c, c) + c)[0] if c in "ns" and rng.random() < 0.3 else c for c in text)
+    return "".join(
+        rng.choice({"n": "p", "s": "z"}.get(c, c) + c)[0] if c in "ns" and rng.random() < 0.3 else c for c in text
+    )
 
 
 def no_question_text(rubric, answers):
@@ -234,7 +236,10 @@ def run(doc: Path | None) -> dict[str, tuple[int, int]]:
     for name, (within, pairs) in totals.items():
         lines.append(f"| {name} | {within} | {pairs} | {within / max(pairs, 1):.0%} |")
     lines.append(f"| **all** | {all_within} | {all_pairs} | {all_within / max(all_pairs, 1):.0%} |")
-    lines += ["", f"Silent drops to 0 (an answer worth half its points or more, then 0 with no review flag): {len(silent)}"]
+    lines += [
+        "",
+        f"Silent drops to 0 (an answer worth half its points or more, then 0 with no review flag): {len(silent)}",
+    ]
     lines += [f"- {s}" for s in silent]
     lines += [
         "",
@@ -244,11 +249,16 @@ def run(doc: Path | None) -> dict[str, tuple[int, int]]:
     table = "\n".join(lines)
     print(table)
     if doc:
-        doc.write_text(doc.read_text(encoding="utf-8").split("<!-- layouts -->")[0] + "<!-- layouts -->\n" + table + "\n", encoding="utf-8")
+        doc.write_text(
+            doc.read_text(encoding="utf-8").split("<!-- layouts -->")[0] + "<!-- layouts -->\n" + table + "\n",
+            encoding="utf-8",
+        )
     return {name: (w, p) for name, (w, p) in totals.items()}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--doc", type=Path, help="a Markdown file whose text after '<!-- layouts -->' is replaced by the table")
+    parser.add_argument(
+        "--doc", type=Path, help="a Markdown file whose text after '<!-- layouts -->' is replaced by the table"
+    )
     run(parser.parse_args().doc)

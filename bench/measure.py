@@ -101,7 +101,9 @@ def run_measured(
     with open(log, "wb") as output:
         output.write(("$ " + " ".join(map(str, [*cpu_prefix(cpus), *command])) + "\n").encode())
         output.flush()
-        child = subprocess.Popen([*cpu_prefix(cpus), *command], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            [*cpu_prefix(cpus), *command], cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
         tree = psutil.Process(child.pid)
         try:
             while True:

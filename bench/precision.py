@@ -22,7 +22,10 @@ CORPUS = HERE.parent / "shared" / "corpus" / "regularization"
 # concept -> what in the reader's key points shows the idea was there (or, starting with "!", what in the
 # reader's note says it is missing)
 READER_SAW = {
-    ("q2", "regularization_trades_bias_for_variance"): r"reduces variance|lowers variance|less variance|bias cost|cost of some bias|trades bias|reduces complexity",
+    (
+        "q2",
+        "regularization_trades_bias_for_variance",
+    ): r"reduces variance|lowers variance|less variance|bias cost|cost of some bias|trades bias|reduces complexity",
     ("q6", "patience_best_weights"): r"patience|best (model|param)|consecutive|checkpoint",
     ("q7", "batch_noise_regularizes"): r"noise",
     ("q7", "scale_and_shift"): r"scale/shift|gamma/beta|learnable",
@@ -44,7 +47,9 @@ def measure(root: Path) -> list[tuple[str, int, int, int, int]]:
     with open(CORPUS / "labels-answers.tsv", encoding="utf-8") as handle:
         labels = list(csv.DictReader(handle, delimiter="\t"))
     answers = {
-        name: gather_evidence(nbformat.read(CORPUS / name, as_version=4), assignment.rubric, assignment.template_lines).answers
+        name: gather_evidence(
+            nbformat.read(CORPUS / name, as_version=4), assignment.rubric, assignment.template_lines
+        ).answers
         for name in {r["file"] for r in labels}
     }
     rows = []

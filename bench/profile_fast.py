@@ -34,7 +34,9 @@ _LOCK = threading.Lock()
 
 def record(label: str, start: float, end: float, **details) -> None:
     with _LOCK:
-        EVENTS.append({"label": label, "start": start, "end": end, "thread": threading.current_thread().name, **details})
+        EVENTS.append(
+            {"label": label, "start": start, "end": end, "thread": threading.current_thread().name, **details}
+        )
 
 
 def wrap(owner, attribute: str, label: str, describe=None) -> None:
@@ -108,7 +110,11 @@ def install_wrappers() -> None:
     def describe_cell(client, cell, cell_index, **_):
         source = cell.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
-        return {"cell": int(cell_index), "kind": cell_kind(source), "first_line": source.strip().splitlines()[0][:60] if source.strip() else ""}
+        return {
+            "cell": int(cell_index),
+            "kind": cell_kind(source),
+            "first_line": source.strip().splitlines()[0][:60] if source.strip() else "",
+        }
 
     wrap(nbclient.NotebookClient, "async_execute_cell", "cell", describe_cell)
     wrap(jobs, "dump_execution", "serialise the execution")
@@ -174,7 +180,8 @@ def main() -> None:
             "command_started": wrapped,
             "ended": ended,
             "import_seconds": imported - started,
-            "lazy_import_seconds": wrapped - imported,  # grader.batch, gradebook, report, nbclient (`grade` imports them lazily)
+            "lazy_import_seconds": wrapped
+            - imported,  # grader.batch, gradebook, report, nbclient (`grade` imports them lazily)
             "events": EVENTS,
             "missing": MISSING,
         }

@@ -26,7 +26,11 @@ SETUP = ("read the assignment and rubric", "read the submissions", "open the gra
 STORE = ("store the executed notebook", "load the stored execution", "gradebook rows")
 REPORTS = ("class grades (rescore others, overrides)", "report: executed notebook page (nbconvert)",
            "report: student page", "report: class overview", "write grades.json")  # fmt: skip
-KERNEL_PARTS = ("stage the data files (copy)", "kernel start (process + ipykernel ready)", "probe install (in the kernel)")
+KERNEL_PARTS = (
+    "stage the data files (copy)",
+    "kernel start (process + ipykernel ready)",
+    "probe install (in the kernel)",
+)
 
 
 def profile_once(bench, notebook: Path, budget: str, name: str) -> tuple[dict, float]:
@@ -69,10 +73,12 @@ def stages(timeline: dict, wall: float) -> dict[str, float]:
     top_main = _top_level(main)
     found: dict[str, float] = {}
     found["Python start-up"] = timeline["main"] - timeline["launched"]
-    found["import the grader's modules (grader.cli, then what `grade` imports)"] = (
-        timeline["import_seconds"] + timeline.get("lazy_import_seconds", 0.0)
+    found["import the grader's modules (grader.cli, then what `grade` imports)"] = timeline[
+        "import_seconds"
+    ] + timeline.get("lazy_import_seconds", 0.0)
+    found["read assignment + submission, open gradebook, hash data files"] = sum(
+        total(label, top_main) for label in SETUP
     )
-    found["read assignment + submission, open gradebook, hash data files"] = sum(total(l, top_main) for l in SETUP)
     run_job = total("run_job (whole execute stage)", worker)
     parts = {label: total(label, worker) for label in KERNEL_PARTS}
     cells = {kind: sum(e["end"] - e["start"] for e in worker if e["label"] == "cell" and e.get("kind") == kind)
@@ -88,7 +94,7 @@ def stages(timeline: dict, wall: float) -> dict[str, float]:
     found["execute: the rest (temp folder, nbclient, serialising)"] = max(
         0.0, run_job - sum(parts.values()) - sum(cells.values()) - facts - shutdown
     )
-    found["store the run (notebook file, load back, gradebook rows)"] = sum(total(l, top_main) for l in STORE)
+    found["store the run (notebook file, load back, gradebook rows)"] = sum(total(label, top_main) for label in STORE)
     found["score (answers + checks)"] = total("score (answers + checks)", top_main)
     for label in REPORTS:
         found[label] = total(label, top_main)
@@ -98,7 +104,9 @@ def stages(timeline: dict, wall: float) -> dict[str, float]:
 
 
 def cell_table(timeline: dict) -> dict[int, tuple[str, float]]:
-    return {e["cell"]: (e.get("first_line", ""), e["end"] - e["start"]) for e in timeline["events"] if e["label"] == "cell"}
+    return {
+        e["cell"]: (e.get("first_line", ""), e["end"] - e["start"]) for e in timeline["events"] if e["label"] == "cell"
+    }
 
 
 def profile_many(bench, notebook: Path, count: int, name: str) -> tuple[dict[str, float], float, list]:
@@ -162,7 +170,10 @@ def run_profiles(bench, settings) -> str:
     ]
     missing = sorted({n for column in columns for timeline, _ in column[4] for n in timeline.get("missing", [])})
     if missing:
-        lines += [f"Not timed (the grader no longer has these functions; their time is in *unaccounted*): {', '.join(missing)}.", ""]
+        lines += [
+            f"Not timed (the grader no longer has these functions; their time is in *unaccounted*): {', '.join(missing)}.",
+            "",
+        ]
     seed_runs = columns[0][4]
     timeline = seed_runs[len(seed_runs) // 2][0]
     slow = sorted(cell_table(timeline).items(), key=lambda item: -item[1][1])[:6]
@@ -197,7 +208,15 @@ def full_comparison(bench, cell_seconds) -> list[str]:
         text, grader_seconds = grader_cells.get(index, (plain_text.get(index, ""), 0.0))
         plain_seconds = statistics.median(plain_cells.get(index, [0.0]))
         if max(grader_seconds, plain_seconds) >= 0.3:
-            rows.append([str(index), f"`{text}`", f"{plain_seconds:.2f}", f"{grader_seconds:.2f}", f"{grader_seconds - plain_seconds:+.2f}"])
+            rows.append(
+                [
+                    str(index),
+                    f"`{text}`",
+                    f"{plain_seconds:.2f}",
+                    f"{grader_seconds:.2f}",
+                    f"{grader_seconds - plain_seconds:+.2f}",
+                ]
+            )
     grader_sum = sum(seconds for _, seconds in grader_cells.values())
     plain_sum = statistics.median(sum(s for _, _, s in run) for run in plain_runs) - data_cell
     plain_wall = median(bench.arms["plain-full-seed"])

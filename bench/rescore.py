@@ -31,7 +31,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (a second call reuses the gradebook)")
+    parser.add_argument(
+        "--keep", type=Path, help="work in this folder and keep it (a second call reuses the gradebook)"
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="grader-rescore-"))
     out = work / "out"

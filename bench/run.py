@@ -47,8 +47,18 @@ if str(ROOT) not in sys.path:
 
 from bench import profile_report, workloads  # noqa: E402
 from bench.measure import CommandFailed, Sample, run_measured  # noqa: E402
-from bench.results import Row, Section, console, console_table, megabytes, median, others, spread  # noqa: E402
-from bench.results import samples_markdown, summary_markdown  # noqa: E402
+from bench.results import (  # noqa: E402  # noqa: E402
+    Row,
+    Section,
+    console,
+    console_table,
+    median,
+    megabytes,
+    others,
+    samples_markdown,
+    spread,
+    summary_markdown,
+)
 
 BIN = Path(sys.executable).parent
 GRADER = str(BIN / "grader")
@@ -115,11 +125,20 @@ class Bench:
         """One run of a single-notebook arm (see ``ARMS``)."""
         notebook_kind, how = ARMS[key]
         index = len(self.arms.setdefault(key, []))
-        notebook = {"seed": self.workload.seed, "floor": self.workload.floor, "empty": self.workload.empty}[notebook_kind]
+        notebook = {"seed": self.workload.seed, "floor": self.workload.floor, "empty": self.workload.empty}[
+            notebook_kind
+        ]
         if how == "plain":
             plain = self.workload.plain if notebook_kind == "seed" else notebook
             output = plain.parent / f"{key}-{index}.ipynb"
-            command = [JUPYTER, "execute", "--allow-errors", "--kernel_name=python3", f"--output={output.stem}", str(plain)]
+            command = [
+                JUPYTER,
+                "execute",
+                "--allow-errors",
+                "--kernel_name=python3",
+                f"--output={output.stem}",
+                str(plain),
+            ]
             sample = self.measure(key, command, cwd=plain.parent)
         else:
             output = self.work / "runs" / f"{key}-{index}"
@@ -274,8 +293,12 @@ def bench_overhead(bench: Bench) -> Section:
 def cpu_note(a_name: str, a: list[Sample], b_name: str, b: list[Sample]) -> str:
     """CPU time moves less than wall time when other processes compete for the cores: a second opinion."""
     ca, cb = statistics.median(s.cpu for s in a), statistics.median(s.cpu for s in b)
-    return (f"CPU time of the whole process tree (medians; less sensitive to other load than wall time): "
-            f"{a_name} {ca:.1f} s, {b_name} {cb:.1f} s, ratio {ca / cb:.3f}x." if cb else "")
+    return (
+        f"CPU time of the whole process tree (medians; less sensitive to other load than wall time): "
+        f"{a_name} {ca:.1f} s, {b_name} {cb:.1f} s, ratio {ca / cb:.3f}x."
+        if cb
+        else ""
+    )
 
 
 def bench_budget(bench: Bench) -> Section:
@@ -371,7 +394,13 @@ def bench_verification(bench: Bench) -> Section:
     if bench.workload.toy:
         section.skipped = "needs TensorFlow (not measured with --toy)"
         return section
-    command = [sys.executable, str(ROOT / "bench" / "verification.py"), "--json", "--runs", str(max(3, bench.settings.repeats))]
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "verification.py"),
+        "--json",
+        "--runs",
+        str(max(3, bench.settings.repeats)),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT)
     if done.returncode != 0:
         raise CommandFailed(f"{shlex.join(command)}: {done.stderr[-2000:]}")
@@ -380,7 +409,9 @@ def bench_verification(bench: Bench) -> Section:
     section.rows.append(Row(f"6. added per notebook: models saved in the kernel + verified outside ({result['runs']} runs)",
                             f"{added:.2f} s", f"notebook {result['notebook_median']:.1f} s", f"{added / result['notebook_median']:.0%}",
                             "< 2 s", added < 2.0))  # fmt: skip
-    section.rows.append(Row("6. the verifier's start (Keras import), once per grader process", f"{result['verifier_start']:.1f} s"))
+    section.rows.append(
+        Row("6. the verifier's start (Keras import), once per grader process", f"{result['verifier_start']:.1f} s")
+    )
     section.commands.append(shown(command, bench))
     section.notes.append(
         f"Split: the probe's final report (which now saves {result['models_verified']} models as .keras files) "
@@ -412,15 +443,23 @@ def bench_batch(bench: Bench) -> Section:
     for jobs in counts:
         peak = max(s.peak_rss for s in runs[jobs])
         wall = median(runs[jobs])
-        speed = f"{median(runs[1]) / wall:.2f}x vs --jobs 1" if jobs == 2 and runs[1] else f"{wall / len(files):.1f} s/notebook"
+        speed = (
+            f"{median(runs[1]) / wall:.2f}x vs --jobs 1"
+            if jobs == 2 and runs[1]
+            else f"{wall / len(files):.1f} s/notebook"
+        )
         section.rows.append(Row(f"3. batch of {len(files)}, fast, --jobs {jobs}", f"{spread(runs[jobs])}, peak {megabytes(peak)}",
                                 "—", speed, f"< {limit:.0f} s", wall < limit))  # fmt: skip
-        section.commands.append(shown(bench.grade_command(folder, bench.work / f"batch/jobs{jobs}-R", "fast", jobs), bench))
+        section.commands.append(
+            shown(bench.grade_command(folder, bench.work / f"batch/jobs{jobs}-R", "fast", jobs), bench)
+        )
     statuses: dict[str, int] = {}
     for record in records[2]:
         status = record["status"] if record["status"] == "error" else (record.get("execution") or {}).get("status", "?")
         statuses[status] = statuses.get(status, 0) + 1
-    same = [r["score"] for r in records[1]] == [r["score"] for r in records[2]] if 1 in records else "not compared (--toy)"
+    same = (
+        [r["score"] for r in records[1]] == [r["score"] for r in records[2]] if 1 in records else "not compared (--toy)"
+    )
     ran = sum(1 for r in records[2] if (r.get("execution") or {}).get("status") not in (None, "not_run"))
     section.notes += [
         f"{len(files)} submissions copied from {len(bench.workload.batch_sources)} sources ({', '.join(p.name for p in bench.workload.batch_sources)}), "
@@ -431,10 +470,14 @@ def bench_batch(bench: Bench) -> Section:
         f"--jobs 1 and --jobs 2: {same}.",
         "Peak memory: the largest sum of resident memory (RSS) over the whole process tree (grader + kernels + "
         "their helpers), sampled every 0.2 s; a page shared by several processes counts in each of them, so it errs high.",
-        "Median load from other processes: " + ", ".join(f"--jobs {j} {others(runs[j]):.2f} cores" for j in counts) + ".",
+        "Median load from other processes: "
+        + ", ".join(f"--jobs {j} {others(runs[j]):.2f} cores" for j in counts)
+        + ".",
     ]
     if settings.batch_size != 40:
-        section.notes.append(f"Batch of {len(files)} instead of 40 (--quick or --batch); the target is scaled to {limit:.0f} s.")
+        section.notes.append(
+            f"Batch of {len(files)} instead of 40 (--quick or --batch); the target is scaled to {limit:.0f} s."
+        )
     return section
 
 
@@ -505,7 +548,9 @@ def bench_cached(bench: Bench) -> Section:
     # rescore after a rubric edit does not do (the runs did not change). Measured apart, not as the figure.
     first = bench.measure(f"rescore-{total}-first", command)
     toy = bench.settings.toy
-    many_runs = [first] if toy else [bench.measure(f"rescore-{total}", command) for _ in range(bench.settings.cheap_runs)]
+    many_runs = (
+        [first] if toy else [bench.measure(f"rescore-{total}", command) for _ in range(bench.settings.cheap_runs)]
+    )
     big = total >= 1000  # the target (5 s) is for 1,000 submissions; smaller runs are dominated by start-up
     section.rows.append(Row(f"5. `grader rescore`, {total} stored submissions", spread(many_runs), "—",
                             f"{1000 * median(many_runs) / total:.1f} ms each", "< 5 s" if big else "(< 5 s for 1,000)",
@@ -514,10 +559,13 @@ def bench_cached(bench: Bench) -> Section:
         f"The {total}-submission gradebook is the batch's plus {copies} copies of one stored run (bench/batch.py's "
         "`copy_one_run`: each its own submission, run and grade rows). Each rescore re-scores every stored submission "
         "and rewrites the reports and grades.json"
-        + ("." if toy else
-           f"; the figure is of the rescores after the first. The first rescore of the copied gradebook took "
-           f"{first.wall:.1f} s: it also rendered the {copies} executed-notebook pages the copies did not have yet, "
-           "which a rescore after a rubric edit does not redo.")
+        + (
+            "."
+            if toy
+            else f"; the figure is of the rescores after the first. The first rescore of the copied gradebook took "
+            f"{first.wall:.1f} s: it also rendered the {copies} executed-notebook pages the copies did not have yet, "
+            "which a rescore after a rubric edit does not redo."
+        )
     )
     return section
 
@@ -570,8 +618,12 @@ def machine() -> dict[str, str]:
     except (ValueError, OSError):
         memory = "?"
     try:
-        commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "grader"], capture_output=True, text=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "grader"], capture_output=True, text=True
+        ).stdout.strip()
         commit += " (grader/ has uncommitted changes)" if dirty else ""
     except OSError:
         commit = "?"
@@ -598,16 +650,23 @@ def write_document(path: Path, bench: Bench, sections: list[Section], started: d
         "## Machine and load",
         "",
         f"- {info['nproc']} cores ({info['affinity']} usable by the benchmark"
-        + (f", commands pinned with `taskset -c {settings.cpus}`" if settings.cpus else ", no pinning") + f"), {info['cpu']}, {info['memory']} RAM",
+        + (f", commands pinned with `taskset -c {settings.cpus}`" if settings.cpus else ", no pinning")
+        + f"), {info['cpu']}, {info['memory']} RAM",
         f"- load average (1, 5, 15 min) at the start {started['load']}, at the end {ended['load']}; other people's tests "
         "ran on this machine at the same time. Each run's own record (below) gives the cores other processes kept busy "
         "while it ran: /proc/stat busy time minus the measured process tree's CPU time.",
         "- " + ", ".join(f"{k} {v}" for k, v in versions().items()),
         f"- commit {info['commit']}; grader code hash {started['code']} at the start, {ended['code']} at the end"
-        + (" (**the grader's code changed during the run**: other people were editing it; runs before and after "
-           "the change measured different code)" if started["code"] != ended["code"] else " (unchanged)"),
+        + (
+            " (**the grader's code changed during the run**: other people were editing it; runs before and after "
+            "the change measured different code)"
+            if started["code"] != ended["code"]
+            else " (unchanged)"
+        ),
         f"- repeats {settings.repeats} (floors {settings.repeats * settings.cheap_runs}), batch {settings.batch_size} "
-        f"× {settings.batch_repeats}" + ("; --quick" if settings.quick else "") + ("; --toy (not a measurement)" if settings.toy else ""),
+        f"× {settings.batch_repeats}"
+        + ("; --quick" if settings.quick else "")
+        + ("; --toy (not a measurement)" if settings.toy else ""),
         f"- environment: PYTHONDONTWRITEBYTECODE={os.environ.get('PYTHONDONTWRITEBYTECODE', '(unset)')} (the grader's own "
         "modules are compiled at every start when their .pyc files are missing)",
         "",
@@ -653,19 +712,27 @@ def write_document(path: Path, bench: Bench, sections: list[Section], started: d
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="one run of each, a batch of 10: a smoke run")
     parser.add_argument("--repeats", type=int, help="rounds of each single-notebook comparison (default 3; --quick 1)")
     parser.add_argument("--only", help="benchmarks to run, e.g. 1,2 (default: all six)")
     parser.add_argument("--batch", type=int, help="submissions in the batch (default 40; --quick 10)")
     parser.add_argument("--batch-repeats", type=int, default=1, help="runs of each batch (default 1)")
-    parser.add_argument("--rescore", type=int, help="stored submissions for the big rescore (default 1000; --quick 200)")
+    parser.add_argument(
+        "--rescore", type=int, help="stored submissions for the big rescore (default 1000; --quick 200)"
+    )
     parser.add_argument("--cpus", help="run every measured command under taskset -c CPUS (default: no pinning)")
     parser.add_argument("--no-profile", action="store_true", help="skip the fast-mode profile")
     parser.add_argument("--work", type=Path, help="work folder, kept afterwards (default: a temporary one, removed)")
-    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md", help="where to write the document")
+    parser.add_argument(
+        "--doc", type=Path, default=ROOT / "docs" / "performance.md", help="where to write the document"
+    )
     parser.add_argument("--no-doc", action="store_true", help="print the table only")
-    parser.add_argument("--toy", action="store_true", help="trivial notebooks, no TensorFlow: the smoke test's configuration")
+    parser.add_argument(
+        "--toy", action="store_true", help="trivial notebooks, no TensorFlow: the smoke test's configuration"
+    )
     return parser.parse_args(argv)
 
 
@@ -714,7 +781,14 @@ def main(argv: list[str] | None = None) -> int:
         if workload.empty is None:  # --toy: its floor has no TensorFlow already
             arms = [key for key in arms if ARMS[key][0] != "empty"]
         bench.run_arms(arms)
-        builders = {1: bench_overhead, 2: bench_budget, 3: bench_batch, 4: bench_fixed, 5: bench_cached, 6: bench_verification}
+        builders = {
+            1: bench_overhead,
+            2: bench_budget,
+            3: bench_batch,
+            4: bench_fixed,
+            5: bench_cached,
+            6: bench_verification,
+        }
         for number in selected:
             if number in (1, 2) and not real_ok:
                 sections.append(Section(number, TITLES[number], skipped=needs_shared))
@@ -725,8 +799,11 @@ def main(argv: list[str] | None = None) -> int:
     except CommandFailed as exc:
         say(f"[bold red]a measured command failed:[/] {exc}\n(the work folder {work} is kept)")
         return 1
-    ended = {"seconds": time.monotonic() - clock, "load": ", ".join(f"{v:.2f}" for v in os.getloadavg()),
-             "code": package_version()}
+    ended = {
+        "seconds": time.monotonic() - clock,
+        "load": ", ".join(f"{v:.2f}" for v in os.getloadavg()),
+        "code": package_version(),
+    }
     sections.sort(key=lambda s: s.number)
     title = f"Grader performance ({os.cpu_count()} cores; load {started['load']} → {ended['load']})"
     from rich.console import Console

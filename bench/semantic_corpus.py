@@ -62,7 +62,9 @@ def main() -> None:
         labels = list(csv.DictReader(handle, delimiter="\t"))
     notebooks = {row["file"] for row in labels}
     evidence = {
-        name: gather_evidence(nbformat.read(CORPUS / "regularization" / name, as_version=4), assignment.rubric, assignment.template_lines)
+        name: gather_evidence(
+            nbformat.read(CORPUS / "regularization" / name, as_version=4), assignment.rubric, assignment.template_lines
+        )
         for name in sorted(notebooks)
     }
     others = [
@@ -94,7 +96,8 @@ def main() -> None:
             by_meaning += sum(1 for c in grade.concepts if c.found and c.similarity is not None)
         written = sum(q.points for q in rubric.questions)
         other_share = max(
-            sum(score_answer(q, found.answers.get(q.id), scorer).score for q in rubric.questions) / written for found in others
+            sum(score_answer(q, found.answers.get(q.id), scorer).score for q in rubric.questions) / written
+            for found in others
         )
         pearson = np.corrcoef(ratios, quality)[0, 1]
         spearman = np.corrcoef(ranks(ratios), ranks(quality))[0, 1]

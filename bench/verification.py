@@ -68,7 +68,9 @@ def measure(runs: int) -> dict:
         started = time.monotonic()
         execution = run_notebook(notebook, datasets=assignment.datasets, limits=assignment.limits, mode="fast")
         walls.append(time.monotonic() - started)
-        verified.append(sum(1 for m in (execution.facts.verification.models if execution.facts.verification else []) if m.loaded))
+        verified.append(
+            sum(1 for m in (execution.facts.verification.models if execution.facts.verification else []) if m.loaded)
+        )
     warm, measured = timings.runs[0], timings.runs[1:]
     verify = [t.get("verify", 0.0) for t in measured]
     report = [t.get("report", 0.0) for t in measured]

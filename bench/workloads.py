@@ -25,7 +25,7 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python
 
 # The first cell of the plain twin: the same file behind keras.datasets.mnist.load_data() that the
 # grader's probe serves (the grader stages the file and patches keras.src.datasets.mnist).
-PLAIN_DATA_CELL = '''# benchmark: serve keras.datasets.mnist.load_data() from the same npz file the grader serves
+PLAIN_DATA_CELL = """# benchmark: serve keras.datasets.mnist.load_data() from the same npz file the grader serves
 import sys as _sys
 import numpy as _np
 import tensorflow as _tf
@@ -36,7 +36,7 @@ _tf.keras.datasets.mnist  # resolves the lazily loaded tf.keras alias
 for _name, _module in list(_sys.modules.items()):
     if _name.startswith(("keras", "tensorflow")) and _name.endswith("mnist") and hasattr(_module, "load_data"):
         _module.load_data = _bench_load_data
-'''
+"""
 
 FLOOR_SOURCE = "import tensorflow as tf\nfrom tensorflow import keras"
 EMPTY_SOURCE = "print('hello')"
@@ -151,11 +151,14 @@ def build(work: Path, toy: bool, shared: bool = True) -> Workload:
     floor = single_cell_notebook(FLOOR_SOURCE, notebooks / "floor.ipynb")
     empty = single_cell_notebook(EMPTY_SOURCE, notebooks / "empty.ipynb")
     if not shared:
-        return Workload(toy=False, seed=None, plain=None, floor=floor, empty=empty, data=None,
-                        batch_sources=batch_sources(False))
+        return Workload(
+            toy=False, seed=None, plain=None, floor=floor, empty=empty, data=None, batch_sources=batch_sources(False)
+        )
     data = make_full_mnist(work / "data" / "mnist-full.npz")
     seed = notebooks / "seed.ipynb"
     seed.parent.mkdir(parents=True, exist_ok=True)
     seed.write_bytes(SEED.read_bytes())
     plain = plain_twin(seed, notebooks / "plain" / "seed.ipynb", data)
-    return Workload(toy=False, seed=seed, plain=plain, floor=floor, empty=empty, data=data, batch_sources=batch_sources(True))
+    return Workload(
+        toy=False, seed=seed, plain=plain, floor=floor, empty=empty, data=data, batch_sources=batch_sources(True)
+    )

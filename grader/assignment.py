@@ -90,9 +90,13 @@ def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "
     try:
         config = AssignmentFile.model_validate(raw)
     except ValidationError as exc:
-        raise AssignmentError(format_validation_error(str(config_path), exc).replace("rubric is", "assignment is")) from None
+        raise AssignmentError(
+            format_validation_error(str(config_path), exc).replace("rubric is", "assignment is")
+        ) from None
     if "sandbox" in (raw.get("execution") or {}):
-        raise AssignmentError(f"{config_path}: execution.sandbox: write the sandbox limits in their own `sandbox:` section")
+        raise AssignmentError(
+            f"{config_path}: execution.sandbox: write the sandbox limits in their own `sandbox:` section"
+        )
 
     rubric_path = (folder / config.rubric).resolve()
     public_path = (folder / config.public_rubric).resolve() if config.public_rubric else None
@@ -149,9 +153,13 @@ def _files(config_path: Path, folder: Path, listed: list[str]) -> tuple[Path, ..
     for index, relative in enumerate(listed):
         path = (folder / relative).resolve()
         if not path.is_file():
-            raise AssignmentError(f"{config_path}: files[{index}]: file {path} not found (paths are relative to {folder})")
+            raise AssignmentError(
+                f"{config_path}: files[{index}]: file {path} not found (paths are relative to {folder})"
+            )
         if path.name in names:
-            raise AssignmentError(f"{config_path}: files[{index}]: {relative} has the same file name as {names[path.name]}")
+            raise AssignmentError(
+                f"{config_path}: files[{index}]: {relative} has the same file name as {names[path.name]}"
+            )
         names[path.name] = relative
         paths.append(path)
     return tuple(paths)

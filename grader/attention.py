@@ -42,7 +42,9 @@ def attention(
     reasons: list[str] = []
     severity = 0
     if record.get("status") != "graded":
-        reasons.append(record.get("error") or "the submission could not be read")  # the badge or column says "not graded"
+        reasons.append(
+            record.get("error") or "the submission could not be read"
+        )  # the badge or column says "not graded"
         severity += 100
     if TOTAL in manual:
         reasons.append(f"settled: total {manual[TOTAL].note()}")
@@ -99,6 +101,7 @@ def _grouped_question_flags(questions: list[dict]) -> list[str]:
 
 def worst_first(items: Iterable[Attention | None]) -> list[Attention]:
     found = [item for item in items if item is not None]
+
     def share(item: Attention) -> float:
         return (item.score or 0) / item.max_score if item.max_score else 0.0
 

@@ -123,7 +123,14 @@ class PythonCheck(CheckSpec):
     params: PythonParams
 
 
-CHECK_SPECS = (TrainedModelWithLayers, TrainedModelWithoutLayers, EvaluatedOnHeldOutData, ResultsReported, ComparedVariants, PythonCheck)
+CHECK_SPECS = (
+    TrainedModelWithLayers,
+    TrainedModelWithoutLayers,
+    EvaluatedOnHeldOutData,
+    ResultsReported,
+    ComparedVariants,
+    PythonCheck,
+)
 Check = Annotated[Union[CHECK_SPECS], Field(discriminator="kind")]
 CHECK_KINDS = tuple(spec.model_fields["kind"].annotation.__args__[0] for spec in CHECK_SPECS)
 
@@ -135,5 +142,7 @@ def check_references_are_earlier(checks: list) -> None:
         for param, reference in check.references():
             if reference not in seen:
                 where = "a later check" if any(c.id == reference for c in checks) else "no check"
-                raise ValueError(f"checks[{index}].params.{param}: {reference!r} names {where}; name a check above this one")
+                raise ValueError(
+                    f"checks[{index}].params.{param}: {reference!r} names {where}; name a check above this one"
+                )
         seen.add(check.id)

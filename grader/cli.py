@@ -17,16 +17,16 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.assignment import AssignmentError, load_assignment
-from grader.export.grades_json import grade_record
-from grader.export.gradescope import run_in_gradescope
-from grader.execute.kernels import missing_kernel
-from grader.export.write import ExportError, ExportOptions, export_grades
-from grader.ingest.files import InputError, read_intake
-from grader.ingest.roster import read_roster
-from grader.ingest.notebooks import read_submission
-from grader.pipeline import RunOptions, grade_submission
 from grader.authoring.draft import DraftError, draft_rubric, read_questions
 from grader.authoring.lint import lint_rubric
+from grader.execute.kernels import missing_kernel
+from grader.export.grades_json import grade_record
+from grader.export.gradescope import run_in_gradescope
+from grader.export.write import ExportError, ExportOptions, export_grades
+from grader.ingest.files import InputError, read_intake
+from grader.ingest.notebooks import read_submission
+from grader.ingest.roster import read_roster
+from grader.pipeline import RunOptions, grade_submission
 from grader.rubric import RubricError, load_rubric, parse_rubric, publish
 from grader.score.semantic import SemanticUnavailable
 from grader.words import count
@@ -55,7 +55,8 @@ def _warn_readable(task, submissions, out: Path) -> None:
         shown = ", ".join(map(str, exposed[:3])) + (f" and {len(exposed) - 3} more" if len(exposed) > 3 else "")
         console.print(
             f"[yellow]warning:[/] a student's kernel could read {shown}: the sandbox cannot hide files others may read"
-            " (chmod o-rwx the assignment, submissions and output folders)", highlight=False
+            " (chmod o-rwx the assignment, submissions and output folders)",
+            highlight=False,
         )
 
 
@@ -78,13 +79,17 @@ def grade(
     paths: Annotated[list[Path], typer.Argument(help="Notebooks, folders of notebooks, or LMS .zip downloads.")],
     assignment: Annotated[Path, typer.Option(help="The assignment folder (holds assignment.yaml).")],
     out: Annotated[Path, typer.Option(help="Where grades.json, index.html, reports/ and gradebook.sqlite go.")],
-    budget: Annotated[Optional[str], typer.Option(help="Execution budget: full or fast (default: the assignment's).")] = None,
+    budget: Annotated[
+        Optional[str], typer.Option(help="Execution budget: full or fast (default: the assignment's).")
+    ] = None,
     data: Annotated[Optional[list[str]], typer.Option(help="Replace a dataset for this run: NAME=FILE.")] = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Do not execute; grade the saved notebooks.")] = False,
     audience: Annotated[str, typer.Option(help="Reports for the instructor or the student.")] = "instructor",
     roster: Annotated[Optional[Path], typer.Option(help="Canvas gradebook export or an id,name,email CSV.")] = None,
     jobs: Annotated[Optional[int], typer.Option(min=1, help="Notebooks run at once (default: half the cores).")] = None,
-    scheduler: Annotated[Optional[str], typer.Option(help="Run the notebooks on a dask.distributed cluster: tcp://HOST:PORT.")] = None,
+    scheduler: Annotated[
+        Optional[str], typer.Option(help="Run the notebooks on a dask.distributed cluster: tcp://HOST:PORT.")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="Print only errors.")] = False,
 ) -> None:
     """Run and grade submissions; write grades.json, reports, a class overview and the gradebook.
@@ -153,7 +158,9 @@ def grade(
         Console().print(summary_table(batch, "Grades"))
         where = scheduler or f"{kernels} at a time"
         Console().print(summary_line(result, total, where), highlight=False)
-        Console().print(f"Wrote {out / 'grades.json'}, {out / 'index.html'} and {count(total, 'report')} in {out / 'reports'}")
+        Console().print(
+            f"Wrote {out / 'grades.json'}, {out / 'index.html'} and {count(total, 'report')} in {out / 'reports'}"
+        )
 
 
 def _open_graded(out: Path, assignment: Optional[Path]):
@@ -176,7 +183,9 @@ def _open_graded(out: Path, assignment: Optional[Path]):
 @app.command()
 def rescore(
     out: Annotated[Path, typer.Option(help="The folder `grader grade` wrote (holds gradebook.sqlite).")],
-    assignment: Annotated[Optional[Path], typer.Option(help="The assignment folder; by default the one graded into OUT.")] = None,
+    assignment: Annotated[
+        Optional[Path], typer.Option(help="The assignment folder; by default the one graded into OUT.")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="Print only errors.")] = False,
 ) -> None:
     """Score every stored submission again under the current rubric (no kernel); rewrite grades.json and reports."""
@@ -192,7 +201,9 @@ def rescore(
     refresh_exports(out, task.rubric)
     if not quiet:
         Console().print(summary_table(grades, "Grades (rescored)"))
-        Console().print(f"Rescored {count(len(grades), 'submission')} in {time.monotonic() - started:.1f} s; wrote {out / 'grades.json'}")
+        Console().print(
+            f"Rescored {count(len(grades), 'submission')} in {time.monotonic() - started:.1f} s; wrote {out / 'grades.json'}"
+        )
 
 
 @app.command()
@@ -203,7 +214,9 @@ def override(
     out: Annotated[Path, typer.Option(help="The folder `grader grade` wrote (holds gradebook.sqlite).")],
     comment: Annotated[str, typer.Option(help="Why: shown in the report and kept in the gradebook.")] = "",
     by: Annotated[Optional[str], typer.Option(help="Who grades (default: your user name).")] = None,
-    assignment: Annotated[Optional[Path], typer.Option(help="The assignment folder; by default the one graded into OUT.")] = None,
+    assignment: Annotated[
+        Optional[Path], typer.Option(help="The assignment folder; by default the one graded into OUT.")
+    ] = None,
 ) -> None:
     """Give a manual grade for one question or check (or the total); it survives rescoring and re-grading."""
     from grader.batch import publish
@@ -277,7 +290,10 @@ def refresh_exports(out: Path, rubric) -> None:
     for item in refresh(out, rubric):
         if item.problem:
             files = ", ".join(map(str, item.paths)) or item.format
-            console.print(f"[yellow]warning:[/] {files}: stale, older than the grades; not made again: {item.problem}", highlight=False)
+            console.print(
+                f"[yellow]warning:[/] {files}: stale, older than the grades; not made again: {item.problem}",
+                highlight=False,
+            )
         else:
             console.print(f"refreshed {', '.join(map(str, item.paths))}", highlight=False)
 
@@ -319,7 +335,9 @@ def doctor(
         for column in ("what", "notebooks", "fix"):
             table.add_column(column, overflow="fold")
         for finding in rows:
-            names = ", ".join(finding.students[:3]) + (f" and {len(finding.students) - 3} more" if len(finding.students) > 3 else "")
+            names = ", ".join(finding.students[:3]) + (
+                f" and {len(finding.students) - 3} more" if len(finding.students) > 3 else ""
+            )
             table.add_row(Text(finding.item), Text(f"{len(finding.students)}: {names}"), Text(finding.fix))
         out.print(table)
     if pip_names(findings):
@@ -345,20 +363,32 @@ def recalled_assignment(out: Path) -> Path:
 def export(
     out: Annotated[Path, typer.Option(help="The folder `grader grade` wrote (holds grades.json).")],
     format: Annotated[str, typer.Option("--format", help="canvas, moodle, blackboard, gradescope, csv or json.")],
-    assignment: Annotated[Optional[Path], typer.Option(help="The assignment folder; by default the one graded into OUT.")] = None,
+    assignment: Annotated[
+        Optional[Path], typer.Option(help="The assignment folder; by default the one graded into OUT.")
+    ] = None,
     assignment_id: Annotated[Optional[str], typer.Option(help="Canvas assignment id / Blackboard column id.")] = None,
     title: Annotated[Optional[str], typer.Option(help="Grade column name (default: the assignment's title).")] = None,
     moodle_id: Annotated[str, typer.Option(help="Moodle identifier column: email or idnumber.")] = "email",
     delimiter: Annotated[str, typer.Option(help="Blackboard file: comma (.csv) or tab (.txt).")] = "comma",
-    errors: Annotated[str, typer.Option(help="Score for submissions that could not be graded: blank or zero.")] = "blank",
-    leave_out: Annotated[bool, typer.Option("--leave-out", help="Moodle: write the file even if graded students lack the identifier (grade them by hand).")] = False,
+    errors: Annotated[
+        str, typer.Option(help="Score for submissions that could not be graded: blank or zero.")
+    ] = "blank",
+    leave_out: Annotated[
+        bool,
+        typer.Option(
+            "--leave-out",
+            help="Moodle: write the file even if graded students lack the identifier (grade them by hand).",
+        ),
+    ] = False,
 ) -> None:
     """Write the grades in a format an LMS imports as it is, under OUT/exports/.
 
     The file is made again by `grader rescore`, `grader override` and `grader grade` into the same OUT.
     """
     if not (out / "grades.json").is_file():
-        _fail(f"{out}: no grades here (no grades.json); run `grader grade ... --out {out}` first, or give the folder it wrote")
+        _fail(
+            f"{out}: no grades here (no grades.json); run `grader grade ... --out {out}` first, or give the folder it wrote"
+        )
     try:
         folder = assignment or recalled_assignment(out)
         rubric = load_assignment(folder).rubric
@@ -375,8 +405,12 @@ def export(
 @app.command("gradescope-run")
 def gradescope_run(
     assignment: Annotated[Path, typer.Option(help="The assignment folder inside the autograder image.")],
-    submission: Annotated[Path, typer.Option(help="Where Gradescope puts the upload.")] = Path("/autograder/submission"),
-    results: Annotated[Path, typer.Option(help="Where Gradescope reads results.json.")] = Path("/autograder/results/results.json"),
+    submission: Annotated[Path, typer.Option(help="Where Gradescope puts the upload.")] = Path(
+        "/autograder/submission"
+    ),
+    results: Annotated[Path, typer.Option(help="Where Gradescope reads results.json.")] = Path(
+        "/autograder/results/results.json"
+    ),
     budget: Annotated[str, typer.Option(help="Execution budget: full or fast.")] = "full",
 ) -> None:
     """Be Gradescope's autograder: grade the uploaded notebook and write results.json."""
@@ -394,10 +428,19 @@ def gradescope_run(
 @app.command("check")
 def check_command(
     notebook: Annotated[Path, typer.Argument(help="Your saved notebook.")],
-    assignment: Annotated[Optional[Path], typer.Option(help="The assignment folder (default: beside or above the notebook, or named by a grader.yaml there).")] = None,
-    question: Annotated[Optional[str], typer.Option(help="Check one question only, e.g. q3 (at once, no kernel for a written answer).")] = None,
+    assignment: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="The assignment folder (default: beside or above the notebook, or named by a grader.yaml there)."
+        ),
+    ] = None,
+    question: Annotated[
+        Optional[str], typer.Option(help="Check one question only, e.g. q3 (at once, no kernel for a written answer).")
+    ] = None,
     budget: Annotated[str, typer.Option(help="fast (seconds) or full (as long as your training takes).")] = "fast",
-    report: Annotated[Optional[Path], typer.Option(help="Where to write the HTML feedback (the whole notebook's check).")] = None,
+    report: Annotated[
+        Optional[Path], typer.Option(help="Where to write the HTML feedback (the whole notebook's check).")
+    ] = None,
     open_report: Annotated[bool, typer.Option("--open", help="Open the feedback in a browser.")] = False,
 ) -> None:
     """Check your notebook before you submit: the grader's verdicts, without the answer key."""
@@ -450,7 +493,10 @@ def _progress(title: str):
 
 SemanticOption = Annotated[
     Optional[bool],
-    typer.Option("--semantic/--keywords-only", help="Match by meaning too (needs the semantic extra); default: as the rubric says."),
+    typer.Option(
+        "--semantic/--keywords-only",
+        help="Match by meaning too (needs the semantic extra); default: as the rubric says.",
+    ),
 ]
 
 
@@ -521,8 +567,10 @@ def rubric_lint(
     findings = lint_rubric(rubric)
     for finding in findings:
         print(f"{file}: {finding.where}: {finding.message}")
-    print(f"{file}: {'OK' if not findings else count(len(findings), 'warning')} "
-          f"({count(len(rubric.questions), 'question')}, {count(len(rubric.checks), 'check')}, {count(rubric.max_score, 'point')})")
+    print(
+        f"{file}: {'OK' if not findings else count(len(findings), 'warning')} "
+        f"({count(len(rubric.questions), 'question')}, {count(len(rubric.checks), 'check')}, {count(rubric.max_score, 'point')})"
+    )
     if findings and strict:
         raise typer.Exit(1)
 
@@ -532,7 +580,9 @@ def rubric_try(
     rubric: Annotated[Path, typer.Argument(help="The rubric YAML file.")],
     notebooks: Annotated[list[Path], typer.Argument(help="A few saved notebooks (not run).")],
     out: Annotated[Path, typer.Option(help="Where to write the page.")] = Path("rubric-try.html"),
-    template: Annotated[Optional[Path], typer.Option(help="The template notebook: its text is never taken for an answer.")] = None,
+    template: Annotated[
+        Optional[Path], typer.Option(help="The template notebook: its text is never taken for an answer.")
+    ] = None,
     semantic: SemanticOption = None,
 ) -> None:
     """Score a few notebooks without running them; per concept, the sentence that matched or the nearest miss."""
@@ -570,19 +620,28 @@ def rubric_draft(
     questions: Annotated[
         Optional[Path], typer.Option(help="CSV with question_id,prompt,reference[,points,part,number].")
     ] = None,
-    solution: Annotated[Optional[Path], typer.Option(help="The solution notebook (with --template): references from its answers.")] = None,
-    template: Annotated[Optional[Path], typer.Option(help="The template notebook students get: its numbered questions.")] = None,
+    solution: Annotated[
+        Optional[Path], typer.Option(help="The solution notebook (with --template): references from its answers.")
+    ] = None,
+    template: Annotated[
+        Optional[Path], typer.Option(help="The template notebook students get: its numbered questions.")
+    ] = None,
     points: Annotated[float, typer.Option(help="Points per question drafted from notebooks.")] = 10.0,
     title: Annotated[str, typer.Option(help="The rubric's title.")] = "Draft rubric",
     semantic: Annotated[
         Optional[bool],
-        typer.Option("--semantic/--keywords-only", help="Group synonyms and add a reference share (needs the semantic extra); default: when installed."),
+        typer.Option(
+            "--semantic/--keywords-only",
+            help="Group synonyms and add a reference share (needs the semantic extra); default: when installed.",
+        ),
     ] = None,
 ) -> None:
     """Propose a rubric from reference answers (a CSV, or a solution notebook and its template): a draft to edit."""
     from grader.authoring.from_notebooks import questions_from_notebooks
 
-    if (questions is None) == (solution is None and template is None) or (questions is None and None in (solution, template)):
+    if (questions is None) == (solution is None and template is None) or (
+        questions is None and None in (solution, template)
+    ):
         _fail("give either --questions CSV, or both --solution and --template notebooks")
     try:
         if questions is not None:
@@ -597,7 +656,9 @@ def rubric_draft(
         out.write_text(draft.to_yaml(source), encoding="utf-8")
     except OSError as exc:
         _fail(f"{out}: cannot write the rubric: {exc.strerror or exc}")
-    print(f"Wrote {out} ({count(len(rows), 'question')}); check it with `grader rubric lint {out}` and `grader rubric try {out} NOTEBOOK`")
+    print(
+        f"Wrote {out} ({count(len(rows), 'question')}); check it with `grader rubric lint {out}` and `grader rubric try {out} NOTEBOOK`"
+    )
 
 
 def main() -> None:  # pragma: no cover

@@ -42,7 +42,13 @@ class Finding:
     students: tuple[str, ...]
 
     def record(self) -> dict:
-        return {"kind": self.kind, "item": self.item, "count": len(self.students), "notebooks": list(self.students), "fix": self.fix}
+        return {
+            "kind": self.kind,
+            "item": self.item,
+            "count": len(self.students),
+            "notebooks": list(self.students),
+            "fix": self.fix,
+        }
 
 
 @lru_cache(maxsize=None)
@@ -63,7 +69,9 @@ def diagnose(submissions: list[Submission], assignment: Assignment) -> list[Find
             continue
         for kind, item, fix in _problems(notebook_needs(submission.notebook), assignment):
             found.setdefault((kind, item), (fix, []))[1].append(submission.student)
-    findings = [Finding(kind, item, fix, tuple(dict.fromkeys(students))) for (kind, item), (fix, students) in found.items()]
+    findings = [
+        Finding(kind, item, fix, tuple(dict.fromkeys(students))) for (kind, item), (fix, students) in found.items()
+    ]
     return sorted(findings, key=lambda f: (KINDS.index(f.kind), -len(f.students), f.item))
 
 
@@ -77,26 +85,52 @@ def _problems(needs: Needs, assignment: Assignment):
         if name not in provided:
             yield "file", path, f"put {name} in {assignment.folder} and add it to assignment.yaml: `files: [{name}]`"
     for url in sorted(needs.urls):
-        yield "url", url, (
-            "the grader runs offline, so this download fails and the cells that use it are flagged for review; "
-            f"if you have the file, put {file_name(url.split('?')[0]) or 'it'} in the assignment folder under `files:`"
+        yield (
+            "url",
+            url,
+            (
+                "the grader runs offline, so this download fails and the cells that use it are flagged for review; "
+                f"if you have the file, put {file_name(url.split('?')[0]) or 'it'} in the assignment folder under `files:`"
+            ),
         )
     for loader in sorted(needs.loaders, key=str):
         dataset = SERVED_LOADERS.get((loader.library, loader.name))
         if dataset is None:
-            yield "loader", str(loader), "no offline copy: it cannot download when grading; the cells that use it are flagged for review"
+            yield (
+                "loader",
+                str(loader),
+                "no offline copy: it cannot download when grading; the cells that use it are flagged for review",
+            )
         elif assignment.datasets.get(dataset) is not None:
-            yield "loader", str(loader), f"served from your file {assignment.datasets[dataset].name} (datasets: in assignment.yaml)"
+            yield (
+                "loader",
+                str(loader),
+                f"served from your file {assignment.datasets[dataset].name} (datasets: in assignment.yaml)",
+            )
         else:
             yield "loader", str(loader), (f"served offline by the grader's stand-in (the real shapes, dtypes and classes); "
                                           f"for the real data: `datasets: {{{dataset}: FILE}}` in assignment.yaml")  # fmt: skip
     for api in sorted(needs.removed, key=lambda a: a.id):
         if api.translated:
-            yield "removed_api", api.what, f"{api.why}: the grader runs it as {api.fix} and notes it in the report (nothing to do)"
+            yield (
+                "removed_api",
+                api.what,
+                f"{api.why}: the grader runs it as {api.fix} and notes it in the report (nothing to do)",
+            )
         else:
-            yield "removed_api", api.what, f"{api.why}, no translation: the cells that use it fail and are flagged for review (today: {api.fix})"
+            yield (
+                "removed_api",
+                api.what,
+                f"{api.why}, no translation: the cells that use it fail and are flagged for review (today: {api.fix})",
+            )
 
 
 def pip_names(findings: list[Finding]) -> list[str]:
     """The packages to install for every failing import that installing fixes."""
-    return sorted({pip_name(f.item) for f in findings if f.kind == "import" and not hosted_only(f.item) and pip_name(f.item) not in CPU_BUILDS})
+    return sorted(
+        {
+            pip_name(f.item)
+            for f in findings
+            if f.kind == "import" and not hosted_only(f.item) and pip_name(f.item) not in CPU_BUILDS
+        }
+    )

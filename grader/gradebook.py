@@ -107,7 +107,9 @@ class GradebookError(ValueError):
 
 
 _SUBMISSION_COLUMNS = "id, student, source, sha256, received, identity, late, notes, error"
-_RUN_COLUMNS = "id, sha256, settings, status, mode, message, seconds, facts, cell_errors, skipped, notebook, sandbox, tampered"
+_RUN_COLUMNS = (
+    "id, sha256, settings, status, mode, message, seconds, facts, cell_errors, skipped, notebook, sandbox, tampered"
+)
 _GRADE_COLUMNS = "id, submission, run, rubric, graded, how, status, error, score, max_score, details"
 
 
@@ -128,7 +130,9 @@ def _submission_row(row: sqlite3.Row) -> StoredSubmission:
 
 
 def _run_row(row: sqlite3.Row) -> StoredRun:
-    payload = {key: row[key] for key in ("status", "mode", "message", "seconds", "facts", "cell_errors", "skipped", "sandbox")}
+    payload = {
+        key: row[key] for key in ("status", "mode", "message", "seconds", "facts", "cell_errors", "skipped", "sandbox")
+    }
     payload["tampered"] = bool(row["tampered"])
     return StoredRun(row["id"], row["sha256"], row["settings"], row["status"], row["notebook"], payload)
 
@@ -331,7 +335,9 @@ class Gradebook:
         submissions = self.current_submissions()
         grades = {
             row["submission"]: _grade_row(row)
-            for row in self.db.execute(f"{_CURRENT}SELECT {_GRADE_COLUMNS} FROM grades WHERE id IN (SELECT id FROM newest_grades)")
+            for row in self.db.execute(
+                f"{_CURRENT}SELECT {_GRADE_COLUMNS} FROM grades WHERE id IN (SELECT id FROM newest_grades)"
+            )
         }
         runs = {
             row["id"]: _run_row(row)
@@ -366,7 +372,9 @@ class Gradebook:
 
     # -- overrides
 
-    def add_override(self, student: str, sha256: str, target: str, score: float | None, by: str, comment: str) -> StoredOverride:
+    def add_override(
+        self, student: str, sha256: str, target: str, score: float | None, by: str, comment: str
+    ) -> StoredOverride:
         at = now()
         with self.transaction():
             cursor = self.db.execute(

@@ -37,7 +37,9 @@ class Override:
         return {"id": self.target, "score": self.score, "by": self.by, "at": self.at, "comment": self.comment}
 
 
-def overridden(scores: Mapping[str, float], total: float | None, given: Mapping[str, float]) -> tuple[dict[str, float], float | None]:
+def overridden(
+    scores: Mapping[str, float], total: float | None, given: Mapping[str, float]
+) -> tuple[dict[str, float], float | None]:
     """(the items' new scores, the new total) under the manual scores ``given`` by target; the
     items not given keep theirs. A total of None (never graded) starts from the items' sum."""
     changed = {item: float(given[item]) for item in scores if item in given}
@@ -61,7 +63,12 @@ def apply_overrides(grade: Grade, overrides: Iterable[Override]) -> Grade:
         for q in grade.questions
     )
     checks = tuple(
-        replace(c, score=changed[c.id], passed=changed[c.id] >= float(c.max_score), evidence=(by_target[c.id].note(), *c.evidence))
+        replace(
+            c,
+            score=changed[c.id],
+            passed=changed[c.id] >= float(c.max_score),
+            evidence=(by_target[c.id].note(), *c.evidence),
+        )
         if c.id in changed
         else c
         for c in grade.checks
@@ -70,7 +77,9 @@ def apply_overrides(grade: Grade, overrides: Iterable[Override]) -> Grade:
     if whole := by_target.get(TOTAL):
         status, error = "graded", None
         flags.append(f"total {whole.note()}")
-    return replace(grade, questions=questions, checks=checks, score=total, status=status, error=error, flags=tuple(flags))
+    return replace(
+        grade, questions=questions, checks=checks, score=total, status=status, error=error, flags=tuple(flags)
+    )
 
 
 def with_overrides(record: dict) -> dict:

@@ -32,7 +32,10 @@ class RunOptions:
 
 
 def execute(
-    submission: Submission, assignment: Assignment, options: RunOptions, on_progress: Callable[[str], None] | None = None
+    submission: Submission,
+    assignment: Assignment,
+    options: RunOptions,
+    on_progress: Callable[[str], None] | None = None,
 ) -> Execution:
     return execute_notebook(
         submission.notebook, assignment.run_inputs(), assignment.limits, options, assignment.budget.fast, on_progress
@@ -151,7 +154,9 @@ def static_credit_flags(checks) -> list[str]:
     if not read:
         return []
     points = sum(c.score for c in read)
-    return [f"needs review: {points:g} points of code checks ({', '.join(c.id for c in read)}) come from reading the code, not from a run"]
+    return [
+        f"needs review: {points:g} points of code checks ({', '.join(c.id for c in read)}) come from reading the code, not from a run"
+    ]
 
 
 def failed(submission: Submission, assignment: Assignment, message: str) -> Grade:
@@ -159,7 +164,10 @@ def failed(submission: Submission, assignment: Assignment, message: str) -> Grad
 
 
 def grade_submission(
-    submission: Submission, assignment: Assignment, options: RunOptions, on_progress: Callable[[str], None] | None = None
+    submission: Submission,
+    assignment: Assignment,
+    options: RunOptions,
+    on_progress: Callable[[str], None] | None = None,
 ) -> Grade:
     """``on_progress`` hears what is happening (kernel, cells, scoring), for a person waiting."""
     if submission.notebook is None:

@@ -177,9 +177,7 @@ class Rubric(Strict):
         for index, question in enumerate(self.questions):
             _require_unique([c.id for c in question.concepts], f"questions[{index}].concepts")
         if self.total is not None and abs(self.total - self.max_score) > 1e-9:
-            raise ValueError(
-                f"total is {self.total} but the questions and checks add up to {self.max_score}"
-            )
+            raise ValueError(f"total is {self.total} but the questions and checks add up to {self.max_score}")
         return self
 
     @property
@@ -193,7 +191,9 @@ class Rubric(Strict):
     def fingerprint(self) -> str:
         """Stable hash of the rubric's content: a changed rubric means grades need re-scoring."""
         content = self.model_dump(mode="json")
-        for check, dumped in zip(self.checks, content["checks"]):  # params as written: defaults added later change nothing
+        for check, dumped in zip(
+            self.checks, content["checks"]
+        ):  # params as written: defaults added later change nothing
             dumped["params"] = check.params.model_dump(mode="json", exclude_unset=True)
         canonical = json.dumps(content, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
@@ -213,11 +213,15 @@ def format_validation_error(source: str, error: ValidationError) -> str:
         path = "".join(
             f"[{part}]" if isinstance(part, int) else f".{part}"
             for part in problem["loc"]
-            if part not in CHECK_KINDS  # the union's tag: the path is checks[2].params..., not checks[2].python.params...
+            if part
+            not in CHECK_KINDS  # the union's tag: the path is checks[2].params..., not checks[2].python.params...
         ).lstrip(".")
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "union_tag_invalid":
-            path, message = f"{path}.kind", f"unknown check kind {problem['ctx']['tag']!r}; one of {', '.join(CHECK_KINDS)}"
+            path, message = (
+                f"{path}.kind",
+                f"unknown check kind {problem['ctx']['tag']!r}; one of {', '.join(CHECK_KINDS)}",
+            )
         elif problem["type"] == "union_tag_not_found":
             path, message = f"{path}.kind", f"missing; one of {', '.join(CHECK_KINDS)}"
         elif problem["type"] == "greater_than":
@@ -241,7 +245,9 @@ def parse_rubric(data: Any, source: str = "<rubric>") -> Rubric:
 
 def load_rubric(path: Path) -> Rubric:
     rubric = parse_rubric(read_yaml(path, RubricError, missing="rubric file not found"), str(path))
-    return rubric.model_copy(update={"checks": [_resolve_python_check(path, i, c) for i, c in enumerate(rubric.checks)]})
+    return rubric.model_copy(
+        update={"checks": [_resolve_python_check(path, i, c) for i, c in enumerate(rubric.checks)]}
+    )
 
 
 def _resolve_python_check(rubric_path: Path, index: int, check: Check) -> Check:
@@ -269,6 +275,8 @@ def publish(rubric: Rubric) -> Rubric:
             c.model_copy(update={"any": [], "all": [], "regex": [], "examples": [], "not_with": []}) if c.hidden else c
             for c in question.concepts
         ]
-        locate = question.locate.model_copy(update={"keywords": [k for k in question.locate.keywords if k.lower() not in secret]})
+        locate = question.locate.model_copy(
+            update={"keywords": [k for k in question.locate.keywords if k.lower() not in secret]}
+        )
         questions.append(question.model_copy(update={"concepts": concepts, "reference": "", "locate": locate}))
     return rubric.model_copy(update={"questions": questions})

@@ -48,7 +48,9 @@ def stale_warnings(path: Path, notebook) -> list[str]:
     warnings = []
     checkpoint = path.parent / ".ipynb_checkpoints" / f"{path.stem}-checkpoint.ipynb"
     if checkpoint.is_file() and checkpoint.stat().st_mtime > path.stat().st_mtime + 1:
-        warnings.append("The notebook's checkpoint is newer than the file: save the notebook (Ctrl+S) so the grader sees your latest work.")
+        warnings.append(
+            "The notebook's checkpoint is newer than the file: save the notebook (Ctrl+S) so the grader sees your latest work."
+        )
     counts = [c.get("execution_count") for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
     counts = [n for n in counts if isinstance(n, int)]
     if any(later <= earlier for earlier, later in zip(counts, counts[1:])):
@@ -84,14 +86,19 @@ def self_check(
                         max_score=sum(q.max_score for q in mine))  # fmt: skip
     if grade.execution and grade.execution.cell_errors:
         cells = ", ".join(str(e.cell) for e in grade.execution.cell_errors)
-        warnings.append(f"Cells {cells} raise errors when the notebook runs from the top: the grader will see the same.")
+        warnings.append(
+            f"Cells {cells} raise errors when the notebook runs from the top: the grader will see the same."
+        )
     pending = [c for q in grade.questions for c in q.concepts if c.pending]
     return SelfCheck(grade, tuple(warnings), sum(c.points for c in pending), len(pending), question)
 
 
-
 def check_notebook(
-    notebook: Path, folder: Path, *, question: str | None = None, budget: str = "fast",
+    notebook: Path,
+    folder: Path,
+    *,
+    question: str | None = None,
+    budget: str = "fast",
     on_progress: Callable[[str], None] | None = None,
 ) -> tuple[Assignment, SelfCheck]:
     """What ``grader check`` and ``grader.check()`` both do: the assignment as students see it
@@ -121,7 +128,11 @@ def _needs_no_kernel(assignment: Assignment, question: str) -> bool:
 def total_line(result: SelfCheck) -> str:
     grade = result.grade
     points = result.pending_points
-    later = f" ({points:g} more point{'' if points == 1 else 's'} {'is' if points == 1 else 'are'} graded after submission)" if points else ""
+    later = (
+        f" ({points:g} more point{'' if points == 1 else 's'} {'is' if points == 1 else 'are'} graded after submission)"
+        if points
+        else ""
+    )
     label = result.question.upper() if result.question else "Total"
     return f"{label}: {grade.score:g} / {grade.max_score:g}{later}"
 
@@ -132,7 +143,11 @@ def summary_rows(result: SelfCheck) -> list[tuple[str, str, str]]:
     for question in result.grade.questions:
         missing = [c for c in question.concepts if not c.found and not c.pending]
         pending = sum(1 for c in question.concepts if c.pending)
-        advice = sentences(c.hint or f"Show: {humanize(c.id)}" for c in missing) or question.feedback or "all visible concepts found"
+        advice = (
+            sentences(c.hint or f"Show: {humanize(c.id)}" for c in missing)
+            or question.feedback
+            or "all visible concepts found"
+        )
         if pending:
             advice += f" ({pending} more concept{'s' if pending > 1 else ''} graded after submission)"
         rows.append((question.id, f"{question.score:g} / {question.max_score:g}", advice))

@@ -25,7 +25,9 @@ class SandboxLimits(BaseModel):
     output_size: ByteSize = Field(default=ByteSize(100_000))  # text kept of one output
     notebook_output_size: ByteSize = Field(default=ByteSize(5_000_000))  # all outputs of the notebook
     network: bool = False  # true: the kernel may use the network
-    user: str = Field(default="auto", min_length=1)  # grader run as root: "auto" (an id of its own), "root", or a user name
+    user: str = Field(
+        default="auto", min_length=1
+    )  # grader run as root: "auto" (an id of its own), "root", or a user name
 
     @field_validator("memory")
     @classmethod

@@ -55,7 +55,9 @@ def grader_process(tmp_path_factory):
             f"atexit.register(lambda: open({str(peak_file)!r}, 'w').write(peak())); "
             "sys.argv[0] = 'grader'; app()"
         )
-        done = subprocess.run([sys.executable, "-c", measured, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [sys.executable, "-c", measured, *map(str, args)], capture_output=True, text=True, timeout=timeout
+        )
         return done, int(peak_file.read_text()) * 1024  # ru_maxrss is in kB on Linux
 
     return run

@@ -23,15 +23,28 @@ def md(text):
 
 
 def test_heading_then_answer_cell():
-    found = answers(md(f"### Q1. {PROMPT['q1']}"), md("It keeps a network from memorising its training data."), md(f"### Q2. {PROMPT['q2']}"), md("Bias is error from wrong assumptions."))
+    found = answers(
+        md(f"### Q1. {PROMPT['q1']}"),
+        md("It keeps a network from memorising its training data."),
+        md(f"### Q2. {PROMPT['q2']}"),
+        md("Bias is error from wrong assumptions."),
+    )
     assert found["q1"].cells == (1,) and found["q1"].text == "It keeps a network from memorising its training data."
     assert found["q2"].cells == (3,)
     assert found["q1"].confidence >= 0.9
 
 
 def test_questions_listed_first_then_answers_numbered_in_one_cell():
-    listing = md("### Part 1: Understanding Regularization\n\n" + "\n\n".join(f"{n}. **{PROMPT[f'q{n}']}**" for n in range(1, 5)))
-    found = answers(listing, md("**Ans :-**"), md("1. Regularization limits complexity.\n\n2. Bias and variance trade off.\n   1. nested item\n\n3. L1 uses absolute values.\n\n4. It improves generalization."))
+    listing = md(
+        "### Part 1: Understanding Regularization\n\n" + "\n\n".join(f"{n}. **{PROMPT[f'q{n}']}**" for n in range(1, 5))
+    )
+    found = answers(
+        listing,
+        md("**Ans :-**"),
+        md(
+            "1. Regularization limits complexity.\n\n2. Bias and variance trade off.\n   1. nested item\n\n3. L1 uses absolute values.\n\n4. It improves generalization."
+        ),
+    )
     assert [found[f"q{n}"].cells for n in range(1, 5)] == [(2,)] * 4
     assert "nested item" in found["q2"].text
     assert found["q3"].text == "L1 uses absolute values."
@@ -40,7 +53,9 @@ def test_questions_listed_first_then_answers_numbered_in_one_cell():
 def test_numbering_that_restarts_in_each_part():
     found = answers(
         md("Part 1\n\n1. Regularization limits complexity so models generalize."),
-        md("Part 2: Regularization Techniques\n\n1. Dropout randomly zeroes units during training.\n\n2. Early stopping watches the validation loss."),
+        md(
+            "Part 2: Regularization Techniques\n\n1. Dropout randomly zeroes units during training.\n\n2. Early stopping watches the validation loss."
+        ),
     )
     assert found["q1"].text.startswith("Regularization limits")
     assert found["q5"].text.startswith("Dropout randomly") and found["q5"].how == "number within its Part"
@@ -59,7 +74,12 @@ def test_prose_typed_into_code_cells_and_comment_only_cells():
 
 
 def test_nested_numbered_lists_inside_an_answer_do_not_start_questions():
-    found = answers(md(f"#### 1. {PROMPT['q1']}"), md("Regularization matters:\n\n1. **Preventing overfitting**\n2. **Generalization**\n3. **Handling limited data**"))
+    found = answers(
+        md(f"#### 1. {PROMPT['q1']}"),
+        md(
+            "Regularization matters:\n\n1. **Preventing overfitting**\n2. **Generalization**\n3. **Handling limited data**"
+        ),
+    )
     assert set(found) == {"q1"}
     assert "Handling limited data" in found["q1"].text
 
@@ -69,7 +89,12 @@ def test_a_question_pasted_as_its_own_answer_is_not_an_answer():
     assert "q3" not in found and "q4" not in found
 
 
-@pytest.mark.parametrize("garbled", ["Describe the concept of Early ztopping as a form of regularizatiop. How does it help prevent overfitting during the training process."])
+@pytest.mark.parametrize(
+    "garbled",
+    [
+        "Describe the concept of Early ztopping as a form of regularizatiop. How does it help prevent overfitting during the training process."
+    ],
+)
 def test_pdf_garbled_question_text_still_marks_the_question(garbled):
     found = answers(md(garbled), md("Training halts once the validation loss stops improving for a few epochs."))
     assert found["q6"].text.startswith("Training halts")
@@ -84,7 +109,9 @@ def test_answers_to_another_homeworks_questions_are_recognised():
     from grader.score.concepts import score_answer
 
     found = answers(
-        md("## Q1. What is the role of optimization algorithms in artificial neural networks? Why are they necessary?\n\nAns: they reduce overfitting and generalize to unseen data."),
+        md(
+            "## Q1. What is the role of optimization algorithms in artificial neural networks? Why are they necessary?\n\nAns: they reduce overfitting and generalize to unseen data."
+        ),
     )
     assert found["q1"].other_question.startswith("What is the role of optimization")
     result = score_answer(RUBRIC.question("q1"), found["q1"])
@@ -92,16 +119,24 @@ def test_answers_to_another_homeworks_questions_are_recognised():
 
 
 def test_a_paraphrased_heading_of_the_right_question_is_not_foreign():
-    found = answers(md("## Q1. What's regularization, and why does it matter in deep learning?\n\nIt prevents overfitting."))
+    found = answers(
+        md("## Q1. What's regularization, and why does it matter in deep learning?\n\nIt prevents overfitting.")
+    )
     assert found["q1"].other_question == ""
     assert "prevents overfitting" in found["q1"].text
 
 
 def test_unnumbered_answers_go_to_the_question_they_are_about_and_ask_for_review():
     found = answers(
-        md("Regularization is any technique that constrains a network while it trains; it is important in deep learning because big networks memorise their training data."),
-        md("Dropout randomly switches off neurons during training so that units cannot co-adapt; at inference every unit is used."),
-        md("Early stopping watches the validation loss and stops training when it no longer improves, keeping the best weights."),
+        md(
+            "Regularization is any technique that constrains a network while it trains; it is important in deep learning because big networks memorise their training data."
+        ),
+        md(
+            "Dropout randomly switches off neurons during training so that units cannot co-adapt; at inference every unit is used."
+        ),
+        md(
+            "Early stopping watches the validation loss and stops training when it no longer improves, keeping the best weights."
+        ),
     )
     assert found["q1"].cells == (0,) and found["q5"].cells == (1,) and found["q6"].cells == (2,)
     assert found["q5"].how == "what it is about"
@@ -112,7 +147,9 @@ def test_unnumbered_answers_go_to_the_question_they_are_about_and_ask_for_review
 def test_a_numbered_list_inside_an_answer_stays_there_when_those_questions_are_answered_elsewhere():
     found = answers(
         md(f"Q1. {PROMPT['q1']}"),
-        md("Regularization keeps a network from overfitting. It matters because:\n\n1. networks have millions of weights\n\n4. data is limited\n\n6. noise is memorised otherwise"),
+        md(
+            "Regularization keeps a network from overfitting. It matters because:\n\n1. networks have millions of weights\n\n4. data is limited\n\n6. noise is memorised otherwise"
+        ),
         md(f"Q4. {PROMPT['q4']}"),
         md("It stops the model from memorising noise so it generalizes to unseen data."),
         md(f"Q6. {PROMPT['q6']}"),

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from grader.authoring import common_words
-from grader.authoring.draft import QuestionRow, draft_rubric, question_key, split_points
+from grader.authoring.draft import question_key, split_points
 from grader.authoring.lint import lint_rubric
 from grader.cli import app
 from grader.rubric import load_rubric, parse_rubric
@@ -17,9 +17,30 @@ from grader.score.semantic import FUNCTION_WORDS
 from grader.text import phrase_stems
 
 QUESTIONS = [
-    ("1.1", "What does a plant need to make its food?", "Plants use sunlight, water and carbon dioxide to make sugar in their leaves; the leaves capture light with chlorophyll.", "7", "1", "1"),
-    ("12.10", "Why do magnets stick to a fridge door?", "The door contains iron, and iron is attracted by the magnet's field even though the door itself is not a magnet.", "4.5", "2", "1"),
-    ("Q1a", "What is overfitting?", "A model that memorises noise in its 32 training examples performs poorly on unseen data.", "", "", ""),
+    (
+        "1.1",
+        "What does a plant need to make its food?",
+        "Plants use sunlight, water and carbon dioxide to make sugar in their leaves; the leaves capture light with chlorophyll.",
+        "7",
+        "1",
+        "1",
+    ),
+    (
+        "12.10",
+        "Why do magnets stick to a fridge door?",
+        "The door contains iron, and iron is attracted by the magnet's field even though the door itself is not a magnet.",
+        "4.5",
+        "2",
+        "1",
+    ),
+    (
+        "Q1a",
+        "What is overfitting?",
+        "A model that memorises noise in its 32 training examples performs poorly on unseen data.",
+        "",
+        "",
+        "",
+    ),
 ]
 
 
@@ -36,7 +57,11 @@ def questions_csv(tmp_path):
 def test_any_question_id_gets_a_safe_key_and_keeps_its_label():
     taken: set[str] = set()
     assert [question_key(label, taken) for label in ("1.1", "12.10", "Q1a", "1_1", "Part 2 / Q3")] == [
-        "q1_1", "q12_10", "Q1a", "q1_1_2", "Part_2_Q3",
+        "q1_1",
+        "q12_10",
+        "Q1a",
+        "q1_1_2",
+        "Part_2_Q3",
     ]
 
 
@@ -49,7 +74,9 @@ def test_points_are_whole_or_half_and_add_up_exactly():
 
 def test_draft_from_a_csv_through_the_cli_is_a_rubric_worth_editing(questions_csv, tmp_path):
     out = tmp_path / "draft.yaml"
-    result = CliRunner().invoke(app, ["rubric", "draft", "--questions", str(questions_csv), "--out", str(out), "--keywords-only"])
+    result = CliRunner().invoke(
+        app, ["rubric", "draft", "--questions", str(questions_csv), "--out", str(out), "--keywords-only"]
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert "# min_words" in text and "# id q1_1: a rubric key made from the question id '1.1'" in text
@@ -76,7 +103,12 @@ def test_draft_from_a_csv_through_the_cli_is_a_rubric_worth_editing(questions_cs
 def test_answers_scored_by_the_ids_people_use(questions_csv, tmp_path):
     runner = CliRunner()
     rubric = tmp_path / "draft.yaml"
-    assert runner.invoke(app, ["rubric", "draft", "--questions", str(questions_csv), "--out", str(rubric), "--keywords-only"]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["rubric", "draft", "--questions", str(questions_csv), "--out", str(rubric), "--keywords-only"]
+        ).exit_code
+        == 0
+    )
     answers = tmp_path / "answers.csv"
     answers.write_text(
         "question_id,answer_id,text\n"
@@ -85,7 +117,10 @@ def test_answers_scored_by_the_ids_people_use(questions_csv, tmp_path):
         encoding="utf-8",
     )
     scores = tmp_path / "scores.csv"
-    result = runner.invoke(app, ["score-answers", "--rubric", str(rubric), "--answers", str(answers), "--out", str(scores), "--keywords-only"])
+    result = runner.invoke(
+        app,
+        ["score-answers", "--rubric", str(rubric), "--answers", str(answers), "--out", str(scores), "--keywords-only"],
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(scores.open(encoding="utf-8")))
     assert [r["question_id"] for r in rows] == ["1.1", "12.10"]
@@ -126,7 +161,18 @@ def test_draft_from_a_solution_and_its_template(tmp_path):
     nbformat.write(_notebook([prompts[0], prompts[1], answers[0], prompts[3], prompts[4], answers[1]]), solution)
     out = tmp_path / "draft.yaml"
     result = CliRunner().invoke(
-        app, ["rubric", "draft", "--solution", str(solution), "--template", str(template), "--out", str(out), "--keywords-only"]
+        app,
+        [
+            "rubric",
+            "draft",
+            "--solution",
+            str(solution),
+            "--template",
+            str(template),
+            "--out",
+            str(out),
+            "--keywords-only",
+        ],
     )
     assert result.exit_code == 0, result.output
     rubric = load_rubric(out)
@@ -142,7 +188,13 @@ def lint_messages(question: dict, *others: dict) -> list[str]:
 
 
 def question(concepts, **extra):
-    return {"id": "q1", "prompt": "Compare the two optimizers.", "points": sum(c["points"] for c in concepts), "concepts": concepts, **extra}
+    return {
+        "id": "q1",
+        "prompt": "Compare the two optimizers.",
+        "points": sum(c["points"] for c in concepts),
+        "concepts": concepts,
+        **extra,
+    }
 
 
 def test_lint_sums_exactly_and_warns_about_digits_and_common_words():
@@ -165,13 +217,20 @@ def test_lint_names_stems_shared_with_common_words():
 
 def test_lint_warns_about_a_phrase_inside_a_hyphenated_compound_and_other_questions_answers():
     first = question(
-        [{"id": "full_batch", "points": 2, "any": ["batch gradient descent"]}, {"id": "lr", "points": 2, "any": ["learning rate"]}],
+        [
+            {"id": "full_batch", "points": 2, "any": ["batch gradient descent"]},
+            {"id": "lr", "points": 2, "any": ["learning rate"]},
+        ],
         reference="Batch gradient descent uses the whole training set; mini-batch gradient descent uses a few examples and a learning rate.",
     )
     second = {
-        "id": "q2", "prompt": "What does momentum add?", "points": 2,
+        "id": "q2",
+        "prompt": "What does momentum add?",
+        "points": 2,
         "reference": "Momentum keeps a running average of past gradients, so oscillations cancel.",
-        "concepts": [{"id": "average", "points": 2, "any": ["running average", "oscillations cancel", "whole training set"]}],
+        "concepts": [
+            {"id": "average", "points": 2, "any": ["running average", "oscillations cancel", "whole training set"]}
+        ],
     }
     messages = lint_messages(first, second)
     assert any("'batch gradient descent' also matches inside 'mini-batch gradient descent'" in m for m in messages)
@@ -180,36 +239,67 @@ def test_lint_warns_about_a_phrase_inside_a_hyphenated_compound_and_other_questi
 
 def test_lint_cli_stays_quiet_on_a_clean_rubric(tmp_path):
     path = tmp_path / "clean.yaml"
-    path.write_text(yaml.safe_dump({"title": "T", "questions": [question(
-        [{"id": "a", "points": 2, "any": ["momentum"]}, {"id": "b", "points": 2, "any": ["learning rate"]}],
-        reference="Momentum smooths the steps and the learning rate sets their size.",
-    )]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "title": "T",
+                "questions": [
+                    question(
+                        [
+                            {"id": "a", "points": 2, "any": ["momentum"]},
+                            {"id": "b", "points": 2, "any": ["learning rate"]},
+                        ],
+                        reference="Momentum smooths the steps and the learning rate sets their size.",
+                    )
+                ],
+            }
+        )
+    )
     result = CliRunner().invoke(app, ["rubric", "lint", str(path), "--strict"])
     assert result.exit_code == 0, result.output
 
 
 def test_rubric_try_shows_the_matching_sentence_and_the_nearest_miss(tmp_path):
     rubric = tmp_path / "rubric.yaml"
-    rubric.write_text(yaml.safe_dump({"title": "Optimizers <b>", "questions": [{
-        "id": "q1", "label": "1.1", "prompt": "How does momentum help gradient descent?", "points": 4,
-        "concepts": [
-            {"id": "running_average", "points": 2, "any": ["running average of gradients"]},
-            {"id": "damps_oscillation", "points": 2, "any": ["damps oscillations"]},
-        ],
-    }]}))
-    notebook = _notebook([
-        "### Q1. How does momentum help gradient descent?",
-        "It keeps a running average of past gradients. The <script>alert(1)</script> steps oscillate less.",
-    ])
+    rubric.write_text(
+        yaml.safe_dump(
+            {
+                "title": "Optimizers <b>",
+                "questions": [
+                    {
+                        "id": "q1",
+                        "label": "1.1",
+                        "prompt": "How does momentum help gradient descent?",
+                        "points": 4,
+                        "concepts": [
+                            {"id": "running_average", "points": 2, "any": ["running average of gradients"]},
+                            {"id": "damps_oscillation", "points": 2, "any": ["damps oscillations"]},
+                        ],
+                    }
+                ],
+            }
+        )
+    )
+    notebook = _notebook(
+        [
+            "### Q1. How does momentum help gradient descent?",
+            "It keeps a running average of past gradients. The <script>alert(1)</script> steps oscillate less.",
+        ]
+    )
     path = tmp_path / "student.ipynb"
     nbformat.write(notebook, path)
     broken = tmp_path / "broken.ipynb"
     broken.write_text("not json", encoding="utf-8")
     page = tmp_path / "try.html"
-    result = CliRunner().invoke(app, ["rubric", "try", str(rubric), str(path), str(broken), "--out", str(page), "--keywords-only"])
+    result = CliRunner().invoke(
+        app, ["rubric", "try", str(rubric), str(path), str(broken), "--out", str(page), "--keywords-only"]
+    )
     assert result.exit_code == 0, result.output
     assert "student.ipynb: 2 / 4" in result.output
-    assert '+ running_average (2): matched by its phrases: running average of past gradients "It keeps a running average' in result.output
+    assert (
+        '+ running_average (2): matched by its phrases: running average of past gradients "It keeps a running average'
+        in result.output
+    )
     assert "- damps_oscillation (2): nearest to 'damps oscillations': lacks 'damps'" in result.output
     assert "broken.ipynb" in result.output and "not a readable notebook" in result.output
     html = page.read_text(encoding="utf-8")

@@ -150,7 +150,9 @@ def test_a_class_zip_is_graded_with_two_kernels_and_every_student_is_one_row(gra
     assert rows["ana"]["score"] > rows["ben"]["score"] > rows["cara"]["score"]
     assert rows["jon"]["score"] == rows["ana"]["score"]  # his newer file is the one graded
     assert any("older file" in note for note in rows["jon"]["notes"])
-    assert rows["eve"]["execution"]["cells_failed"] and rows["finn"]["execution"]["skipped"] == ["!pip install tensorflow"]
+    assert rows["eve"]["execution"]["cells_failed"] and rows["finn"]["execution"]["skipped"] == [
+        "!pip install tensorflow"
+    ]
     assert all(row["overrides"] == [] for row in rows.values())
     assert {p.name for p in (out / "reports").glob("*.html")} >= {f"{login}.html" for login in STUDENTS}
 
@@ -226,7 +228,9 @@ def test_a_manual_grade_survives_rescoring_and_regrading_and_reaches_the_exports
     first_out, first = graded
     out = tmp_path / "override"
     shutil.copytree(first_out, out)
-    result = invoke("override", "ana", "q1", "7.5", "--out", out, "--comment", "fine answer in other words", "--by", "ta1")
+    result = invoke(
+        "override", "ana", "q1", "7.5", "--out", out, "--comment", "fine answer in other words", "--by", "ta1"
+    )
     assert "7.5" in result.stdout
     invoke("override", "ivy", "total", "40", "--out", out, "--comment", "graded by hand from the PDF", "--by", "prof")
 
@@ -235,7 +239,12 @@ def test_a_manual_grade_survives_rescoring_and_regrading_and_reaches_the_exports
         assert q1(ana) == 7.5
         assert ana["score"] == round(first["ana"]["score"] - q1(first["ana"]) + 7.5, 2)
         (manual,) = ana["overrides"]
-        assert (manual["id"], manual["score"], manual["by"], manual["comment"]) == ("q1", 7.5, "ta1", "fine answer in other words")
+        assert (manual["id"], manual["score"], manual["by"], manual["comment"]) == (
+            "q1",
+            7.5,
+            "ta1",
+            "fine answer in other words",
+        )
         assert manual["at"]
         flags = next(q["flags"] for q in ana["questions"] if q["id"] == "q1")
         assert "manually graded by ta1: fine answer in other words" in flags
@@ -368,7 +377,9 @@ def test_one_grader_writes_to_an_out_folder_at_a_time(graded, tmp_path):
 
 def test_no_cluster_at_the_address_is_a_clear_error(course, tmp_path):
     pytest.importorskip("distributed")
-    result = CliRunner().invoke(app, grade_args(course, tmp_path / "out", "--scheduler", "tcp://127.0.0.1:9", "--quiet"))
+    result = CliRunner().invoke(
+        app, grade_args(course, tmp_path / "out", "--scheduler", "tcp://127.0.0.1:9", "--quiet")
+    )
     assert result.exit_code == 2 and "no dask scheduler answered" in result.output
 
 
@@ -376,7 +387,10 @@ def test_cluster_workers_get_the_dataset_files_they_do_not_have(tmp_path, monkey
     from grader.batch.jobs import _datasets_here
 
     monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
-    refs = {"mnist": {"path": "/coordinator/only/mnist.npz", "sha256": "ab" * 32, "name": "mnist.npz"}, "extra": {"path": None, "sha256": None, "name": None}}
+    refs = {
+        "mnist": {"path": "/coordinator/only/mnist.npz", "sha256": "ab" * 32, "name": "mnist.npz"},
+        "extra": {"path": None, "sha256": None, "name": None},
+    }
     found = _datasets_here(refs, {"mnist": b"the bytes"})
     assert found["extra"] is None and found["mnist"].read_bytes() == b"the bytes"
     assert found["mnist"].parent.name == "ab" * 32

@@ -32,7 +32,9 @@ def graded(tmp_path_factory):
     shutil.copy(ASSIGNMENT / "solution.ipynb", folder / "solution.ipynb")
     shutil.copy(ASSIGNMENT / "examples" / "weak.ipynb", folder / "weak.ipynb")
     out = tmp_path_factory.mktemp("out")
-    result = CliRunner().invoke(app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     return {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
 

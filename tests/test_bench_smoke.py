@@ -13,11 +13,27 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_benchmark_runs_once_on_toy_notebooks_and_writes_its_document(tmp_path):
     doc = tmp_path / "performance.md"
-    command = [sys.executable, str(ROOT / "bench" / "run.py"), "--toy", "--work", str(tmp_path / "work"), "--doc", str(doc)]
+    command = [
+        sys.executable,
+        str(ROOT / "bench" / "run.py"),
+        "--toy",
+        "--work",
+        str(tmp_path / "work"),
+        "--doc",
+        str(doc),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     text = doc.read_text(encoding="utf-8")
-    for heading in ("## 1. ", "## 2. ", "## 3. ", "## 4. ", "## 5. ", "## Profile: where the seconds go", "## Every run"):
+    for heading in (
+        "## 1. ",
+        "## 2. ",
+        "## 3. ",
+        "## 4. ",
+        "## 5. ",
+        "## Profile: where the seconds go",
+        "## Every run",
+    ):
         assert heading in text, heading
     assert "| benchmark | measured | baseline | ratio | target | met? |" in text
     assert "identical in 1 fast + 1 full runs" in text  # the two budgets gave the toy notebook the same verdicts

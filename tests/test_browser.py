@@ -31,8 +31,12 @@ from grader.report.render import write_reports
 from grader.rubric import parse_rubric
 
 websocket = pytest.importorskip("websocket", reason="websocket-client is not installed: pip install -e '.[dev]'")
-CHROMIUM = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed: apt-get install -y chromium (see .ci/run)")
+CHROMIUM = next(
+    (shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome") if shutil.which(name)), None
+)
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed: apt-get install -y chromium (see .ci/run)"
+)
 
 ATTACKS = (
     "<script>window.pwned='script';document.title='pwned'</script> "
@@ -43,59 +47,117 @@ ATTACKS = (
 )
 HTML_ATTACKS = ATTACKS + (
     "<iframe srcdoc=\"<script>parent.pwned='iframe'</script>\"></iframe>"
-    "<meta http-equiv=\"refresh\" content=\"0;url=javascript:window.pwned='refresh'\">"
-    "<a id=\"js\" href=\"javascript:window.pwned='click'\">click</a>"
+    '<meta http-equiv="refresh" content="0;url=javascript:window.pwned=\'refresh\'">'
+    '<a id="js" href="javascript:window.pwned=\'click\'">click</a>'
     "<object data=\"javascript:window.pwned='object'\"></object>"
     "<style>body{display:none}</style>"
 )
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
-RUBRIC = parse_rubric({
-    "title": "Regularization HW",
-    "questions": [
-        {"id": "q1", "prompt": "Why does dropout reduce overfitting?", "points": 6, "reference": "Co-adaptation; an ensemble.",
-         "concepts": [
-             {"id": "co_adaptation", "points": 4, "any": ["co-adaptation"], "hint": "Say what dropout stops neurons from doing."},
-             {"id": "ensemble_view", "points": 2, "any": ["ensemble"], "hidden": True, "hint": "Think of many networks."},
-         ]},
-        {"id": "q2", "prompt": "Implement Dropout and compare with a model without it.", "points": 4,
-         "concepts": [{"id": "compares", "points": 4, "any": ["better"], "hint": "Say which model did better."}]},
-    ],
-    "checks": [
-        {"id": "dropout_model", "points": 6, "kind": "trained_model_with_layers", "params": {"layers": ["Dropout"]}},
-        {"id": "held_out", "points": 4, "kind": "evaluated_on_held_out_data", "hint": "Evaluate on test data."},
-    ],
-})
+RUBRIC = parse_rubric(
+    {
+        "title": "Regularization HW",
+        "questions": [
+            {
+                "id": "q1",
+                "prompt": "Why does dropout reduce overfitting?",
+                "points": 6,
+                "reference": "Co-adaptation; an ensemble.",
+                "concepts": [
+                    {
+                        "id": "co_adaptation",
+                        "points": 4,
+                        "any": ["co-adaptation"],
+                        "hint": "Say what dropout stops neurons from doing.",
+                    },
+                    {
+                        "id": "ensemble_view",
+                        "points": 2,
+                        "any": ["ensemble"],
+                        "hidden": True,
+                        "hint": "Think of many networks.",
+                    },
+                ],
+            },
+            {
+                "id": "q2",
+                "prompt": "Implement Dropout and compare with a model without it.",
+                "points": 4,
+                "concepts": [{"id": "compares", "points": 4, "any": ["better"], "hint": "Say which model did better."}],
+            },
+        ],
+        "checks": [
+            {
+                "id": "dropout_model",
+                "points": 6,
+                "kind": "trained_model_with_layers",
+                "params": {"layers": ["Dropout"]},
+            },
+            {"id": "held_out", "points": 4, "kind": "evaluated_on_held_out_data", "hint": "Evaluate on test data."},
+        ],
+    }
+)
 ASSIGNMENT = SimpleNamespace(title="Regularization HW", rubric=RUBRIC)
 
 
 def hostile_grade(student: str, score_share: float) -> Grade:
-    notebook = nbf.new_notebook(cells=[
-        nbf.new_markdown_cell("## Q1\nDropout prevents co-adaptation. " + HTML_ATTACKS),
-        nbf.new_code_cell("net.fit(x, y)", execution_count=1, outputs=[
-            nbf.new_output("stream", name="stdout", text=ATTACKS + "\naccuracy 0.9123\n"),
-            nbf.new_output("display_data", data={"text/html": HTML_ATTACKS, "text/plain": "<HTML>"}),
-            nbf.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure size 1x1>"}),
-            nbf.new_output("display_data", data={"application/javascript": "window.pwned='js-output'"}),
-        ]),
-    ])
+    notebook = nbf.new_notebook(
+        cells=[
+            nbf.new_markdown_cell("## Q1\nDropout prevents co-adaptation. " + HTML_ATTACKS),
+            nbf.new_code_cell(
+                "net.fit(x, y)",
+                execution_count=1,
+                outputs=[
+                    nbf.new_output("stream", name="stdout", text=ATTACKS + "\naccuracy 0.9123\n"),
+                    nbf.new_output("display_data", data={"text/html": HTML_ATTACKS, "text/plain": "<HTML>"}),
+                    nbf.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure size 1x1>"}),
+                    nbf.new_output("display_data", data={"application/javascript": "window.pwned='js-output'"}),
+                ],
+            ),
+        ]
+    )
     facts = Facts(
-        models=[Model(id=1, framework="keras", cls="Sequential", variable="net", layers=[Layer(cls="Dense", units=8), Layer(cls="Dropout", rate=0.5)])],
+        models=[
+            Model(
+                id=1,
+                framework="keras",
+                cls="Sequential",
+                variable="net",
+                layers=[Layer(cls="Dense", units=8), Layer(cls="Dropout", rate=0.5)],
+            )
+        ],
         fits=[Fit(model=1, cell=1, epochs_run=1, samples=100)],
         evaluations=[Evaluation(model=1, cell=1, samples=50, overlap_with_training=0.0, metrics={"accuracy": 0.9123})],
     )
     questions = (
-        QuestionGrade("q1", 4, 6, (ConceptResult("co_adaptation", 4, True, "co-adaptation"), ConceptResult("ensemble_view", 2, False, hint="Think of many networks.", hidden=True)),
-                      Answer("q1", "Dropout prevents co-adaptation. " + ATTACKS, (0,), 0.9, "heading")),
+        QuestionGrade(
+            "q1",
+            4,
+            6,
+            (
+                ConceptResult("co_adaptation", 4, True, "co-adaptation"),
+                ConceptResult("ensemble_view", 2, False, hint="Think of many networks.", hidden=True),
+            ),
+            Answer("q1", "Dropout prevents co-adaptation. " + ATTACKS, (0,), 0.9, "heading"),
+        ),
         QuestionGrade("q2", 0, 4, (ConceptResult("compares", 4, False, hint="Say which model did better."),), None),
     )
     checks = (
         CheckGrade("dropout_model", True, 6, 6, ("net: Dense(8) Dropout(0.5); trained 1 epoch on 100 samples",)),
-        CheckGrade("held_out", score_share > 0.5, 4 if score_share > 0.5 else 0, 4, ("net: evaluated on 50 held-out samples",), hint="Evaluate on test data."),
+        CheckGrade(
+            "held_out",
+            score_share > 0.5,
+            4 if score_share > 0.5 else 0,
+            4,
+            ("net: evaluated on 50 held-out samples",),
+            hint="Evaluate on test data.",
+        ),
     )
     score = sum(q.score for q in questions) + sum(c.score for c in checks)
     execution = Execution(notebook=notebook, facts=facts, status="ok", seconds=2.0)
-    return Grade(Submission(student, f"{student}.ipynb", "0" * 64, {}), "graded", None, score, 20, questions, checks, execution)
+    return Grade(
+        Submission(student, f"{student}.ipynb", "0" * 64, {}), "graded", None, score, 20, questions, checks, execution
+    )
 
 
 class Chromium:
@@ -103,9 +165,21 @@ class Chromium:
 
     def __init__(self, binary: str, profile: Path):
         self.process = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-             "--disable-sync", "--no-first-run", "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         port_file, deadline = profile / "DevToolsActivePort", time.monotonic() + 60
         while not (port_file.exists() and len(port_file.read_text().split()) >= 2):
@@ -114,7 +188,9 @@ class Chromium:
                 raise RuntimeError("chromium did not start its DevTools endpoint")
             time.sleep(0.1)
         port = int(port_file.read_text().split()[0])
-        page = next(t for t in json.load(urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30)) if t["type"] == "page")
+        page = next(
+            t for t in json.load(urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30)) if t["type"] == "page"
+        )
         self.socket = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
         self.ids = itertools.count(1)
 
@@ -151,7 +227,9 @@ class Chromium:
         )
 
     def text(self, selector: str) -> str:
-        return self.evaluate(f"[...document.querySelectorAll({json.dumps(selector)})].map(e => e.innerText).join('\\n')")
+        return self.evaluate(
+            f"[...document.querySelectorAll({json.dumps(selector)})].map(e => e.innerText).join('\\n')"
+        )
 
     def close(self) -> None:
         try:
@@ -194,7 +272,10 @@ def without_csp(page: Path) -> Path:
 def assert_nothing_ran(browser: Chromium, title: str) -> None:
     assert browser.evaluate("typeof window.pwned") == "undefined", browser.evaluate("String(window.pwned)")
     assert browser.evaluate("document.title") == title
-    assert browser.evaluate("document.querySelectorAll('script, iframe, object, embed, meta[http-equiv=refresh]').length") == 0
+    assert (
+        browser.evaluate("document.querySelectorAll('script, iframe, object, embed, meta[http-equiv=refresh]').length")
+        == 0
+    )
     assert browser.evaluate("document.querySelectorAll('a[href^=\"javascript:\" i]').length") == 0
     assert browser.evaluate("document.querySelectorAll('[onerror], [onload], [ontoggle], [onclick]').length") == 0
     assert browser.visible("body") == 1
@@ -226,10 +307,16 @@ def test_a_submission_that_could_not_be_graded_reads_not_graded(browser, pages, 
     browser.open(page if csp else without_csp(page))
     assert_nothing_ran(browser, "cy · Regularization HW")
     callout = browser.text(".callout.error")
-    assert callout.startswith("Not graded") and "the JSON is broken at line 3" in callout and "No score is recorded" in callout
+    assert (
+        callout.startswith("Not graded")
+        and "the JSON is broken at line 3" in callout
+        and "No score is recorded" in callout
+    )
     assert "0 / 20" not in browser.text("body")
     browser.open(pages / "index.html")
-    row = browser.evaluate("[...document.querySelectorAll('#by-score tbody tr')].map(r => r.innerText).find(t => t.startsWith('cy'))")
+    row = browser.evaluate(
+        "[...document.querySelectorAll('#by-score tbody tr')].map(r => r.innerText).find(t => t.startsWith('cy'))"
+    )
     assert "Not graded" in row and "0 / 20" not in row
     assert "Not graded" in browser.text("#attention + ul") and "the JSON is broken" in browser.text("#attention + ul")
 
@@ -240,7 +327,9 @@ def test_the_executed_notebook_shows_outputs_and_runs_nothing(browser, pages, cs
     browser.open(page if csp else without_csp(page))
     assert_nothing_ran(browser, "ana · notebook · Regularization HW")
     assert browser.visible("#cell-0") == 1 and browser.visible("#cell-1") == 1
-    assert browser.evaluate("[...document.images].filter(i => i.complete && i.naturalWidth > 0).length") == 1  # the PNG output
+    assert (
+        browser.evaluate("[...document.images].filter(i => i.complete && i.naturalWidth > 0).length") == 1
+    )  # the PNG output
     assert "claim your grade" in browser.text("#cell-0")
     assert "accuracy 0.9123" in browser.text("#cell-1")
 

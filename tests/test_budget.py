@@ -139,7 +139,10 @@ def test_held_out_facts_are_the_same_in_fast_and_full_mode(cache_dir, tmp_path):
         assert execution.cell_errors == ()
 
     def verdict_inputs(facts):
-        fits = [(f.model, f.epochs_requested, f.dataset_split, f.validation, f.data.id, f.validation_data.id) for f in facts.fits]
+        fits = [
+            (f.model, f.epochs_requested, f.dataset_split, f.validation, f.data.id, f.validation_data.id)
+            for f in facts.fits
+        ]
         evaluations = [
             (e.model, e.kind, e.data.id, e.dataset_split, e.overlap_with_training, e.overlap_with_validation)
             for e in facts.evaluations

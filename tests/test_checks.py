@@ -23,8 +23,20 @@ def layers(*spec):
     return out
 
 
-DROPOUT = {"id": 1, "framework": "keras", "cls": "Sequential", "variable": "model_with_dropout", "layers": layers("Flatten", 128, 0.5, 64, 0.5, 10)}
-PLAIN = {"id": 2, "framework": "keras", "cls": "Sequential", "variable": "model_without_dropout", "layers": layers("Flatten", 128, 64, 10)}
+DROPOUT = {
+    "id": 1,
+    "framework": "keras",
+    "cls": "Sequential",
+    "variable": "model_with_dropout",
+    "layers": layers("Flatten", 128, 0.5, 64, 0.5, 10),
+}
+PLAIN = {
+    "id": 2,
+    "framework": "keras",
+    "cls": "Sequential",
+    "variable": "model_without_dropout",
+    "layers": layers("Flatten", 128, 64, 10),
+}
 
 
 def fit(model, cell, epochs=1):
@@ -32,7 +44,13 @@ def fit(model, cell, epochs=1):
 
 
 def evaluation(model, cell, overlap=0.0, accuracy=0.91):
-    return {"model": model, "cell": cell, "samples": 100, "overlap_with_training": overlap, "metrics": {"loss": 0.3, "accuracy": accuracy}}
+    return {
+        "model": model,
+        "cell": cell,
+        "samples": 100,
+        "overlap_with_training": overlap,
+        "metrics": {"loss": 0.3, "accuracy": accuracy},
+    }
 
 
 def verdicts(models, fits, evaluations, outputs=()):
@@ -67,13 +85,21 @@ def test_baseline_trained_twice_and_the_dropout_model_never():
 
 
 def test_an_l2_model_instead_of_a_plain_baseline_is_flagged():
-    l2 = {**PLAIN, "layers": [{"cls": "Dense", "units": 128, "regularized": True}, {"cls": "Dense", "units": 10, "regularized": True}]}
+    l2 = {
+        **PLAIN,
+        "layers": [
+            {"cls": "Dense", "units": 128, "regularized": True},
+            {"cls": "Dense", "units": 10, "regularized": True},
+        ],
+    }
     result = verdicts([DROPOUT, l2], [fit(1, 3), fit(2, 4)], [])
     assert "not a like-for-like comparison: it adds weight regularization" in result["baseline_model"].evidence[-1]
 
 
 def test_evaluation_on_training_data_is_not_held_out():
-    result = verdicts([DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)], [evaluation(1, 5, overlap=1.0), evaluation(2, 5, overlap=1.0)])
+    result = verdicts(
+        [DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)], [evaluation(1, 5, overlap=1.0), evaluation(2, 5, overlap=1.0)]
+    )
     check = result["evaluated_on_held_out_data"]
     assert not check.passed and "trained on" in check.evidence[0]
 
@@ -86,7 +112,12 @@ def test_a_dropout_rate_of_zero_does_not_count():
 
 
 def test_results_must_appear_in_outputs():
-    result = verdicts([DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)], [evaluation(1, 5, accuracy=0.9123), evaluation(2, 5, accuracy=0.8877)], outputs=[(6, "0.9123")])
+    result = verdicts(
+        [DROPOUT, PLAIN],
+        [fit(1, 3), fit(2, 4)],
+        [evaluation(1, 5, accuracy=0.9123), evaluation(2, 5, accuracy=0.8877)],
+        outputs=[(6, "0.9123")],
+    )
     assert not result["comparison_reported"].passed
     assert "baseline_model: no result" in result["comparison_reported"].evidence[-1]
 
@@ -113,8 +144,8 @@ STATIC_CODE = (
 
 
 def static_verdicts(notebook, execution):
-    from grader.extract.evidence import gather_evidence
     from grader.assignment import load_assignment
+    from grader.extract.evidence import gather_evidence
 
     rubric = load_assignment(ROOT / "assignments" / "regularization").rubric
     evidence = gather_evidence(notebook, rubric)
@@ -125,7 +156,16 @@ def test_code_that_failed_before_fit_earns_the_static_share_and_says_so():
     from grader.models import CellError, Execution
 
     notebook = _notebook(*STATIC_CODE)
-    execution = Execution(notebook, Facts(), "ok", cell_errors=(CellError(1, "NameError", "name 'x' is not defined"), CellError(2, "NameError", "x"), CellError(3, "NameError", "x")))
+    execution = Execution(
+        notebook,
+        Facts(),
+        "ok",
+        cell_errors=(
+            CellError(1, "NameError", "name 'x' is not defined"),
+            CellError(2, "NameError", "x"),
+            CellError(3, "NameError", "x"),
+        ),
+    )
     result = static_verdicts(notebook, execution)
     dropout = result["dropout_model"]
     assert not dropout.passed and dropout.source == "static" and dropout.score == 3.0
@@ -144,7 +184,9 @@ def test_code_that_ran_cleanly_gets_no_static_credit():
 def test_no_run_trusts_saved_outputs_but_labels_them_unverified():
     from grader.models import Execution
 
-    notebook = _notebook(*STATIC_CODE, outputs={1: "Epoch 1/3\nEpoch 2/3", 2: "Epoch 1/3", 3: "[0.31, 0.9123] [0.35, 0.8811]"})
+    notebook = _notebook(
+        *STATIC_CODE, outputs={1: "Epoch 1/3\nEpoch 2/3", 2: "Epoch 1/3", 3: "[0.31, 0.9123] [0.35, 0.8811]"}
+    )
     result = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))
     assert result["dropout_model"].passed and "unverified" in result["dropout_model"].evidence[0]
     assert result["comparison_reported"].passed
@@ -153,10 +195,16 @@ def test_no_run_trusts_saved_outputs_but_labels_them_unverified():
 
 def test_the_datasets_own_test_split_is_held_out_even_when_the_file_repeats_it_in_training():
     leaky = {**evaluation(1, 5, overlap=0.5), "dataset_split": "test"}
-    result = verdicts([DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)], [leaky, {**evaluation(2, 5, overlap=0.5), "dataset_split": "test"}])
+    result = verdicts(
+        [DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)], [leaky, {**evaluation(2, 5, overlap=0.5), "dataset_split": "test"}]
+    )
     assert result["evaluated_on_held_out_data"].passed
     trained_on_test = {**fit(1, 3), "dataset_split": "test"}
-    result = verdicts([DROPOUT, PLAIN], [trained_on_test, fit(2, 4)], [leaky, {**evaluation(2, 5, overlap=0.5), "dataset_split": "test"}])
+    result = verdicts(
+        [DROPOUT, PLAIN],
+        [trained_on_test, fit(2, 4)],
+        [leaky, {**evaluation(2, 5, overlap=0.5), "dataset_split": "test"}],
+    )
     assert not result["evaluated_on_held_out_data"].passed
 
 
@@ -176,7 +224,12 @@ def test_an_instructors_python_check_runs_over_the_facts(tmp_path):
         "title": "T",
         "questions": [{"id": "q1", "prompt": "p", "points": 1, "concepts": [{"id": "a", "points": 1, "any": ["x"]}]}],
         "checks": [
-            {"id": "long", "points": 2, "kind": "python", "params": {"function": "checks.py:long_enough", "min_epochs": 3}},
+            {
+                "id": "long",
+                "points": 2,
+                "kind": "python",
+                "params": {"function": "checks.py:long_enough", "min_epochs": 3},
+            },
             {"id": "bad", "points": 1, "kind": "python", "params": {"function": "checks.py:broken"}},
         ],
     }
@@ -228,9 +281,13 @@ def test_a_python_check_sees_plots_cells_and_mode_gives_partial_credit_and_choos
     }
     (tmp_path / "rubric.yaml").write_text(yaml.safe_dump(rubric))
     checks = list(load_rubric(tmp_path / "rubric.yaml").checks)
-    facts = Facts.model_validate({"models": [DROPOUT, PLAIN], "fits": [fit(1, 3), fit(2, 4)], "evaluations": [evaluation(1, 5)]})
+    facts = Facts.model_validate(
+        {"models": [DROPOUT, PLAIN], "fits": [fit(1, 3), fit(2, 4)], "evaluations": [evaluation(1, 5)]}
+    )
     cells = [{"cell_type": "code", "execution_count": n, "source": "", "outputs": []} for n in (1, 2, 3)]
-    execution = Execution(notebook={"cells": cells}, facts=facts, cell_errors=(CellError(2, "ValueError", "x"),), status="ok", mode="full")
+    execution = Execution(
+        notebook={"cells": cells}, facts=facts, cell_errors=(CellError(2, "ValueError", "x"),), status="ok", mode="full"
+    )
     evidence = Evidence(answers={}, images=(1,))
     picked, quarter, later, held_out, bad = run_checks(checks, facts, evidence, execution)
     assert picked.passed and picked.score == 2.0 and picked.evidence == ("plots [1] verified [0, 1] failed [2] run",)
@@ -244,7 +301,9 @@ def verified_facts(**verified):
     """The full pattern's facts with what the clean verifier found for each model id."""
     facts = Facts.model_validate({"models": [DROPOUT, PLAIN], "fits": [fit(1, 3), fit(2, 5)],
                                   "evaluations": [evaluation(1, 6, accuracy=0.9123), evaluation(2, 6, accuracy=0.8877)]})  # fmt: skip
-    return facts.model_copy(update={"verification": Verification(models=[VerifiedModel(model=i, **v) for i, v in verified.items()])})
+    return facts.model_copy(
+        update={"verification": Verification(models=[VerifiedModel(model=i, **v) for i, v in verified.items()])}
+    )
 
 
 DENSE, DROP = "keras.src.layers.core.dense.Dense", "keras.src.layers.regularization.dropout.Dropout"
@@ -255,11 +314,16 @@ def test_a_model_the_verifier_confirms_passes_with_the_verified_numbers():
                               "2": dict(loaded=True, layers=[{"path": DENSE}], accuracy=0.89, samples=2000, chance=0.11)})  # fmt: skip
     grades = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}, outputs=((7, "0.9123 0.8877"),)))}
     assert all(g.passed for g in grades.values())
-    assert "model_with_dropout: verified outside the kernel: held-out accuracy 0.9100 on 2,000 samples" in grades["dropout_model"].evidence
+    assert (
+        "model_with_dropout: verified outside the kernel: held-out accuracy 0.9100 on 2,000 samples"
+        in grades["dropout_model"].evidence
+    )
 
 
 def test_the_verifier_contradicting_the_facts_costs_the_model():
-    untrained = dict(loaded=True, layers=[{"path": DENSE}, {"path": DROP, "rate": 0.5}], accuracy=0.10, samples=2000, chance=0.11)
+    untrained = dict(
+        loaded=True, layers=[{"path": DENSE}, {"path": DROP, "rate": 0.5}], accuracy=0.10, samples=2000, chance=0.11
+    )
     no_dropout = dict(loaded=True, layers=[{"path": DENSE}], accuracy=0.91, samples=2000, chance=0.11)
     for found in (untrained, no_dropout):
         grades = {g.id: g for g in run_checks(CHECKS, verified_facts(**{"1": found}), Evidence(answers={}))}
@@ -271,12 +335,20 @@ def test_a_model_the_verifier_cannot_load_rests_on_the_facts_and_says_so():
     facts = verified_facts(**{"1": dict(loaded=False, reason="TypeError: Could not locate class 'Net'")})
     grades = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}
     assert grades["dropout_model"].passed
-    assert "model_with_dropout: not independently verified: TypeError: Could not locate class 'Net'" in grades["dropout_model"].evidence
+    assert (
+        "model_with_dropout: not independently verified: TypeError: Could not locate class 'Net'"
+        in grades["dropout_model"].evidence
+    )
 
 
 def test_a_home_made_dropout_and_a_fit_that_learned_nothing_do_not_count():
-    fake = {**DROPOUT, "layers": [{"cls": "Dense", "units": 128}, {"cls": "Dropout", "rate": 0.5, "module": "__main__"}]}
-    facts = Facts.model_validate({"models": [fake, PLAIN], "fits": [fit(1, 3), {**fit(2, 5), "weights_changed": False}]})
+    fake = {
+        **DROPOUT,
+        "layers": [{"cls": "Dense", "units": 128}, {"cls": "Dropout", "rate": 0.5, "module": "__main__"}],
+    }
+    facts = Facts.model_validate(
+        {"models": [fake, PLAIN], "fits": [fit(1, 3), {**fit(2, 5), "weights_changed": False}]}
+    )
     grades = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}
     assert not grades["dropout_model"].passed and not grades["baseline_model"].passed
     assert any("__main__.Dropout is the notebook's own class" in line for line in grades["dropout_model"].evidence)

@@ -35,7 +35,9 @@ def student_notebook(answers: dict[str, str], code: list[str]) -> nbformat.Noteb
             cells.extend(nbf.new_code_cell(source) for source in code)
         if f"q{number}" in answers:
             cells.append(nbf.new_markdown_cell(answers[f"q{number}"]))
-    return nbf.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return nbf.new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,9 @@ def graded(tmp_path_factory):
     nbformat.write(student_notebook({}, ["!pip install tensorflow", "raise ValueError('boom')"]), folder / "bob.ipynb")
     (folder / "carol.ipynb").write_text('{"cells": [ {"cell_type": "mark', encoding="utf-8")
     out = tmp_path_factory.mktemp("out")
-    result = CliRunner().invoke(app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     grades = {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
     return out, grades

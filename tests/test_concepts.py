@@ -6,15 +6,21 @@ from grader.score.concepts import score_answer
 
 
 def question(*concepts: Concept, points: float = 4, min_words: int = 0) -> Question:
-    return Question(id="q1", prompt="What is regularization?", points=points, concepts=list(concepts), min_words=min_words)
+    return Question(
+        id="q1", prompt="What is regularization?", points=points, concepts=list(concepts), min_words=min_words
+    )
 
 
-OVERFITTING = Concept(id="overfitting", points=2, any=["prevent overfitting", "reduce overfitting"], hint="Name the problem it solves.")
+OVERFITTING = Concept(
+    id="overfitting", points=2, any=["prevent overfitting", "reduce overfitting"], hint="Name the problem it solves."
+)
 PENALTY = Concept(id="penalty", points=2, any=["penalty term", "penalize large weights"])
 
 
 def grade(text: str, *concepts: Concept, **kwargs):
-    return score_answer(question(*(concepts or (OVERFITTING, PENALTY)), **kwargs), Answer("q1", text, (3,), 0.95, "numbered"))
+    return score_answer(
+        question(*(concepts or (OVERFITTING, PENALTY)), **kwargs), Answer("q1", text, (3,), 0.95, "numbered")
+    )
 
 
 def test_every_form_of_a_word_matches_and_the_students_words_are_quoted():
@@ -81,9 +87,16 @@ def test_keyword_stuffing_is_flagged_not_penalised():
 
 def test_answers_copied_from_the_question_or_the_sample_solution_are_flagged():
     reference = "Regularization adds a penalty to the loss so that the network cannot memorise its training data and generalizes to new data."
-    q = Question(id="q1", prompt="What is regularization in the context of deep learning and why is it important?", points=4,
-                 reference=reference, concepts=[OVERFITTING, PENALTY])
-    copied = score_answer(q, Answer("q1", "What is regularization in the context of deep learning and why is it important", (1,), 0.9))
+    q = Question(
+        id="q1",
+        prompt="What is regularization in the context of deep learning and why is it important?",
+        points=4,
+        reference=reference,
+        concepts=[OVERFITTING, PENALTY],
+    )
+    copied = score_answer(
+        q, Answer("q1", "What is regularization in the context of deep learning and why is it important", (1,), 0.9)
+    )
     assert any("repeats the question" in flag for flag in copied.flags)
     sample = score_answer(q, Answer("q1", reference, (1,), 0.9))
     assert any("sample solution" in flag for flag in sample.flags)

@@ -96,9 +96,23 @@ def grade_corpus(tmp_path_factory, *options):
 
     out = tmp_path_factory.mktemp("corpus")
     folder = CORPUS / "regularization"
-    result = CliRunner().invoke(app, ["grade", str(folder), "--assignment", str(ROOT / "assignments" / "regularization"), "--out", str(out), "--quiet", *options])
+    result = CliRunner().invoke(
+        app,
+        [
+            "grade",
+            str(folder),
+            "--assignment",
+            str(ROOT / "assignments" / "regularization"),
+            "--out",
+            str(out),
+            "--quiet",
+            *options,
+        ],
+    )
     assert result.exit_code == 0, result.output
-    return {row["student"]: {c["id"]: c for c in row["checks"]} for row in json.loads((out / "grades.json").read_text())}
+    return {
+        row["student"]: {c["id"]: c for c in row["checks"]} for row in json.loads((out / "grades.json").read_text())
+    }
 
 
 def labelled_code():

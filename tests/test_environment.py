@@ -1,21 +1,20 @@
 """Whose fault a failing cell is, and what the code says when the environment stopped it (no kernel)."""
 
 import importlib.util
+from pathlib import Path
 
 import nbformat.v4 as nbf
 import pytest
 
 from grader.environment.failures import NOT_VERIFIED, classify, environment_failures, file_name
-from grader.facts import Facts
 from grader.execute.outputs import SAVED_TEXT
 from grader.extract.evidence import gather_evidence
 from grader.extract.static import code_in_text, static_facts
+from grader.facts import Facts
 from grader.models import CellError, Execution
 from grader.pipeline import static_credit_flags
 from grader.rubric import load_rubric
 from grader.score.checks import run_checks
-
-from pathlib import Path
 
 RUBRIC = load_rubric(Path(__file__).resolve().parents[1] / "rubrics" / "regularization.yaml")
 
@@ -31,7 +30,11 @@ RUBRIC = load_rubric(Path(__file__).resolve().parents[1] / "rubrics" / "regulari
         ("AttributeError", "'Sequential' object has no attribute 'predict_classes'", "removed_api"),
         ("AttributeError", "module 'numpy' has no attribute 'float'.", "removed_api"),
         ("FileNotFoundError", "[Errno 2] No such file or directory: '/content/wine.csv'", "data_file"),
-        ("Exception", "URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: None -- [Errno -3] Temporary failure in name resolution", "download"),
+        (
+            "Exception",
+            "URL fetch failure on https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz: None -- [Errno -3] Temporary failure in name resolution",
+            "download",
+        ),
         ("URLError", "<urlopen error [Errno 101] Network is unreachable>", "download"),
         ("ImportError", "libtorch_cuda.so: failed to map segment from shared object", "memory"),
     ],
@@ -69,14 +72,18 @@ def test_file_names_of_colab_windows_and_relative_paths():
 
 def torch_notebook(saved_training: str = "", saved_results: str = ""):
     cells = [
-        nbf.new_code_cell("import torch\nfrom torch import nn\nimport torchsummary\nX_train, y_train = torch.randn(64, 4), torch.randint(0, 2, (64,))\nX_test, y_test = X_train[:8], y_train[:8]"),
+        nbf.new_code_cell(
+            "import torch\nfrom torch import nn\nimport torchsummary\nX_train, y_train = torch.randn(64, 4), torch.randint(0, 2, (64,))\nX_test, y_test = X_train[:8], y_train[:8]"
+        ),
         nbf.new_code_cell(
             "def make(p):\n    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(p), nn.Linear(8, 2))\n"
             "def train(model, opt):\n    model.train()\n    for xb, yb in zip(X_train.split(16), y_train.split(16)):\n"
             "        opt.zero_grad()\n        loss = nn.functional.cross_entropy(model(xb), yb)\n        loss.backward()\n        opt.step()\n"
             "def accuracy(model):\n    model.eval()\n    with torch.no_grad():\n        return (model(X_test).argmax(1) == y_test).float().mean().item()"
         ),
-        nbf.new_code_cell("drop, plain = make(0.5), make(0.0)\ntrain(drop, torch.optim.SGD(drop.parameters(), lr=0.1))\ntrain(plain, torch.optim.SGD(plain.parameters(), lr=0.1))"),
+        nbf.new_code_cell(
+            "drop, plain = make(0.5), make(0.0)\ntrain(drop, torch.optim.SGD(drop.parameters(), lr=0.1))\ntrain(plain, torch.optim.SGD(plain.parameters(), lr=0.1))"
+        ),
         nbf.new_code_cell("print('dropout', accuracy(drop), 'plain', accuracy(plain))"),
     ]
     notebook = nbf.new_notebook(cells=cells)
@@ -98,13 +105,24 @@ def stopped_run(notebook):
 
 def test_a_name_the_failed_cell_should_have_defined_is_its_consequence():
     failures = environment_failures(stopped_run(torch_notebook()))
-    assert [(f.cell, f.kind, f.cause) for f in failures] == [(0, "package", None), (2, "consequence", 0), (3, "consequence", 0)]
+    assert [(f.cell, f.kind, f.cause) for f in failures] == [
+        (0, "package", None),
+        (2, "consequence", 0),
+        (3, "consequence", 0),
+    ]
 
 
 def test_a_pytorch_loop_is_read_as_training_and_a_no_grad_loop_as_evaluation():
     facts = static_facts(torch_notebook())
-    assert {(m.variable, dict(zip(m.layers, m.rates))["Dropout"]) for m in facts.models if m.variable in ("drop", "plain")} == {("drop", 0.5), ("plain", 0.0)}
-    assert {(c.method, c.variable) for c in facts.calls} == {("fit", "drop"), ("fit", "plain"), ("evaluate", "drop"), ("evaluate", "plain")}
+    assert {
+        (m.variable, dict(zip(m.layers, m.rates))["Dropout"]) for m in facts.models if m.variable in ("drop", "plain")
+    } == {("drop", 0.5), ("plain", 0.0)}
+    assert {(c.method, c.variable) for c in facts.calls} == {
+        ("fit", "drop"),
+        ("fit", "plain"),
+        ("evaluate", "drop"),
+        ("evaluate", "plain"),
+    }
 
 
 def grade_stopped(notebook):
@@ -129,11 +147,15 @@ def test_without_saved_outputs_the_code_earns_its_share_but_does_not_pass():
 
 
 def test_code_in_raw_and_markdown_cells_is_read_but_never_ran():
-    notebook = nbf.new_notebook(cells=[
-        nbf.new_markdown_cell("My model:\n```python\nmodel = Sequential([Dense(10), Dropout(0.5)])\nmodel.fit(x_train, y_train)\n```"),
-        nbf.new_raw_cell("base = Sequential([Dense(10)])\nbase.fit(x_train, y_train)"),
-        nbf.new_markdown_cell("Dropout(0.5) drops half the units, so the network cannot rely on one."),
-    ])
+    notebook = nbf.new_notebook(
+        cells=[
+            nbf.new_markdown_cell(
+                "My model:\n```python\nmodel = Sequential([Dense(10), Dropout(0.5)])\nmodel.fit(x_train, y_train)\n```"
+            ),
+            nbf.new_raw_cell("base = Sequential([Dense(10)])\nbase.fit(x_train, y_train)"),
+            nbf.new_markdown_cell("Dropout(0.5) drops half the units, so the network cannot rely on one."),
+        ]
+    )
     facts = static_facts(notebook)
     assert {(c.variable, c.cell_type) for c in facts.calls} == {("model", "markdown"), ("base", "raw")}
     evidence = gather_evidence(notebook, RUBRIC)
@@ -149,37 +171,59 @@ def test_prose_that_happens_to_parse_is_not_code():
 
 
 def test_a_rate_zero_dropout_model_is_a_baseline_when_read_statically():
-    notebook = nbf.new_notebook(cells=[nbf.new_raw_cell(
-        "a = Sequential([Dense(10), Dropout(0.0)])\na.fit(x_train, y_train)\nb = Sequential([Dense(10), Dropout(rate=0)])\nb.fit(x_train, y_train)"
-    )])
+    notebook = nbf.new_notebook(
+        cells=[
+            nbf.new_raw_cell(
+                "a = Sequential([Dense(10), Dropout(0.0)])\na.fit(x_train, y_train)\nb = Sequential([Dense(10), Dropout(rate=0)])\nb.fit(x_train, y_train)"
+            )
+        ]
+    )
     evidence = gather_evidence(notebook, RUBRIC)
-    checks = {c.id: c for c in run_checks(list(RUBRIC.checks), Facts(), evidence, Execution(notebook=notebook, facts=Facts(), status="ok"))}
+    checks = {
+        c.id: c
+        for c in run_checks(
+            list(RUBRIC.checks), Facts(), evidence, Execution(notebook=notebook, facts=Facts(), status="ok")
+        )
+    }
     assert checks["dropout_model"].score == 0 and checks["baseline_model"].score > 0
 
 
 def test_a_training_function_called_with_the_model_and_its_loader():
-    notebook = nbf.new_notebook(cells=[nbf.new_code_cell(
-        "class Net(nn.Module):\n    def __init__(self, p=0.5):\n        super().__init__()\n        self.fc = nn.Linear(4, 2)\n        self.drop = nn.Dropout(p)\n"
-        "    def forward(self, x):\n        return self.drop(self.fc(x))\n"
-        "def fit(model, loader, opt):\n    for xb, yb in loader:\n        opt.zero_grad()\n        criterion(model(xb), yb).backward()\n        opt.step()\n"
-        "def test(model, loader):\n    model.eval()\n    with torch.no_grad():\n        for xb, yb in loader:\n            model(xb)\n"
-        "net, base = Net(), Net(p=0)\nfit(net, train_loader, opt)\ntest(net, test_loader)\ntest(base, loader=test_loader)"
-    )])
+    notebook = nbf.new_notebook(
+        cells=[
+            nbf.new_code_cell(
+                "class Net(nn.Module):\n    def __init__(self, p=0.5):\n        super().__init__()\n        self.fc = nn.Linear(4, 2)\n        self.drop = nn.Dropout(p)\n"
+                "    def forward(self, x):\n        return self.drop(self.fc(x))\n"
+                "def fit(model, loader, opt):\n    for xb, yb in loader:\n        opt.zero_grad()\n        criterion(model(xb), yb).backward()\n        opt.step()\n"
+                "def test(model, loader):\n    model.eval()\n    with torch.no_grad():\n        for xb, yb in loader:\n            model(xb)\n"
+                "net, base = Net(), Net(p=0)\nfit(net, train_loader, opt)\ntest(net, test_loader)\ntest(base, loader=test_loader)"
+            )
+        ]
+    )
     facts = static_facts(notebook)
     assert {(m.variable, m.rates[-1]) for m in facts.models} == {("net", 0.5), ("base", 0.0)}
     assert {(c.method, c.variable, c.argument) for c in facts.calls} == {
-        ("fit", "net", "train_loader"), ("evaluate", "net", "test_loader"), ("evaluate", "base", "test_loader")}
+        ("fit", "net", "train_loader"),
+        ("evaluate", "net", "test_loader"),
+        ("evaluate", "base", "test_loader"),
+    }
 
 
 def test_names_bound_before_the_failing_line_are_not_lost():
-    notebook = nbf.new_notebook(cells=[
-        nbf.new_code_cell("import numpy as np\nimport torchsummary\nsize = 3"),
-        nbf.new_code_cell("np.zeros(size)"),
-        nbf.new_code_cell("np.array([1, 2]).reshape(5)"),
-    ])
-    errors = (CellError(0, "ModuleNotFoundError", "No module named 'torchsummary'", line="import torchsummary"),
-              CellError(1, "NameError", "name 'size' is not defined"),
-              CellError(2, "ValueError", "cannot reshape array of size 2 into shape (5,)", line="np.array([1, 2]).reshape(5)"))
+    notebook = nbf.new_notebook(
+        cells=[
+            nbf.new_code_cell("import numpy as np\nimport torchsummary\nsize = 3"),
+            nbf.new_code_cell("np.zeros(size)"),
+            nbf.new_code_cell("np.array([1, 2]).reshape(5)"),
+        ]
+    )
+    errors = (
+        CellError(0, "ModuleNotFoundError", "No module named 'torchsummary'", line="import torchsummary"),
+        CellError(1, "NameError", "name 'size' is not defined"),
+        CellError(
+            2, "ValueError", "cannot reshape array of size 2 into shape (5,)", line="np.array([1, 2]).reshape(5)"
+        ),
+    )
     failures = environment_failures(Execution(notebook=notebook, facts=Facts(), status="ok", cell_errors=errors))
     assert [(f.cell, f.kind) for f in failures] == [(0, "package"), (1, "consequence")]
 
@@ -211,18 +255,34 @@ def test_doctor_reads_a_mixed_class_and_says_what_to_fix(tmp_path):
     report = json.loads(result.output)
     found = {(f["kind"], f["item"]): f for f in report["findings"]}
     assert report["notebooks"] == 6 and report["unreadable"] == ["broken"]
-    assert found[("import", "torchsummary")]["count"] == 1 and "pip install torchsummary" in found[("import", "torchsummary")]["fix"]
+    assert (
+        found[("import", "torchsummary")]["count"] == 1
+        and "pip install torchsummary" in found[("import", "torchsummary")]["fix"]
+    )
     assert found[("import", "google.colab")]["notebooks"] == ["colab_wine"]
-    assert {f["item"] for f in report["findings"] if f["kind"] == "file"} == {"/content/wine.csv", "C:\\Users\\me\\wine.csv"}
+    assert {f["item"] for f in report["findings"] if f["kind"] == "file"} == {
+        "/content/wine.csv",
+        "C:\\Users\\me\\wine.csv",
+    }
     assert "`files: [wine.csv]`" in found[("file", "/content/wine.csv")]["fix"]
     loaders = {f["item"]: f["fix"] for f in report["findings"] if f["kind"] == "loader"}
-    assert set(loaders) == {"keras.datasets.cifar10.load_data()", "torchvision.datasets.CIFAR10(...)", "keras.datasets.mnist.load_data()",
-                            "sklearn.datasets.fetch_openml('wine_quality')"}
-    assert "stand-in" in loaders["torchvision.datasets.CIFAR10(...)"] and "no offline copy" in loaders["sklearn.datasets.fetch_openml('wine_quality')"]
+    assert set(loaders) == {
+        "keras.datasets.cifar10.load_data()",
+        "torchvision.datasets.CIFAR10(...)",
+        "keras.datasets.mnist.load_data()",
+        "sklearn.datasets.fetch_openml('wine_quality')",
+    }
+    assert (
+        "stand-in" in loaders["torchvision.datasets.CIFAR10(...)"]
+        and "no offline copy" in loaders["sklearn.datasets.fetch_openml('wine_quality')"]
+    )
     if importlib.util.find_spec("torchvision") is None:  # PyPI has no CPU build: the fix says where one is
         assert "download.pytorch.org/whl/cpu" in found[("import", "torchvision")]["fix"]
         assert "torchvision" not in report["install"]
-    assert {f["item"] for f in report["findings"] if f["kind"] == "removed_api"} == {"an optimizer's lr= argument", "model.predict_classes / predict_proba"}
+    assert {f["item"] for f in report["findings"] if f["kind"] == "removed_api"} == {
+        "an optimizer's lr= argument",
+        "model.predict_classes / predict_proba",
+    }
     assert "torchsummary" in report["install"]
     shown = CliRunner().invoke(app, ["doctor", str(tmp_path), "--assignment", str(assignment)])
     assert shown.exit_code == 0 and "Imports that will fail" in shown.output and "6 notebooks read" in shown.output
@@ -237,10 +297,18 @@ def nbformat_text(code: str) -> str:
 def test_a_colab_line_nothing_depended_on_is_only_noted():
     from grader.environment.failures import failure_flags
 
-    notebook = nbf.new_notebook(cells=[nbf.new_code_cell("from google.colab import drive\ndrive.mount('/content/drive')"),
-                                       nbf.new_code_cell("import torchsummary")])
-    errors = (CellError(0, "ModuleNotFoundError", "No module named 'google.colab'", line="from google.colab import drive"),
-              CellError(1, "ModuleNotFoundError", "No module named 'torchsummary'"))
-    flags = failure_flags(environment_failures(Execution(notebook=notebook, facts=Facts(), status="ok", cell_errors=errors)))
+    notebook = nbf.new_notebook(
+        cells=[
+            nbf.new_code_cell("from google.colab import drive\ndrive.mount('/content/drive')"),
+            nbf.new_code_cell("import torchsummary"),
+        ]
+    )
+    errors = (
+        CellError(0, "ModuleNotFoundError", "No module named 'google.colab'", line="from google.colab import drive"),
+        CellError(1, "ModuleNotFoundError", "No module named 'torchsummary'"),
+    )
+    flags = failure_flags(
+        environment_failures(Execution(notebook=notebook, facts=Facts(), status="ok", cell_errors=errors))
+    )
     assert flags[0].startswith("not run here: cell 0") and "only on Colab" in flags[0]
     assert flags[1].startswith("needs review: the grading environment could not run cell 1")

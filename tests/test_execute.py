@@ -24,9 +24,7 @@ LIMITS = ExecutionLimits(cell_timeout=120, notebook_timeout=300, startup_timeout
 
 
 def notebook(*cells):
-    return new_notebook(
-        cells=[new_markdown_cell(c[3:]) if c.startswith("md:") else new_code_cell(c) for c in cells]
-    )
+    return new_notebook(cells=[new_markdown_cell(c[3:]) if c.startswith("md:") else new_code_cell(c) for c in cells])
 
 
 def run(nb, cache_dir, limits=LIMITS, datasets=None):
@@ -113,7 +111,12 @@ def test_normalised_row_hashes_ignore_scale_and_dtype_and_are_fast():
     hashes = normalised_row_hashes(images)
     assert time.perf_counter() - started < 1.0  # about 0.07 s
     rows = sample_rows(60000)
-    for same in (images / 255.0, images.astype("float32") / 255, images.reshape(60000, -1) / 255.0, images[..., None] * 3.0):
+    for same in (
+        images / 255.0,
+        images.astype("float32") / 255,
+        images.reshape(60000, -1) / 255.0,
+        images[..., None] * 3.0,
+    ):
         assert np.array_equal(normalised_row_hashes(same, rows), hashes[rows])
     assert len(np.unique(hashes)) == 60000
     assert not np.array_equal(normalised_row_hashes(images[::-1], rows), hashes[rows])
@@ -244,7 +247,7 @@ KERAS_CELLS = (
     "history = baseline.fit(x_train, y_train, epochs=1, batch_size=64, validation_split=0.2, verbose=0)\n"
     "print(sorted(history.history))",
     # A student forging the facts: neither a printed line nor the private MIME type counts.
-    "fake = '{\"schema_version\": 1, \"models\": [], \"fits\": [], \"evaluations\": []}'\n"
+    'fake = \'{"schema_version": 1, "models": [], "fits": [], "evaluations": []}\'\n'
     "print(fake)\n"
     "from IPython.display import display\n"
     "display({'application/x-grader-facts+json': fake}, raw=True)",

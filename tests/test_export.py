@@ -28,8 +28,19 @@ RUBRIC = parse_rubric(
                 "prompt": "Why does dropout reduce overfitting?\nAnswer in two or three sentences.",
                 "points": 5,
                 "concepts": [
-                    {"id": "co_adaptation", "points": 3, "any": ["co-adaptation"], "hint": "Say what dropout stops neurons from doing."},
-                    {"id": "ensemble", "points": 2, "any": ["ensemble"], "hidden": True, "hint": "Think of many thinned networks."},
+                    {
+                        "id": "co_adaptation",
+                        "points": 3,
+                        "any": ["co-adaptation"],
+                        "hint": "Say what dropout stops neurons from doing.",
+                    },
+                    {
+                        "id": "ensemble",
+                        "points": 2,
+                        "any": ["ensemble"],
+                        "hidden": True,
+                        "hint": "Think of many thinned networks.",
+                    },
                 ],
             },
             {
@@ -37,7 +48,9 @@ RUBRIC = parse_rubric(
                 "prompt": "What does the validation curve show?",
                 "points": 5,
                 "min_words": 20,
-                "concepts": [{"id": "gap", "points": 5, "any": ["gap"], "hint": "Compare training and validation loss."}],
+                "concepts": [
+                    {"id": "gap", "points": 5, "any": ["gap"], "hint": "Compare training and validation loss."}
+                ],
             },
         ],
         "checks": [
@@ -58,14 +71,31 @@ def concept(id, points, found, evidence="", negated=False):
 
 
 def question(id, score, concepts, flags=()):
-    return {"id": id, "score": score, "max_score": 5.0, "concepts": concepts, "flags": list(flags), "answer_cells": [3], "confidence": 0.9}
+    return {
+        "id": id,
+        "score": score,
+        "max_score": 5.0,
+        "concepts": concepts,
+        "flags": list(flags),
+        "answer_cells": [3],
+        "confidence": 0.9,
+    }
 
 
 def check(passed, evidence):
-    return {"id": "baseline", "passed": passed, "score": 2.0 if passed else 0.0, "max_score": 2.0, "evidence": evidence, "source": "runtime"}
+    return {
+        "id": "baseline",
+        "passed": passed,
+        "score": 2.0 if passed else 0.0,
+        "max_score": 2.0,
+        "evidence": evidence,
+        "source": "runtime",
+    }
 
 
-def record(student, identity, score, questions=(), checks=(), status="graded", error=None, flags=(), late=False, seconds=12.0):
+def record(
+    student, identity, score, questions=(), checks=(), status="graded", error=None, flags=(), late=False, seconds=12.0
+):
     return {
         "student": student,
         "identity": {"id": student, **identity},
@@ -81,27 +111,57 @@ def record(student, identity, score, questions=(), checks=(), status="graded", e
         "flags": list(flags),
         "questions": list(questions),
         "checks": list(checks),
-        "execution": {"mode": "full", "status": "ok", "seconds": seconds, "cells_failed": [], "skipped": [], "cached": False},
+        "execution": {
+            "mode": "full",
+            "status": "ok",
+            "seconds": seconds,
+            "cells_failed": [],
+            "skipped": [],
+            "cached": False,
+        },
         "report": f"{student}.html",
     }
 
 
 ANA = record(
     "ana",
-    {"name": 'Núñez, Ana "Ani"', "email": "ana@example.edu", "lms_user_id": "1001", "sis_id": "S1001", "login_id": "anunez", "section": "Section 1"},
+    {
+        "name": 'Núñez, Ana "Ani"',
+        "email": "ana@example.edu",
+        "lms_user_id": "1001",
+        "sis_id": "S1001",
+        "login_id": "anunez",
+        "section": "Section 1",
+    },
     10.0,
     [
-        question("q1", 3.0, [concept("co_adaptation", 3.0, True, "prevents co-adaptation"), concept("ensemble", 2.0, False)]),
+        question(
+            "q1", 3.0, [concept("co_adaptation", 3.0, True, "prevents co-adaptation"), concept("ensemble", 2.0, False)]
+        ),
         question("q2", 5.0, [concept("gap", 5.0, True, "the gap between the curves")]),
     ],
     [check(True, ["printed test accuracy 0.91"])],
 )
 BOB = record(
     "bob",
-    {"name": '=HYPERLINK("http://x.example","click")', "email": "bob@example.edu", "lms_user_id": "1002", "sis_id": "S1002", "login_id": "bsmith", "section": "Section 2"},
+    {
+        "name": '=HYPERLINK("http://x.example","click")',
+        "email": "bob@example.edu",
+        "lms_user_id": "1002",
+        "sis_id": "S1002",
+        "login_id": "bsmith",
+        "section": "Section 2",
+    },
     5.0,
     [
-        question("q1", 5.0, [concept("co_adaptation", 3.0, True, "co-adaptation"), concept("ensemble", 2.0, True, "an ensemble of networks")]),
+        question(
+            "q1",
+            5.0,
+            [
+                concept("co_adaptation", 3.0, True, "co-adaptation"),
+                concept("ensemble", 2.0, True, "an ensemble of networks"),
+            ],
+        ),
         question("q2", 0.0, [concept("gap", 5.0, False, negated=True)], ["concept gap appears only in negated form"]),
     ],
     [check(False, ["no test accuracy was printed"])],
@@ -110,7 +170,13 @@ BOB = record(
 )
 CHEN = record(
     "chen",
-    {"name": "Chen Wei 陈伟", "email": "chen@example.edu", "lms_user_id": "1003", "login_id": "cwei", "section": "Section 1"},
+    {
+        "name": "Chen Wei 陈伟",
+        "email": "chen@example.edu",
+        "lms_user_id": "1003",
+        "login_id": "cwei",
+        "section": "Section 1",
+    },
     0.0,
     status="error",
     error="notebook is not valid JSON (line 3, column 5); export it again from Jupyter",
@@ -121,7 +187,9 @@ DEE = record(
     {"name": "O'Brien, Dee", "section": ""},
     7.5,
     [
-        question("q1", 3.0, [concept("co_adaptation", 3.0, True, "=SUM(A1) co-adaptation"), concept("ensemble", 2.0, False)]),
+        question(
+            "q1", 3.0, [concept("co_adaptation", 3.0, True, "=SUM(A1) co-adaptation"), concept("ensemble", 2.0, False)]
+        ),
         question("q2", 2.5, [concept("gap", 5.0, True, "gap")]),
     ],
     [check(True, ["printed test accuracy 0.88"])],
@@ -217,7 +285,12 @@ def test_gradescope_results_follow_the_autograder_schema():
     assert bob["score"] == 5.0 and bob["execution_time"] == 42
     assert [(t["name"], t["score"], t["max_score"], t["visibility"]) for t in bob["tests"]] == [
         ("Q1: Why does dropout reduce overfitting? Answer in two or three sentences.", 3.0, 3.0, "visible"),
-        ("Q1: Why does dropout reduce overfitting? Answer in two or three sentences. (more points, shown when grades are published)", 2.0, 2.0, "after_published"),
+        (
+            "Q1: Why does dropout reduce overfitting? Answer in two or three sentences. (more points, shown when grades are published)",
+            2.0,
+            2.0,
+            "after_published",
+        ),
         ("Q2: What does the validation curve show?", 0.0, 5.0, "visible"),
         ("Baseline: Reports the test accuracy", 0.0, 2.0, "visible"),
     ]
@@ -252,19 +325,39 @@ def test_errors_zero_puts_a_zero_for_submissions_that_could_not_be_graded():
 
 def test_manual_overrides_replace_scores_and_are_ignored_when_absent():
     assert with_overrides(ANA) is ANA
-    fixed = with_overrides({**ANA, "overrides": [{"id": "q1", "score": 5, "by": "ta", "why": "ensemble said differently"}]})
+    fixed = with_overrides(
+        {**ANA, "overrides": [{"id": "q1", "score": 5, "by": "ta", "why": "ensemble said differently"}]}
+    )
     assert fixed["score"] == 12.0 and fixed["percent"] == 100.0
     regraded = with_overrides({**CHEN, "overrides": [{"id": "total", "score": 9}]})
     assert regraded["status"] == "graded" and regraded["score"] == 9.0
-    canvas = build_export("canvas", [{**CHEN, "overrides": [{"id": "total", "score": 9}]}], RUBRIC, ExportOptions(assignment_id="1"))
+    canvas = build_export(
+        "canvas", [{**CHEN, "overrides": [{"id": "total", "score": 9}]}], RUBRIC, ExportOptions(assignment_id="1")
+    )
     assert canvas.files["canvas.csv"].decode().splitlines()[2].endswith(",9")
 
 
 def test_cells_numbers_and_folder_names_are_safe():
-    assert [safe_cell(v) for v in ["=1+1", "+1", "-1", "@SUM", "\tx", "Ana", "", None]] == ["'=1+1", "'+1", "'-1", "'@SUM", "'\tx", "Ana", "", ""]
+    assert [safe_cell(v) for v in ["=1+1", "+1", "-1", "@SUM", "\tx", "Ana", "", None]] == [
+        "'=1+1",
+        "'+1",
+        "'-1",
+        "'@SUM",
+        "'\tx",
+        "Ana",
+        "",
+        "",
+    ]
     assert [number(v) for v in [10.0, 7.5, 3.333, 0.0, None]] == ["10", "7.5", "3.33", "0", ""]
     taken: set[str] = set()
-    assert [safe_dirname(n, taken) for n in ["../../etc", "ana", "ANA", "", "CON", "陈伟"]] == ["etc", "ana", "ANA-2", "student", "_CON", "student-2"]
+    assert [safe_dirname(n, taken) for n in ["../../etc", "ana", "ANA", "", "CON", "陈伟"]] == [
+        "etc",
+        "ana",
+        "ANA-2",
+        "student",
+        "_CON",
+        "student-2",
+    ]
 
 
 def test_export_grades_reads_grades_json_and_writes_under_exports(tmp_path):
@@ -316,7 +409,9 @@ def test_run_in_gradescope_without_a_notebook_tells_the_student_what_to_upload(t
     submission = tmp_path / "submission"
     submission.mkdir()
     (submission / "homework.pdf").write_bytes(b"%PDF")
-    results = run_in_gradescope(submission, tmp_path / "results.json", lambda path: pytest.fail("nothing to grade"), RUBRIC)
+    results = run_in_gradescope(
+        submission, tmp_path / "results.json", lambda path: pytest.fail("nothing to grade"), RUBRIC
+    )
     assert results["score"] == 0.0
     assert "No Jupyter notebook (.ipynb) was found in your submission (it had: homework.pdf)" in results["output"]
 

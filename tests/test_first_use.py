@@ -72,7 +72,9 @@ def test_a_bad_data_file_stops_the_batch_before_anything_runs(tmp_path, submissi
 def test_a_file_that_is_not_an_npz_at_all_is_named_as_such(tmp_path, submissions):
     data = tmp_path / "mnist.pkl"
     data.write_bytes(b"\x80\x04\x95not an npz")
-    result = invoke("grade", submissions, "--assignment", ASSIGNMENT, "--out", tmp_path / "out", "--data", f"mnist={data}")
+    result = invoke(
+        "grade", submissions, "--assignment", ASSIGNMENT, "--out", tmp_path / "out", "--data", f"mnist={data}"
+    )
     assert result.exit_code == 2
     assert "it is not a zip archive" in last_line(result.output)
 
@@ -80,7 +82,9 @@ def test_a_file_that_is_not_an_npz_at_all_is_named_as_such(tmp_path, submissions
 def test_a_good_data_file_is_accepted(tmp_path, submissions):
     data = save_mnist(tmp_path / "mnist.npz")
     out = tmp_path / "out"
-    result = invoke("grade", submissions, "--assignment", ASSIGNMENT, "--out", out, "--data", f"mnist={data}", "--no-run")
+    result = invoke(
+        "grade", submissions, "--assignment", ASSIGNMENT, "--out", out, "--data", f"mnist={data}", "--no-run"
+    )
     assert result.exit_code == 0, result.output
     assert (out / "grades.json").exists()
 
@@ -178,7 +182,9 @@ def test_a_submission_that_could_not_be_graded_says_not_graded_everywhere(graded
     assert re.search(r">ben<.*?✘ Not graded", index, re.S)
     for fmt, file in (("csv", "grades.csv"), ("canvas", "canvas.csv")):
         assert invoke("export", "--out", out, "--format", fmt).exit_code == 0
-        line = next(line for line in (out / "exports" / file).read_text(encoding="utf-8-sig").splitlines() if "Ben Bell" in line)
+        line = next(
+            line for line in (out / "exports" / file).read_text(encoding="utf-8-sig").splitlines() if "Ben Bell" in line
+        )
         assert ",0," not in line and not line.rstrip().endswith(",0"), line
 
 
@@ -211,12 +217,19 @@ def test_a_moodle_roster_with_id_numbers_makes_idnumber_the_fix(graded_class, tm
     roster.write_text("ID number,First name,Surname\nann,Ann,Apple\nben,Ben,Bell\ncal,Cal,Cole\n", encoding="utf-8")
     folder = canvas_class(tmp_path)
     out = tmp_path / "out"
-    assert invoke("grade", folder, "--assignment", ASSIGNMENT, "--out", out, "--roster", roster, "--no-run", "--quiet").exit_code == 0
+    assert (
+        invoke(
+            "grade", folder, "--assignment", ASSIGNMENT, "--out", out, "--roster", roster, "--no-run", "--quiet"
+        ).exit_code
+        == 0
+    )
     result = invoke("export", "--out", out, "--format", "moodle")
     assert result.exit_code == 2 and "use --moodle-id idnumber" in last_line(result.output)
     assert invoke("export", "--out", out, "--format", "moodle", "--moodle-id", "idnumber").exit_code == 0
     rows = (out / "exports" / "moodle.csv").read_text(encoding="utf-8").splitlines()
-    assert rows[0].startswith("ID number,") and [r.split(",")[0] for r in rows[1:] if r[:3] in ("ann", "ben", "cal")] == ["ann", "ben", "cal"]
+    assert rows[0].startswith("ID number,") and [
+        r.split(",")[0] for r in rows[1:] if r[:3] in ("ann", "ben", "cal")
+    ] == ["ann", "ben", "cal"]
 
 
 def test_export_from_a_folder_without_grades_says_to_grade_first(tmp_path):
@@ -235,7 +248,11 @@ def test_exports_are_made_again_after_a_manual_grade_and_a_rescore(graded_class,
     assert result.exit_code == 0 and "refreshed" in result.output
 
     def ann(file: str) -> str:
-        return next(line for line in (out / "exports" / file).read_text(encoding="utf-8-sig").splitlines() if "Ann Apple" in line)
+        return next(
+            line
+            for line in (out / "exports" / file).read_text(encoding="utf-8-sig").splitlines()
+            if "Ann Apple" in line
+        )
 
     assert ",42," in ann("grades.csv") and ann("canvas.csv").endswith(",42")
     assert "(77)" in (out / "exports" / "canvas.csv").read_text(encoding="utf-8")  # made with the same options
@@ -267,7 +284,9 @@ def test_checking_one_question_shows_that_question_and_leaves_the_full_page_alon
     page.write_text("the whole notebook's feedback", encoding="utf-8")
     result = invoke("check", notebook, "--assignment", ASSIGNMENT, "--question", "q3")
     assert result.exit_code == 0, result.output
-    assert re.fullmatch(r"Q3: [\d.]+ / 10( \(\d+ more points? (is|are) graded after submission\))?", last_line(result.output))
+    assert re.fullmatch(
+        r"Q3: [\d.]+ / 10( \(\d+ more points? (is|are) graded after submission\))?", last_line(result.output)
+    )
     assert "Total" not in result.output and "│ q1 " not in result.output and "dropout_model" not in result.output
     assert page.read_text(encoding="utf-8") == "the whole notebook's feedback"
 
@@ -311,7 +330,9 @@ def test_a_plot_shows_inline_and_a_bold_heading_leaves_no_debris(tmp_path):
         outputs=[nbf.new_output("stream", name="stdout", text="Epoch 1/1\n10/10 [==============================] - 1s - loss: 0.3000\n"),
                  nbf.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure size 640x480 with 1 Axes>"})],
     )  # fmt: skip
-    answer = nbf.new_markdown_cell("**Answer 8 (discussion)**\nThe model with dropout had a smaller gap between training and validation accuracy.")
+    answer = nbf.new_markdown_cell(
+        "**Answer 8 (discussion)**\nThe model with dropout had a smaller gap between training and validation accuracy."
+    )
     folder = tmp_path / "in"
     folder.mkdir()
     nbformat.write(nbf.new_notebook(cells=[nbf.new_markdown_cell("## Q8"), training, answer]), folder / "dan.ipynb")
@@ -341,7 +362,15 @@ def test_the_sandbox_line_and_the_hints_read_cleanly(graded_class, tmp_path):
 
 
 def test_one_submission_is_counted_in_the_singular(tmp_path):
-    result = invoke("grade", ASSIGNMENT / "examples" / "weak.ipynb", "--assignment", ASSIGNMENT, "--out", tmp_path / "out", "--no-run")
+    result = invoke(
+        "grade",
+        ASSIGNMENT / "examples" / "weak.ipynb",
+        "--assignment",
+        ASSIGNMENT,
+        "--out",
+        tmp_path / "out",
+        "--no-run",
+    )
     assert result.exit_code == 0, result.output
     assert "1 submission: 1 notebook run" in result.output and "The gradebook holds 1 student." in result.output
     assert "1 report in" in result.output and "1 submissions" not in result.output
@@ -375,7 +404,9 @@ def test_the_roster_examples_in_the_docs_work(tmp_path, header, student, name):
     folder.mkdir()
     answered_notebook(folder, f"{student}.ipynb")
     out = tmp_path / "out"
-    result = invoke("grade", folder, "--assignment", ASSIGNMENT, "--out", out, "--roster", roster, "--no-run", "--quiet")
+    result = invoke(
+        "grade", folder, "--assignment", ASSIGNMENT, "--out", out, "--roster", roster, "--no-run", "--quiet"
+    )
     assert result.exit_code == 0, result.output
     (record,) = json.loads((out / "grades.json").read_text(encoding="utf-8"))
     assert record["identity"]["name"] == name and record["identity"]["email"] == "ana@example.edu"
@@ -383,7 +414,7 @@ def test_the_roster_examples_in_the_docs_work(tmp_path, header, student, name):
 
 def test_the_readme_says_what_the_test_command_leaves_out_and_which_reports_to_release():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    setup = readme[readme.index("Set up and run the tests"):readme.index("## What it does")]
+    setup = readme[readme.index("Set up and run the tests") : readme.index("## What it does")]
     assert "apt-get install -y chromium" in setup and "skipped" in setup
     assert "--index-url https://download.pytorch.org/whl/cpu" in setup
     assert "--audience student" in readme and re.search(r"Never\s+hand those out", readme)
@@ -403,14 +434,24 @@ def test_the_shipped_rubric_scores_by_keywords_and_a_semantic_block_is_what_turn
     assert "semantic" not in yaml.safe_load(shipped.read_text(encoding="utf-8"))
     result = invoke("score-answers", "--rubric", shipped, "--answers", answers, "--out", tmp_path / "keywords.csv")
     assert result.exit_code == 0 and last_line(result.output).endswith("(1 answer, keywords only)"), result.output
-    pytest.importorskip("sentence_transformers", reason="the semantic extra is not installed: pip install -e '.[semantic]'")
+    pytest.importorskip(
+        "sentence_transformers", reason="the semantic extra is not installed: pip install -e '.[semantic]'"
+    )
     rubric = yaml.safe_load(shipped.read_text(encoding="utf-8"))
     rubric["semantic"] = {"threshold": 0.6}
     q1 = next(q for q in rubric["questions"] if q["id"] == "q1")
     concept = next(c for c in q1["concepts"] if c["id"] == "prevents_overfitting")
     concept["examples"] = ["it stops the model from memorising the training data"]
     (tmp_path / "semantic.yaml").write_text(yaml.safe_dump(rubric, sort_keys=False), encoding="utf-8")
-    result = invoke("score-answers", "--rubric", tmp_path / "semantic.yaml", "--answers", answers, "--out", tmp_path / "semantic.csv")
+    result = invoke(
+        "score-answers",
+        "--rubric",
+        tmp_path / "semantic.yaml",
+        "--answers",
+        answers,
+        "--out",
+        tmp_path / "semantic.csv",
+    )
     assert result.exit_code == 0 and last_line(result.output).endswith("(1 answer, keywords + semantic)"), result.output
     row = first_row(tmp_path / "semantic.csv")
     assert "prevents_overfitting (similarity 0.7" in row["matched_concepts"] and "memorising" in row["evidence"], row
@@ -420,4 +461,3 @@ def test_the_shipped_rubric_scores_by_keywords_and_a_semantic_block_is_what_turn
 def first_row(path: Path) -> dict:
     with open(path, encoding="utf-8", newline="") as handle:
         return next(csv.DictReader(handle))
-

@@ -28,7 +28,9 @@ ASSIGNMENT = ROOT / "assignments" / "regularization"
 def execution(status="ok") -> Execution:
     notebook = nbf.new_notebook(cells=[nbf.new_markdown_cell("## Q1\nAnswer: ünïcode"), nbf.new_code_cell("print(1)")])
     notebook.cells[1].outputs = [nbf.new_output("stream", name="stdout", text="1\n")]
-    facts = Facts.model_validate({"models": [{"id": 1, "framework": "keras", "cls": "Sequential", "layers": [{"cls": "Dropout", "rate": 0.5}]}]})
+    facts = Facts.model_validate(
+        {"models": [{"id": 1, "framework": "keras", "cls": "Sequential", "layers": [{"cls": "Dropout", "rate": 0.5}]}]}
+    )
     return Execution(
         notebook=notebook,
         facts=facts,
@@ -41,7 +43,9 @@ def execution(status="ok") -> Execution:
 
 
 def submission(student="ana", sha="a" * 64, **changes) -> Submission:
-    base = Submission(student, f"{student}.ipynb", sha, {"cells": []}, identity=Student(id=student, name=student.title()))
+    base = Submission(
+        student, f"{student}.ipynb", sha, {"cells": []}, identity=Student(id=student, name=student.title())
+    )
     return replace(base, **changes)
 
 
@@ -163,7 +167,9 @@ def test_manual_grades_give_the_same_scores_as_the_exports_rules(overrides):
 
 
 def test_a_manual_grade_is_flagged_with_who_and_why():
-    grade = apply_overrides(graded(), [Override("q1", 7.5, "ta1", "t", "good answer"), Override("dropout_model", 5, "ta1", "t", "ok")])
+    grade = apply_overrides(
+        graded(), [Override("q1", 7.5, "ta1", "t", "good answer"), Override("dropout_model", 5, "ta1", "t", "ok")]
+    )
     assert "manually graded by ta1: good answer" in grade.questions[0].flags
     assert grade.checks[0].passed and grade.checks[0].evidence[0] == "manually graded by ta1: ok"
     error = Grade(submission(), "error", "the notebook could not be read", 0, 21)

@@ -50,7 +50,13 @@ def test_canvas_name_with_late_flag():
 
 def test_canvas_name_on_time():
     info = parse_name("smithjohn_222_333_hw 3 final.ipynb")
-    assert (info.lms, info.login, info.user_id, info.submission_id, info.late) == ("canvas", "smithjohn", "222", "333", False)
+    assert (info.lms, info.login, info.user_id, info.submission_id, info.late) == (
+        "canvas",
+        "smithjohn",
+        "222",
+        "333",
+        False,
+    )
     assert info.original == "hw 3 final.ipynb"
 
 
@@ -66,7 +72,12 @@ def test_moodle_folder_per_student():
 
 def test_moodle_flattened_name():
     info = parse_name("Anna Maria_Lopez_77_assignsubmission_file_my_homework.ipynb")
-    assert (info.lms, info.name, info.user_id, info.original) == ("moodle", "Anna Maria_Lopez", "77", "my_homework.ipynb")
+    assert (info.lms, info.name, info.user_id, info.original) == (
+        "moodle",
+        "Anna Maria_Lopez",
+        "77",
+        "my_homework.ipynb",
+    )
 
 
 def test_moodle_blind_marking_hides_the_name():
@@ -338,7 +349,9 @@ def test_simple_roster_matches_moodle_names_and_plain_file_names(tmp_path: Path)
     )
     roster = read_roster(roster_file)
     assert roster.kind == "simple"
-    archive = write_zip(tmp_path / "moodle.zip", [("Jane Doe_1234_assignsubmission_file_/hw.ipynb", notebook_bytes("jane"))])
+    archive = write_zip(
+        tmp_path / "moodle.zip", [("Jane Doe_1234_assignsubmission_file_/hw.ipynb", notebook_bytes("jane"))]
+    )
     plain = tmp_path / "jsmith.ipynb"
     plain.write_bytes(notebook_bytes("john"))
     also_plain = tmp_path / "1003.ipynb"

@@ -5,8 +5,8 @@ from pathlib import Path
 import nbformat.v4 as nbf
 
 from grader.assignment import load_assignment
-from grader.facts import Facts
 from grader.extract.internals import reaching_for_internals
+from grader.facts import Facts
 from grader.models import Execution, Submission
 from grader.pipeline import score
 
@@ -43,4 +43,7 @@ def test_a_notebook_reaching_for_internals_gets_no_check_points_and_is_flagged()
     execution = Execution(notebook=nb, facts=Facts(), status="ok")
     grade = score(Submission("s", "s", "s", nb), execution, assignment)
     assert all(check.score == 0 for check in grade.checks)
-    assert any(flag.startswith("needs review: tampering: the code reaches for the grader's internals: cell 0") for flag in grade.flags)
+    assert any(
+        flag.startswith("needs review: tampering: the code reaches for the grader's internals: cell 0")
+        for flag in grade.flags
+    )

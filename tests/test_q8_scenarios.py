@@ -44,29 +44,68 @@ FIT = "{name}.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)"  # enou
 EVAL = "print('{name}', {name}.evaluate({x}, {y}, verbose=0))"
 
 SCENARIOS = {
-    "full": [DATA, BUILD, "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
-             "plain = build('none')\n" + FIT.format(name="plain"),
-             EVAL.format(name="with_dropout", x="x_test", y="y_test") + "\n" + EVAL.format(name="plain", x="x_test", y="y_test")],
-    "no_baseline": [DATA, BUILD, "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
-                    EVAL.format(name="with_dropout", x="x_test", y="y_test")],
-    "baseline_twice": [DATA, BUILD, "with_dropout = build(0.5)\nplain = build('none')\n" + FIT.format(name="plain") + "\n" + FIT.format(name="plain"),
-                       EVAL.format(name="plain", x="x_test", y="y_test")],
-    "l2_instead": [DATA, BUILD, "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
-                   "l2_model = build('none', l2=0.01)\n" + FIT.format(name="l2_model"),
-                   EVAL.format(name="with_dropout", x="x_test", y="y_test") + "\n" + EVAL.format(name="l2_model", x="x_test", y="y_test")],
-    "eval_on_train": [DATA, BUILD, "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
-                      "plain = build('none')\n" + FIT.format(name="plain"),
-                      EVAL.format(name="with_dropout", x="x_train", y="y_train") + "\n" + EVAL.format(name="plain", x="x_train", y="y_train")],
-    "error_before_fit": [DATA, BUILD, "with_dropout = build(0.5)\nplain = build('none')",
-                         "x_train = undefined_preprocessing(x_train)\n" + FIT.format(name="with_dropout") + "\n" + FIT.format(name="plain")],
+    "full": [
+        DATA,
+        BUILD,
+        "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
+        "plain = build('none')\n" + FIT.format(name="plain"),
+        EVAL.format(name="with_dropout", x="x_test", y="y_test")
+        + "\n"
+        + EVAL.format(name="plain", x="x_test", y="y_test"),
+    ],
+    "no_baseline": [
+        DATA,
+        BUILD,
+        "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
+        EVAL.format(name="with_dropout", x="x_test", y="y_test"),
+    ],
+    "baseline_twice": [
+        DATA,
+        BUILD,
+        "with_dropout = build(0.5)\nplain = build('none')\n"
+        + FIT.format(name="plain")
+        + "\n"
+        + FIT.format(name="plain"),
+        EVAL.format(name="plain", x="x_test", y="y_test"),
+    ],
+    "l2_instead": [
+        DATA,
+        BUILD,
+        "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
+        "l2_model = build('none', l2=0.01)\n" + FIT.format(name="l2_model"),
+        EVAL.format(name="with_dropout", x="x_test", y="y_test")
+        + "\n"
+        + EVAL.format(name="l2_model", x="x_test", y="y_test"),
+    ],
+    "eval_on_train": [
+        DATA,
+        BUILD,
+        "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
+        "plain = build('none')\n" + FIT.format(name="plain"),
+        EVAL.format(name="with_dropout", x="x_train", y="y_train")
+        + "\n"
+        + EVAL.format(name="plain", x="x_train", y="y_train"),
+    ],
+    "error_before_fit": [
+        DATA,
+        BUILD,
+        "with_dropout = build(0.5)\nplain = build('none')",
+        "x_train = undefined_preprocessing(x_train)\n"
+        + FIT.format(name="with_dropout")
+        + "\n"
+        + FIT.format(name="plain"),
+    ],
     "rate_zero": [DATA, BUILD, "with_dropout = build(0.0)\n" + FIT.format(name="with_dropout")],
-    "subclassed": [DATA,
-                   "class Net(keras.Model):\n    def __init__(self, rate):\n        super().__init__()\n        self.flat = keras.layers.Flatten()\n"
-                   "        self.hidden = keras.layers.Dense(16, activation='relu')\n        self.drop = keras.layers.Dropout(rate)\n"
-                   "        self.out = keras.layers.Dense(10, activation='softmax')\n"
-                   "    def call(self, x, training=False):\n        return self.out(self.drop(self.hidden(self.flat(x)), training=training))",
-                   "net = Net(0.3)\nnet.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n" + FIT.format(name="net"),
-                   EVAL.format(name="net", x="x_test", y="y_test")],
+    "subclassed": [
+        DATA,
+        "class Net(keras.Model):\n    def __init__(self, rate):\n        super().__init__()\n        self.flat = keras.layers.Flatten()\n"
+        "        self.hidden = keras.layers.Dense(16, activation='relu')\n        self.drop = keras.layers.Dropout(rate)\n"
+        "        self.out = keras.layers.Dense(10, activation='softmax')\n"
+        "    def call(self, x, training=False):\n        return self.out(self.drop(self.hidden(self.flat(x)), training=training))",
+        "net = Net(0.3)\nnet.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+        + FIT.format(name="net"),
+        EVAL.format(name="net", x="x_test", y="y_test"),
+    ],
     "pytorch": [
         "import torch\nfrom torch import nn\ntorch.manual_seed(0)\nX, y = torch.randn(192, 20), torch.randint(0, 3, (192,))\n"
         "X_train, y_train, X_test, y_test = X[:128], y[:128], X[128:], y[128:]",
@@ -77,17 +116,38 @@ SCENARIOS = {
         "def accuracy(model):\n    model.eval()\n    with torch.no_grad():\n        return (model(X_test).argmax(1) == y_test).float().mean().item()",
         "drop, plain = make(0.5), make(0)\ntrain(drop)\ntrain(plain)\nprint('dropout', accuracy(drop), 'plain', accuracy(plain))",
     ],
-    "rate_zero_baseline": [DATA, BUILD, "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
-                           "plain = build(0.0)\n" + FIT.format(name="plain"),
-                           EVAL.format(name="with_dropout", x="x_test", y="y_test") + "\n" + EVAL.format(name="plain", x="x_test", y="y_test")],
-    "raw_cell": [DATA, BUILD, nbf.new_raw_cell("with_dropout = build(0.5)\n" + FIT.format(name="with_dropout")),
-                 "plain = build('none')\n" + FIT.format(name="plain")],
-    "tensorboard": [DATA, BUILD, "with_dropout = build(0.5)\nboard = keras.callbacks.TensorBoard(log_dir='logs')\n"
-                    "with_dropout.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0, callbacks=[board])",
-                    EVAL.format(name="with_dropout", x="x_test", y="y_test")],
-    "sgd_lr": [DATA, BUILD, "with_dropout = build(0.5)\nwith_dropout.compile(keras.optimizers.SGD(lr=0.05), 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
-               + FIT.format(name="with_dropout"), "plain = build('none')\n" + FIT.format(name="plain"),
-               EVAL.format(name="with_dropout", x="x_test", y="y_test") + "\n" + EVAL.format(name="plain", x="x_test", y="y_test")],
+    "rate_zero_baseline": [
+        DATA,
+        BUILD,
+        "with_dropout = build(0.5)\n" + FIT.format(name="with_dropout"),
+        "plain = build(0.0)\n" + FIT.format(name="plain"),
+        EVAL.format(name="with_dropout", x="x_test", y="y_test")
+        + "\n"
+        + EVAL.format(name="plain", x="x_test", y="y_test"),
+    ],
+    "raw_cell": [
+        DATA,
+        BUILD,
+        nbf.new_raw_cell("with_dropout = build(0.5)\n" + FIT.format(name="with_dropout")),
+        "plain = build('none')\n" + FIT.format(name="plain"),
+    ],
+    "tensorboard": [
+        DATA,
+        BUILD,
+        "with_dropout = build(0.5)\nboard = keras.callbacks.TensorBoard(log_dir='logs')\n"
+        "with_dropout.fit(x_train, y_train, epochs=1, batch_size=64, verbose=0, callbacks=[board])",
+        EVAL.format(name="with_dropout", x="x_test", y="y_test"),
+    ],
+    "sgd_lr": [
+        DATA,
+        BUILD,
+        "with_dropout = build(0.5)\nwith_dropout.compile(keras.optimizers.SGD(lr=0.05), 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+        + FIT.format(name="with_dropout"),
+        "plain = build('none')\n" + FIT.format(name="plain"),
+        EVAL.format(name="with_dropout", x="x_test", y="y_test")
+        + "\n"
+        + EVAL.format(name="plain", x="x_test", y="y_test"),
+    ],
     # Written on Colab: Drive mounted, the data read from it; the assignment serves data.csv (files:).
     "colab_csv": [
         "from google.colab import drive\ndrive.mount('/content/drive')",
@@ -96,8 +156,13 @@ SCENARIOS = {
         "def build(rate):\n    layers = [keras.Input((4,)), keras.layers.Dense(8, activation='relu')] + ([keras.layers.Dropout(rate)] if rate else [])\n"
         "    model = keras.Sequential(layers + [keras.layers.Dense(3, activation='softmax')])\n"
         "    model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n    return model",
-        "with_dropout, plain = build(0.5), build(0)\n" + FIT.format(name="with_dropout") + "\n" + FIT.format(name="plain"),
-        EVAL.format(name="with_dropout", x="x_test", y="y_test") + "\n" + EVAL.format(name="plain", x="x_test", y="y_test"),
+        "with_dropout, plain = build(0.5), build(0)\n"
+        + FIT.format(name="with_dropout")
+        + "\n"
+        + FIT.format(name="plain"),
+        EVAL.format(name="with_dropout", x="x_test", y="y_test")
+        + "\n"
+        + EVAL.format(name="plain", x="x_test", y="y_test"),
     ],
     # Datasets the grader cannot download: served by stand-ins with the real shapes.
     "keras_cifar10": [
@@ -107,8 +172,13 @@ SCENARIOS = {
         "    layers += [keras.layers.Dropout(rate)] if rate else []\n"
         "    model = keras.Sequential(layers + [keras.layers.Dense(10, activation='softmax')])\n"
         "    model.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])\n    return model",
-        "with_dropout, plain = build(0.4), build(0)\n" + FIT.format(name="with_dropout") + "\n" + FIT.format(name="plain"),
-        EVAL.format(name="with_dropout", x="x_test", y="y_test") + "\n" + EVAL.format(name="plain", x="x_test", y="y_test"),
+        "with_dropout, plain = build(0.4), build(0)\n"
+        + FIT.format(name="with_dropout")
+        + "\n"
+        + FIT.format(name="plain"),
+        EVAL.format(name="with_dropout", x="x_test", y="y_test")
+        + "\n"
+        + EVAL.format(name="plain", x="x_test", y="y_test"),
     ],
     "torchvision_cifar10": [
         "import torch, torchvision\nfrom torch import nn\nfrom torchvision import datasets, transforms\ntorch.manual_seed(0)\n"
@@ -123,10 +193,16 @@ SCENARIOS = {
         "            right += (model(images).argmax(1) == labels).sum().item()\n    return right / 64",
         "drop, plain = make(0.5), make(0.0)\ntrain(drop)\ntrain(plain)\nprint('dropout', accuracy(drop), 'plain', accuracy(plain))",
     ],
-    "optimizers": [DATA, BUILD,
-                   "sgd_model = build('none')\nsgd_model.compile(keras.optimizers.SGD(learning_rate=0.05, momentum=0.9), 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
-                   + FIT.format(name="sgd_model"), "adam_model = build('none')\n" + FIT.format(name="adam_model"),
-                   EVAL.format(name="sgd_model", x="x_test", y="y_test") + "\n" + EVAL.format(name="adam_model", x="x_test", y="y_test")],
+    "optimizers": [
+        DATA,
+        BUILD,
+        "sgd_model = build('none')\nsgd_model.compile(keras.optimizers.SGD(learning_rate=0.05, momentum=0.9), 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+        + FIT.format(name="sgd_model"),
+        "adam_model = build('none')\n" + FIT.format(name="adam_model"),
+        EVAL.format(name="sgd_model", x="x_test", y="y_test")
+        + "\n"
+        + EVAL.format(name="adam_model", x="x_test", y="y_test"),
+    ],
     # The grading environment lacks a package the student's machine had: their saved outputs show
     # the training and the results, which our run cannot reproduce.
     "torch_missing_package": [
@@ -137,10 +213,14 @@ SCENARIOS = {
         "    for start in range(0, 128, 32):\n        opt.zero_grad()\n        loss = nn.functional.cross_entropy(model(X_train[start:start + 32]), y_train[start:start + 32])\n"
         "        loss.backward()\n        opt.step()\n    print('loss:', round(loss.item(), 3))\n"
         "def accuracy(model):\n    model.eval()\n    with torch.no_grad():\n        return (model(X_test).argmax(1) == y_test).float().mean().item()",
-        nbf.new_code_cell("drop, plain = make(0.5), make(0.0)\ntrain(drop)\ntrain(plain)",
-                          outputs=[nbf.new_output("stream", name="stdout", text="loss: 0.912\nloss: 0.874\n")]),
-        nbf.new_code_cell("print('dropout', accuracy(drop), 'plain', accuracy(plain))",
-                          outputs=[nbf.new_output("stream", name="stdout", text="dropout 0.4531 plain 0.4219\n")]),
+        nbf.new_code_cell(
+            "drop, plain = make(0.5), make(0.0)\ntrain(drop)\ntrain(plain)",
+            outputs=[nbf.new_output("stream", name="stdout", text="loss: 0.912\nloss: 0.874\n")],
+        ),
+        nbf.new_code_cell(
+            "print('dropout', accuracy(drop), 'plain', accuracy(plain))",
+            outputs=[nbf.new_output("stream", name="stdout", text="dropout 0.4531 plain 0.4219\n")],
+        ),
     ],
 }
 
@@ -154,7 +234,9 @@ def graded(tmp_path_factory):
         nbformat.write(nbf.new_notebook(cells=[nbf.new_markdown_cell("## Q8")] + cells), folder / f"{name}.ipynb")
     out = tmp_path_factory.mktemp("out")
     assignment = assignment_with_files(tmp_path_factory.mktemp("course"))
-    result = CliRunner().invoke(app, ["grade", str(folder), "--assignment", str(assignment), "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        app, ["grade", str(folder), "--assignment", str(assignment), "--out", str(out), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     return out, {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
 
@@ -199,17 +281,28 @@ def test_the_full_pattern_passes_everything(rows):
 
 
 def test_no_baseline_fails_the_baseline_and_the_comparison(rows):
-    assert verdict(rows, "no_baseline") == {"dropout_model": True, "baseline_model": False, "evaluated_on_held_out_data": False, "comparison_reported": False}
+    assert verdict(rows, "no_baseline") == {
+        "dropout_model": True,
+        "baseline_model": False,
+        "evaluated_on_held_out_data": False,
+        "comparison_reported": False,
+    }
 
 
 def test_a_baseline_trained_twice_is_not_a_dropout_model(rows):
     checks = rows["baseline_twice"]
     assert not checks["dropout_model"]["passed"] and checks["baseline_model"]["passed"]
-    assert "with_dropout = " in checks["dropout_model"]["evidence"][0] and "never trained" in checks["dropout_model"]["evidence"][0]
+    assert (
+        "with_dropout = " in checks["dropout_model"]["evidence"][0]
+        and "never trained" in checks["dropout_model"]["evidence"][0]
+    )
 
 
 def test_an_l2_model_is_not_a_like_for_like_baseline(rows):
-    assert "not a like-for-like comparison: it adds weight regularization" in rows["l2_instead"]["baseline_model"]["evidence"][-1]
+    assert (
+        "not a like-for-like comparison: it adds weight regularization"
+        in rows["l2_instead"]["baseline_model"]["evidence"][-1]
+    )
 
 
 def test_evaluating_on_training_data_is_not_held_out(rows):
@@ -257,7 +350,9 @@ def test_a_tensorboard_callback_trains_like_any_other(rows, graded):
 def test_a_colab_notebook_reads_the_staged_file_where_it_said(rows, graded):
     assert all(verdict(rows, "colab_csv").values()), rows["colab_csv"]
     record = graded[1]["colab_csv"]
-    assert record["execution"]["translations"] == ["/content/drive/MyDrive/hw/data.csv was read from the staged data.csv (files: in assignment.yaml)"]
+    assert record["execution"]["translations"] == [
+        "/content/drive/MyDrive/hw/data.csv was read from the staged data.csv (files: in assignment.yaml)"
+    ]
     assert [flag for flag in record["flags"] if "cell 1" in flag][0].startswith("not run here: cell 1")
     assert not any(flag.startswith(ENVIRONMENT_FLAG) for flag in record["flags"])
 
@@ -265,7 +360,9 @@ def test_a_colab_notebook_reads_the_staged_file_where_it_said(rows, graded):
 def test_keras_cifar10_is_served_offline_by_a_stand_in(rows, graded):
     assert all(verdict(rows, "keras_cifar10").values()), rows["keras_cifar10"]
     record = graded[1]["keras_cifar10"]
-    assert record["execution"]["cells_failed"] == [] and not any(f.startswith(ENVIRONMENT_FLAG) for f in record["flags"])
+    assert record["execution"]["cells_failed"] == [] and not any(
+        f.startswith(ENVIRONMENT_FLAG) for f in record["flags"]
+    )
     assert any(served.startswith("cifar10: stand-in for CIFAR-10") for served in record["execution"]["served"])
 
 
@@ -276,10 +373,14 @@ def test_torchvision_cifar10_with_download_is_served_or_its_import_flagged(rows,
         assert any(served.startswith("cifar10: stand-in for CIFAR-10") for served in record["execution"]["served"])
         return
     # No CPU build of torchvision here (see pyproject.toml): the environment's failure, with the fix.
-    assert record["flags"][0].startswith(f"{ENVIRONMENT_FLAG} could not run cell 1 (ModuleNotFoundError: No module named 'torchvision')")
+    assert record["flags"][0].startswith(
+        f"{ENVIRONMENT_FLAG} could not run cell 1 (ModuleNotFoundError: No module named 'torchvision')"
+    )
     assert "download.pytorch.org/whl/cpu" in record["flags"][0]
     checks = rows["torchvision_cifar10"]
-    assert all(checks[c]["source"] == "static" and checks[c]["score"] == checks[c]["max_score"] / 2 for c in Q8_CHECKS), checks
+    assert all(
+        checks[c]["source"] == "static" and checks[c]["score"] == checks[c]["max_score"] / 2 for c in Q8_CHECKS
+    ), checks
 
 
 def test_variants_compared_on_one_architecture(rows):
@@ -292,14 +393,18 @@ def test_variants_compared_on_one_architecture(rows):
 
 def test_keras_2_code_runs_translated_with_a_note(rows, graded):
     assert all(verdict(rows, "sgd_lr").values()), rows["sgd_lr"]
-    assert graded[1]["sgd_lr"]["execution"]["translations"] == ["SGD(lr=0.05) ran as SGD(learning_rate=0.05): lr was removed in Keras 3"]
+    assert graded[1]["sgd_lr"]["execution"]["translations"] == [
+        "SGD(lr=0.05) ran as SGD(learning_rate=0.05): lr was removed in Keras 3"
+    ]
     assert not any(flag.startswith(ENVIRONMENT_FLAG) for flag in graded[1]["sgd_lr"]["flags"])
 
 
 def test_a_missing_package_is_the_environments_failure_flagged_first(rows, graded):
     out, records = graded
     flags = records["torch_missing_package"]["flags"]
-    assert flags[0].startswith("needs review: the grading environment could not run cell 1 (ModuleNotFoundError: No module named 'torchsummary')")
+    assert flags[0].startswith(
+        "needs review: the grading environment could not run cell 1 (ModuleNotFoundError: No module named 'torchsummary')"
+    )
     assert "pip install torchsummary" in flags[0]
     assert any("come from reading the code, not from a run" in flag for flag in flags)
     checks = {check_id: rows["torch_missing_package"][check_id] for check_id in Q8_CHECKS}
@@ -310,7 +415,9 @@ def test_a_missing_package_is_the_environments_failure_flagged_first(rows, grade
     listed = CliRunner().invoke(app, ["review", "--out", str(out)])
     assert listed.exit_code == 0 and "torch_missing_package" in listed.output
     order = [line.split("│")[2].strip() for line in listed.output.splitlines() if re.match(r"│ \d+ ", line.strip())]
-    stopped = {student for student, record in records.items() if any(f.startswith(ENVIRONMENT_FLAG) for f in record["flags"])}
+    stopped = {
+        student for student, record in records.items() if any(f.startswith(ENVIRONMENT_FLAG) for f in record["flags"])
+    }
     assert "torch_missing_package" in stopped and set(order[: len(stopped)]) == stopped  # listed first
     overview = (out / "index.html").read_text()
     assert overview.index("torch_missing_package") < overview.index("error_before_fit")
@@ -321,7 +428,9 @@ def test_code_never_run_is_credited_statically_with_no_run(tmp_path):
     notebook = tmp_path / "never_run.ipynb"
     nbformat.write(nbf.new_notebook(cells=[nbf.new_code_cell(c) for c in SCENARIOS["full"]]), notebook)
     out = tmp_path / "out"
-    result = CliRunner().invoke(app, ["grade", str(notebook), "--assignment", str(ASSIGNMENT), "--out", str(out), "--no-run", "--quiet"])
+    result = CliRunner().invoke(
+        app, ["grade", str(notebook), "--assignment", str(ASSIGNMENT), "--out", str(out), "--no-run", "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     checks = {c["id"]: c for c in json.loads((out / "grades.json").read_text())[0]["checks"]}
     assert checks["dropout_model"]["source"] == "static" and checks["dropout_model"]["score"] == 3.0

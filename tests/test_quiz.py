@@ -4,9 +4,18 @@ from grader.models import Answer
 from grader.rubric import Question
 from grader.score.quiz import score_quiz
 
-CHOICE = Question(id="q1", prompt="Which layers regularize?", points=4, kind="choice", options=["a", "b", "c", "d"], answer=["b", "d"])
+CHOICE = Question(
+    id="q1", prompt="Which layers regularize?", points=4, kind="choice", options=["a", "b", "c", "d"], answer=["b", "d"]
+)
 NUMERIC = Question(id="q2", prompt="Dropout rate used?", points=2, kind="numeric", value=0.5, tolerance=0.01)
-SHORT = Question(id="q3", prompt="Name the problem.", points=1, kind="short", accept=["overfitting"], accept_regex=[r"\bhigh variance\b"])
+SHORT = Question(
+    id="q3",
+    prompt="Name the problem.",
+    points=1,
+    kind="short",
+    accept=["overfitting"],
+    accept_regex=[r"\bhigh variance\b"],
+)
 
 
 def grade(question, text):

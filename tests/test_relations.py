@@ -42,11 +42,15 @@ def test_not_with_cancels_a_match_in_its_sentence_only():
     noise = one(Concept(id="noise", points=1, any=["noise"], not_with=["fit noise", "noise in the data"]))
     assert not earned(noise, "noise", "An overfitting model learns to fit the noise.")
     assert not earned(noise, "noise", "It adapts to noise in the data.")
-    assert earned(noise, "noise", "An overfitting model learns to fit the noise. Batch statistics add noise to each step.")
+    assert earned(
+        noise, "noise", "An overfitting model learns to fit the noise. Batch statistics add noise to each step."
+    )
 
 
 def test_all_with_same_clause_needs_both_sides_together():
-    compares = one(Concept(id="compares", points=1, same_clause=True, all=[["higher", "closer"], ["dropout", "baseline"]]))
+    compares = one(
+        Concept(id="compares", points=1, same_clause=True, all=[["higher", "closer"], ["dropout", "baseline"]])
+    )
     assert earned(compares, "compares", "The dropout model reached a higher test accuracy.")
     assert not earned(compares, "compares", "We added dropout, and the accuracy was higher.")
     assert not earned(compares, "compares", "Train and validation accuracy became closer. Dropout was used.")
@@ -71,10 +75,22 @@ def test_publishing_drops_the_phrases_that_cancel_a_hidden_concept():
 @pytest.mark.parametrize(
     ("question", "concept", "text"),
     [
-        ("q2", "regularization_trades_bias_for_variance", "Variance Impact: Bias Reduction. Regularization makes the model generalize."),
-        ("q7", "batch_noise_regularizes", "Overfitting means learning too much noise or irrelevant details from the training data."),
+        (
+            "q2",
+            "regularization_trades_bias_for_variance",
+            "Variance Impact: Bias Reduction. Regularization makes the model generalize.",
+        ),
+        (
+            "q7",
+            "batch_noise_regularizes",
+            "Overfitting means learning too much noise or irrelevant details from the training data.",
+        ),
         ("q6", "patience_best_weights", "The evaluation can be done after a certain number of epochs."),
-        ("q8", "compares_models", "Training and validation accuracy differ at first but after some epochs they become very close."),
+        (
+            "q8",
+            "compares_models",
+            "Training and validation accuracy differ at first but after some epochs they become very close.",
+        ),
         ("q8", "compares_models", "Similarly, the loss went down during training."),
     ],
 )

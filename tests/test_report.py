@@ -18,7 +18,17 @@ import nbformat.v4 as nbf
 import pytest
 
 from grader.facts import Evaluation, Facts, Fit, Layer, Model
-from grader.models import Answer, CellError, CheckGrade, ConceptResult, Execution, Flag, Grade, QuestionGrade, Submission
+from grader.models import (
+    Answer,
+    CellError,
+    CheckGrade,
+    ConceptResult,
+    Execution,
+    Flag,
+    Grade,
+    QuestionGrade,
+    Submission,
+)
 from grader.redact import redact
 from grader.report.answer_html import render_answer
 from grader.report.charts import Bar, bar_chart, histogram
@@ -40,9 +50,26 @@ RUBRIC = parse_rubric(
                 "points": 6,
                 "reference": "Dropout stops co-adaptation; it trains an implicit ensemble of thinned networks.",
                 "concepts": [
-                    {"id": "co_adaptation", "points": 3, "any": ["co-adaptation"], "hint": "Say what dropout stops neurons from doing."},
-                    {"id": "ensemble_view", "points": 2, "any": ["many thinned networks"], "hidden": True, "hint": "Think of an average of networks."},
-                    {"id": "inference_scaling", "points": 1, "any": ["scaled at test time"], "hidden": True, "hint": "SECRET-HINT: what changes at inference?"},
+                    {
+                        "id": "co_adaptation",
+                        "points": 3,
+                        "any": ["co-adaptation"],
+                        "hint": "Say what dropout stops neurons from doing.",
+                    },
+                    {
+                        "id": "ensemble_view",
+                        "points": 2,
+                        "any": ["many thinned networks"],
+                        "hidden": True,
+                        "hint": "Think of an average of networks.",
+                    },
+                    {
+                        "id": "inference_scaling",
+                        "points": 1,
+                        "any": ["scaled at test time"],
+                        "hidden": True,
+                        "hint": "SECRET-HINT: what changes at inference?",
+                    },
                 ],
             },
             {
@@ -53,8 +80,20 @@ RUBRIC = parse_rubric(
             },
         ],
         "checks": [
-            {"id": "dropout_model", "points": 6, "kind": "trained_model_with_layers", "description": "A model with Dropout was trained.", "params": {"layers": ["Dropout"]}},
-            {"id": "held_out", "points": 5, "kind": "evaluated_on_held_out_data", "description": "Evaluated on a test set.", "hint": "Evaluate on test data the model never saw."},
+            {
+                "id": "dropout_model",
+                "points": 6,
+                "kind": "trained_model_with_layers",
+                "description": "A model with Dropout was trained.",
+                "params": {"layers": ["Dropout"]},
+            },
+            {
+                "id": "held_out",
+                "points": 5,
+                "kind": "evaluated_on_held_out_data",
+                "description": "Evaluated on a test set.",
+                "hint": "Evaluate on test data the model never saw.",
+            },
         ],
     }
 )
@@ -75,26 +114,49 @@ def notebook(output_text: str = HOSTILE):
                 nbf.new_output(
                     "display_data",
                     data={
-                        "text/html": HOSTILE + '<iframe src="https://evil.example"></iframe><a href="javascript:alert(2)">x</a>'
+                        "text/html": HOSTILE
+                        + '<iframe src="https://evil.example"></iframe><a href="javascript:alert(2)">x</a>'
                         '<div onclick="alert(3)" style="position:fixed">overlay</div><svg onload="alert(4)"></svg>',
                         "text/plain": "<IPython.core.display.HTML object>",
                     },
                 ),
-                nbf.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure size 640x480 with 1 Axes>"}),
-                nbf.new_output("display_data", data={"image/svg+xml": '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(5)</script></svg>'}),
+                nbf.new_output(
+                    "display_data", data={"image/png": PNG, "text/plain": "<Figure size 640x480 with 1 Axes>"}
+                ),
+                nbf.new_output(
+                    "display_data",
+                    data={"image/svg+xml": '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(5)</script></svg>'},
+                ),
                 nbf.new_output("display_data", data={"application/javascript": "document.title='pwned'"}),
             ],
         ),
-        nbf.new_code_cell("plot(history['val_accuracy'])", execution_count=2, outputs=[
-            nbf.new_output("error", ename="KeyError", evalue="'val_accuracy'", traceback=["\x1b[0;31mKeyError\x1b[0m: 'val_accuracy'"]),
-        ]),
+        nbf.new_code_cell(
+            "plot(history['val_accuracy'])",
+            execution_count=2,
+            outputs=[
+                nbf.new_output(
+                    "error",
+                    ename="KeyError",
+                    evalue="'val_accuracy'",
+                    traceback=["\x1b[0;31mKeyError\x1b[0m: 'val_accuracy'"],
+                ),
+            ],
+        ),
     ]
     return nbf.new_notebook(cells=cells)
 
 
 FACTS = Facts(
-    models=[Model(id=1, framework="keras", cls="Sequential", variable="net", params=1234,
-                  layers=[Layer(cls="Dense", units=64), Layer(cls="Dropout", rate=0.5), Layer(cls="Dense", units=10)])],
+    models=[
+        Model(
+            id=1,
+            framework="keras",
+            cls="Sequential",
+            variable="net",
+            params=1234,
+            layers=[Layer(cls="Dense", units=64), Layer(cls="Dropout", rate=0.5), Layer(cls="Dense", units=10)],
+        )
+    ],
     fits=[Fit(model=1, cell=3, epochs_run=2, samples=6000)],
     evaluations=[Evaluation(model=1, cell=3, samples=1000, overlap_with_training=0.0, metrics={"accuracy": 0.9123})],
 )
@@ -107,23 +169,74 @@ def grade(student="ana", answer=HOSTILE, q1_concepts=None, checks=None, output_t
         ConceptResult("inference_scaling", 1, False, hint="SECRET-HINT: what changes at inference?", hidden=True),
     )
     questions = (
-        QuestionGrade("q1", sum(c.points for c in q1_concepts if c.found), 6, q1_concepts,
-                      Answer("q1", "Dropout prevents co-adaptation. " + answer, (1,), 0.9, "heading")),
-        QuestionGrade("q2", 0, 4, (ConceptResult("compares", 4, False, hint="Say which model did better."),), None,
-                      feedback="No answer was found for this question."),
+        QuestionGrade(
+            "q1",
+            sum(c.points for c in q1_concepts if c.found),
+            6,
+            q1_concepts,
+            Answer("q1", "Dropout prevents co-adaptation. " + answer, (1,), 0.9, "heading"),
+        ),
+        QuestionGrade(
+            "q2",
+            0,
+            4,
+            (ConceptResult("compares", 4, False, hint="Say which model did better."),),
+            None,
+            feedback="No answer was found for this question.",
+        ),
     )
-    checks = checks if checks is not None else (
-        CheckGrade("dropout_model", True, 6, 6, ("net: Dense(64) Dropout(0.5) Dense(10); trained 2 epochs on 6,000 samples",), "A model with Dropout was trained."),
-        CheckGrade("held_out", False, 0, 5, ("net: evaluated only on data it was trained on",), "Evaluated on a test set.", "Evaluate on test data the model never saw."),
+    checks = (
+        checks
+        if checks is not None
+        else (
+            CheckGrade(
+                "dropout_model",
+                True,
+                6,
+                6,
+                ("net: Dense(64) Dropout(0.5) Dense(10); trained 2 epochs on 6,000 samples",),
+                "A model with Dropout was trained.",
+            ),
+            CheckGrade(
+                "held_out",
+                False,
+                0,
+                5,
+                ("net: evaluated only on data it was trained on",),
+                "Evaluated on a test set.",
+                "Evaluate on test data the model never saw.",
+            ),
+        )
     )
-    execution = Execution(notebook=notebook(output_text), facts=FACTS, status="ok", seconds=3.2,
-                          cell_errors=(CellError(4, "KeyError", "'val_accuracy'", "plot(history['val_accuracy'])"),))
+    execution = Execution(
+        notebook=notebook(output_text),
+        facts=FACTS,
+        status="ok",
+        seconds=3.2,
+        cell_errors=(CellError(4, "KeyError", "'val_accuracy'", "plot(history['val_accuracy'])"),),
+    )
     score = sum(q.score for q in questions) + sum(c.score for c in checks)
-    return Grade(Submission(student, f"{student}.ipynb", "0" * 64, {}), "graded", None, score, 21, questions, checks, execution, flags)
+    return Grade(
+        Submission(student, f"{student}.ipynb", "0" * 64, {}),
+        "graded",
+        None,
+        score,
+        21,
+        questions,
+        checks,
+        execution,
+        flags,
+    )
 
 
 def failed_grade(student="cy") -> Grade:
-    return Grade(Submission(student, f"{student}.ipynb", "0" * 64, None), "error", "not a valid notebook: the JSON is broken at line 3", 0.0, 21)
+    return Grade(
+        Submission(student, f"{student}.ipynb", "0" * 64, None),
+        "error",
+        "not a valid notebook: the JSON is broken at line 3",
+        0.0,
+        21,
+    )
 
 
 class Elements(HTMLParser):
@@ -178,7 +291,9 @@ def test_cell_outputs_in_the_report_are_escaped_text():
 
 
 def test_answers_are_rendered_markdown_with_the_earning_words_marked():
-    rendered = render_answer("**Dropout** stops *co-adaptation*:\n\n- thinned networks\n- `p = 0.5`", ["co-adaptation", "thinned networks"])
+    rendered = render_answer(
+        "**Dropout** stops *co-adaptation*:\n\n- thinned networks\n- `p = 0.5`", ["co-adaptation", "thinned networks"]
+    )
     assert "<strong>Dropout</strong>" in rendered
     assert "<em><mark>co-adaptation</mark></em>" in rendered
     assert "<li><mark>thinned networks</mark></li>" in rendered
@@ -191,7 +306,9 @@ def test_a_quote_across_formatting_is_marked_inside_each_text_node():
 
 
 def test_only_web_links_survive_in_answers():
-    rendered = render_answer("[a](https://example.org) [b](javascript:alert(1)) [c](data:text/html,x) ![d](data:image/png;base64,AA)")
+    rendered = render_answer(
+        "[a](https://example.org) [b](javascript:alert(1)) [c](data:text/html,x) ![d](data:image/png;base64,AA)"
+    )
     assert '<a href="https://example.org" rel="nofollow noopener noreferrer">a</a>' in rendered
     assert rendered.count("<a ") == 1 and "<img" not in rendered
 
@@ -199,15 +316,23 @@ def test_only_web_links_survive_in_answers():
 # ------------------------------------------------------------------ audiences
 
 
-NEGATED = Flag("concept inference_scaling appears only in negated form", ("inference_scaling",))  # as the scorer makes it
+NEGATED = Flag(
+    "concept inference_scaling appears only in negated form", ("inference_scaling",)
+)  # as the scorer makes it
 
 
 def test_hidden_concepts_are_not_revealed_to_students():
-    ben = grade("ben", answer="It trains many thinned networks.", q1_concepts=(
-        ConceptResult("co_adaptation", 3, False, hint="Say what dropout stops neurons from doing."),
-        ConceptResult("ensemble_view", 2, True, "many thinned networks", hidden=True),
-        ConceptResult("inference_scaling", 1, False, hint="SECRET-HINT: what changes at inference?", hidden=True, negated=True),
-    ))
+    ben = grade(
+        "ben",
+        answer="It trains many thinned networks.",
+        q1_concepts=(
+            ConceptResult("co_adaptation", 3, False, hint="Say what dropout stops neurons from doing."),
+            ConceptResult("ensemble_view", 2, True, "many thinned networks", hidden=True),
+            ConceptResult(
+                "inference_scaling", 1, False, hint="SECRET-HINT: what changes at inference?", hidden=True, negated=True
+            ),
+        ),
+    )
     ben = replace(ben, questions=(replace(ben.questions[0], flags=(NEGATED,)), ben.questions[1]))
     student = student_page(ben, ASSIGNMENT, "student")
     instructor = student_page(ben, ASSIGNMENT, "instructor")
@@ -222,7 +347,11 @@ def test_hidden_concepts_are_not_revealed_to_students():
 
     assert "<mark>many thinned networks</mark>" in instructor
     assert "<q>many thinned networks</q>" in instructor
-    assert "SECRET-HINT" in instructor and "Inference scaling" in instructor and "inference_scaling appears only" in instructor
+    assert (
+        "SECRET-HINT" in instructor
+        and "Inference scaling" in instructor
+        and "inference_scaling appears only" in instructor
+    )
     assert "hidden from students" in instructor
     reference = re.search(r"<details class=\"reference\">(.*?)</details>", instructor, re.S)
     assert reference and "implicit ensemble of thinned networks" in reference.group(1)
@@ -247,7 +376,12 @@ def test_fix_first_lists_the_costliest_misses_in_order():
         ("Q2: no answer found", 4),
     ]
     instructor = fixes(redact(grade(), ASSIGNMENT.rubric, "instructor"))
-    assert [f.label for f in instructor] == ["Code check: Held out", "Q2: no answer found", "Q1: Ensemble view", "Q1: Inference scaling"]
+    assert [f.label for f in instructor] == [
+        "Code check: Held out",
+        "Q2: no answer found",
+        "Q1: Ensemble view",
+        "Q1: Inference scaling",
+    ]
 
     page = student_page(grade(), ASSIGNMENT, "student")
     section = re.search(r'<section class="fix".*?</section>', page, re.S).group(0)
@@ -258,7 +392,7 @@ def test_fix_first_lists_the_costliest_misses_in_order():
 
 def test_q8_shows_checks_models_failed_cells_and_outputs():
     page = student_page(grade(), ASSIGNMENT, "student")
-    checks = page[page.index('id="checks"'):]
+    checks = page[page.index('id="checks"') :]
     assert page.index('id="q2"') < page.index('id="checks"')  # under the question that asks for code
     assert "✔ Passed" in checks and "✘ Not passed" in checks
     assert "Dense(64) Dropout(0.5) Dense(10)" in checks  # the model's layers
@@ -298,7 +432,9 @@ def test_the_executed_notebook_page_is_sanitised_and_keeps_images():
 
 def test_a_notebook_cannot_plant_a_fake_cell_anchor():
     planted = notebook()
-    planted.cells[0].source += '<div id="cell-3">fake</div><div class="cell x" id="cell-id=grader-0000000000000000-3">fake</div>'
+    planted.cells[
+        0
+    ].source += '<div id="cell-3">fake</div><div class="cell x" id="cell-id=grader-0000000000000000-3">fake</div>'
     body = notebook_body(planted)
     assert body.count('id="cell-3"') == 1 and body.count('<p class="cell-label">cell 3</p>') == 1
     assert body.index('id="cell-3"') > body.index('id="cell-2"')
@@ -313,8 +449,13 @@ def test_a_notebook_nbconvert_cannot_render_gets_a_page_that_says_so():
 
 
 def test_the_sanitiser_keeps_tables_and_drops_everything_active():
-    clean = sanitize('<table><tr><td colspan="2" onclick="x()">1</td></tr></table><a href="vbscript:x">v</a><p style="color:red">p</p>')
-    assert clean == '<table><tbody><tr><td colspan="2">1</td></tr></tbody></table><a rel="nofollow noopener noreferrer">v</a><p>p</p>'
+    clean = sanitize(
+        '<table><tr><td colspan="2" onclick="x()">1</td></tr></table><a href="vbscript:x">v</a><p style="color:red">p</p>'
+    )
+    assert (
+        clean
+        == '<table><tbody><tr><td colspan="2">1</td></tr></tbody></table><a rel="nofollow noopener noreferrer">v</a><p>p</p>'
+    )
     assert "grader-cell" not in notebook_body(notebook())
 
 
@@ -323,9 +464,14 @@ def test_the_sanitiser_keeps_tables_and_drops_everything_active():
 
 def class_of_three():
     ana = grade(flags=("execution timeout: cell 3 ran over 300 s",))
-    ben = grade("ben", answer="It trains many thinned networks.", checks=(
-        CheckGrade("dropout_model", True, 6, 6, ("ok",)), CheckGrade("held_out", True, 5, 5, ("ok",)),
-    ))
+    ben = grade(
+        "ben",
+        answer="It trains many thinned networks.",
+        checks=(
+            CheckGrade("dropout_model", True, 6, 6, ("ok",)),
+            CheckGrade("held_out", True, 5, 5, ("ok",)),
+        ),
+    )
     return [ana, ben, failed_grade()]
 
 
@@ -349,7 +495,7 @@ def test_the_overview_has_the_histogram_pass_rates_and_both_sort_orders():
 
 def test_charts_carry_text_alternatives_and_escape_labels():
     svg = bar_chart("c", [Bar("<b>q</b>", 50, "1 of 2")], "Pass <rates>", "desc & more")
-    assert "<title id=\"c-t\">Pass &lt;rates&gt;</title>" in svg and "desc &amp; more" in svg
+    assert '<title id="c-t">Pass &lt;rates&gt;</title>' in svg and "desc &amp; more" in svg
     assert "&lt;b&gt;q&lt;/b&gt;" in svg
     hist = histogram("h", [0, 2, 1], ["0–9", "10–19", "20–100"], "Scores", "three bins", "score")
     assert hist.count("<rect") == 3 and ">2</text>" in hist

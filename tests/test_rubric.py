@@ -58,11 +58,15 @@ def test_rubric_lint_through_the_cli(tmp_path):
 
 
 def test_lint_warns_about_rubrics_that_would_grade_badly(tmp_path):
-    data = minimal(points=6, reference="Because it is so.", concepts=[
-        {"id": "a", "points": 2, "any": ["because"]},
-        {"id": "b", "points": 2, "any": ["not"]},
-        {"id": "c", "points": 1, "any": ["why"]},
-    ])
+    data = minimal(
+        points=6,
+        reference="Because it is so.",
+        concepts=[
+            {"id": "a", "points": 2, "any": ["because"]},
+            {"id": "b", "points": 2, "any": ["not"]},
+            {"id": "c", "points": 1, "any": ["why"]},
+        ],
+    )
     path = tmp_path / "weak.yaml"
     path.write_text(yaml.safe_dump(data))
     result = CliRunner().invoke(app, ["rubric", "lint", str(path), "--strict"])
@@ -83,8 +87,8 @@ def test_draft_writes_a_rubric_that_grader_uses_as_is(tmp_path):
     out = tmp_path / "rubric.yaml"
     result = CliRunner().invoke(app, ["rubric", "draft", "--questions", str(questions), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    from grader.rubric import load_rubric
     from grader.models import Answer
+    from grader.rubric import load_rubric
     from grader.score.concepts import score_answer
 
     rubric = load_rubric(out)
@@ -99,7 +103,12 @@ def with_check(**check):
 
 
 def test_a_misspelt_check_param_or_kind_is_an_error_naming_it():
-    misspelt = {"id": "c", "points": 1, "kind": "trained_model_with_layers", "params": {"layers": ["Dropout"], "min_epoch": 2}}
+    misspelt = {
+        "id": "c",
+        "points": 1,
+        "kind": "trained_model_with_layers",
+        "params": {"layers": ["Dropout"], "min_epoch": 2},
+    }
     with pytest.raises(RubricError, match=r"checks\[1\]\.params\.min_epoch: unknown field"):
         parse_rubric(with_check(**misspelt))
     with pytest.raises(RubricError, match=r"checks\[1\]\.kind: unknown check kind 'trained_with'"):
@@ -110,7 +119,9 @@ def test_a_misspelt_check_param_or_kind_is_an_error_naming_it():
 
 def test_a_check_may_use_only_the_models_of_a_check_above_it():
     later = with_check(id="c", points=1, kind="results_reported", params={"models": ["dropout_model", "baseline"]})
-    with pytest.raises(RubricError, match=r"checks\[1\]\.params\.models\[1\]: 'baseline' names no check; name a check above"):
+    with pytest.raises(
+        RubricError, match=r"checks\[1\]\.params\.models\[1\]: 'baseline' names no check; name a check above"
+    ):
         parse_rubric(later)
     assert parse_rubric(with_check(id="c", points=1, kind="results_reported", params={"models": ["dropout_model"]}))
 

@@ -18,12 +18,23 @@ RUBRIC = {
             "points": 4,
             "reference": "A model that memorises noise in its training data and does poorly on new data.",
             "concepts": [
-                {"id": "memorises_noise", "points": 2, "any": ["memorize", "fits the noise"], "hint": "Say what it learns."},
+                {
+                    "id": "memorises_noise",
+                    "points": 2,
+                    "any": ["memorize", "fits the noise"],
+                    "hint": "Say what it learns.",
+                },
                 {"id": "fails_on_new_data", "points": 2, "any": ["new data", "unseen data", "test data"]},
             ],
         },
-        {"id": "q2", "prompt": "Which layer drops units? (a) Dense (b) Dropout", "points": 1, "kind": "choice",
-         "options": ["a", "b"], "answer": ["b"]},
+        {
+            "id": "q2",
+            "prompt": "Which layer drops units? (a) Dense (b) Dropout",
+            "points": 1,
+            "kind": "choice",
+            "options": ["a", "b"],
+            "answer": ["b"],
+        },
     ],
 }
 ANSWERS = [
@@ -48,11 +59,18 @@ def write_inputs(tmp_path, rubric=RUBRIC, answers=ANSWERS):
 def test_a_csv_of_answers_comes_back_scored_with_the_concepts_that_earned_the_points(tmp_path):
     rubric, answers = write_inputs(tmp_path)
     out = tmp_path / "scores.csv"
-    result = CliRunner().invoke(app, ["score-answers", "--rubric", str(rubric), "--answers", str(answers), "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["score-answers", "--rubric", str(rubric), "--answers", str(answers), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "4 answers, keywords only" in result.output
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert [(r["answer_id"], r["question_id"]) for r in rows] == [("ann", "q1"), ("bob", "q1"), ("cy", "q1"), ("ann", "q2")]
+    assert [(r["answer_id"], r["question_id"]) for r in rows] == [
+        ("ann", "q1"),
+        ("bob", "q1"),
+        ("cy", "q1"),
+        ("ann", "q2"),
+    ]
     ann, bob, cy, quiz = rows
     assert (float(ann["score"]), float(ann["max_score"])) == (4.0, 4.0)
     assert ann["matched_concepts"] == "memorises_noise; fails_on_new_data"
@@ -72,7 +90,9 @@ def test_the_python_function_takes_plain_rows_and_needs_no_model():
 
 def test_an_answer_for_a_question_the_rubric_lacks_names_the_line(tmp_path):
     rubric, answers = write_inputs(tmp_path, answers=[("q1", "ann", "memorize"), ("q7", "bob", "hello")])
-    result = CliRunner().invoke(app, ["score-answers", "--rubric", str(rubric), "--answers", str(answers), "--out", str(tmp_path / "o.csv")])
+    result = CliRunner().invoke(
+        app, ["score-answers", "--rubric", str(rubric), "--answers", str(answers), "--out", str(tmp_path / "o.csv")]
+    )
     assert result.exit_code == 2
     message = " ".join(result.output.split())  # the console wraps long lines
     assert "answers.csv, line 3: question 'q7' is not in the rubric (its questions: q1, q2)" in message
@@ -83,7 +103,9 @@ def test_a_csv_without_the_expected_columns_is_refused(tmp_path):
     rubric, _ = write_inputs(tmp_path)
     bad = tmp_path / "bad.csv"
     bad.write_text("id,answer\n1,hello\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["score-answers", "--rubric", str(rubric), "--answers", str(bad), "--out", str(tmp_path / "o.csv")])
+    result = CliRunner().invoke(
+        app, ["score-answers", "--rubric", str(rubric), "--answers", str(bad), "--out", str(tmp_path / "o.csv")]
+    )
     assert result.exit_code == 2
     assert "missing column(s) answer_id, question_id, text" in " ".join(result.output.split())
 

@@ -39,7 +39,17 @@ def test_the_published_rubric_reveals_no_hidden_phrase_and_no_reference(tmp_path
 
 
 def test_grader_check_prints_the_visible_total_and_what_is_graded_later(tmp_path):
-    result = CliRunner().invoke(app, ["check", str(ASSIGNMENT / "examples" / "weak.ipynb"), "--assignment", str(ASSIGNMENT), "--report", str(tmp_path / "r.html")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "check",
+            str(ASSIGNMENT / "examples" / "weak.ipynb"),
+            "--assignment",
+            str(ASSIGNMENT),
+            "--report",
+            str(tmp_path / "r.html"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     total = result.output.strip().splitlines()[-1]
     assert re.fullmatch(r"Total: [\d.]+ / 100 \(14 more points are graded after submission\)", total), total
@@ -47,21 +57,35 @@ def test_grader_check_prints_the_visible_total_and_what_is_graded_later(tmp_path
     steps = [line for line in result.output.splitlines() if line.startswith("Checking weak.ipynb: ")]
     assert steps[0].endswith("starting a fresh kernel") and steps[-1].endswith("checking the answers and the code")
     assert re.search(r"running code cell 1 of \d+ \(cell \d+\)", steps[1]), steps
-    baseline = result.output[result.output.index("│ baseline_model"):result.output.index("│ evaluated_on")]
+    baseline = result.output[result.output.index("│ baseline_model") : result.output.index("│ evaluated_on")]
     assert "no model without" in baseline and "Hint: Train a second network" in baseline  # why, then what to do
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Content-Security-Policy" in page
 
 
 def test_grader_check_on_the_reference_solution_earns_every_visible_point(tmp_path):
-    result = CliRunner().invoke(app, ["check", str(ASSIGNMENT / "solution.ipynb"), "--assignment", str(ASSIGNMENT), "--report", str(tmp_path / "r.html")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "check",
+            str(ASSIGNMENT / "solution.ipynb"),
+            "--assignment",
+            str(ASSIGNMENT),
+            "--report",
+            str(tmp_path / "r.html"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines()[-1] == "Total: 86 / 100 (14 more points are graded after submission)"
 
 
 def test_stale_and_out_of_order_notebooks_are_warned_about(tmp_path):
     notebook = tmp_path / "hw.ipynb"
-    cells = [nbf.new_code_cell("x = 1", execution_count=5), nbf.new_code_cell("y = x", execution_count=2), nbf.new_markdown_cell("## Q1\nRegularization prevents overfitting.")]
+    cells = [
+        nbf.new_code_cell("x = 1", execution_count=5),
+        nbf.new_code_cell("y = x", execution_count=2),
+        nbf.new_markdown_cell("## Q1\nRegularization prevents overfitting."),
+    ]
     nbformat.write(nbf.new_notebook(cells=cells), notebook)
     checkpoint = tmp_path / ".ipynb_checkpoints" / "hw-checkpoint.ipynb"
     checkpoint.parent.mkdir()
@@ -78,15 +102,23 @@ def test_grader_check_inside_a_real_kernel_shows_the_table_inline(tmp_path):
     notebook = tmp_path / "homework.ipynb"
     (tmp_path / "grader.yaml").write_text(f"assignment: {ASSIGNMENT}\n", encoding="utf-8")
     cells = [
-        nbf.new_markdown_cell("## Q1\nRegularization adds a penalty so the network does not overfit and generalizes to unseen data."),
+        nbf.new_markdown_cell(
+            "## Q1\nRegularization adds a penalty so the network does not overfit and generalizes to unseen data."
+        ),
         nbf.new_code_cell(f"__vsc_ipynb_file__ = {str(notebook)!r}\nimport grader\ngrader.check()"),
     ]
-    nb = nbf.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nb = nbf.new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
     nbformat.write(nb, notebook)
     NotebookClient(nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     shown = [o["data"]["text/html"] for o in nb.cells[1].outputs if "text/html" in o.get("data", {})]
     assert len(shown) == 2, nb.cells[1].outputs
     assert shown[0] == "<p>Checked <code>homework.ipynb</code>.</p>"  # the progress line, updated as the check went
-    assert "<table class='grader-check'>" in shown[1] and "<td>q1</td>" in shown[1] and "<td>dropout_model</td>" in shown[1]
+    assert (
+        "<table class='grader-check'>" in shown[1]
+        and "<td>q1</td>" in shown[1]
+        and "<td>dropout_model</td>" in shown[1]
+    )
     assert "more points are graded after submission" in shown[1]
     assert (tmp_path / "homework-feedback.html").is_file()

@@ -69,7 +69,9 @@ def test_a_paraphrase_shows_the_concept_and_the_sentence_is_quoted_with_its_simi
     overfitting = graded.concepts[0]
     assert overfitting.found and overfitting.evidence == "In the end the model memorises the whole training set"
     assert overfitting.similarity >= SemanticSettings().threshold
-    loose = score_answer(QUESTION, answer("Without enough data it goes wrong. The network memorises its training examples."), scorer)
+    loose = score_answer(
+        QUESTION, answer("Without enough data it goes wrong. The network memorises its training examples."), scorer
+    )
     assert not loose.concepts[0].found  # similarity 0.66: below the threshold calibrated for precision
     assert graded.score == 2
 
@@ -82,20 +84,27 @@ def test_a_negated_paraphrase_earns_nothing_and_is_flagged(scorer):
     assert "concept overfitting appears only in negated form" in graded.flags
     avoid = OVERFITTING.model_copy(update={"any_polarity": True})
     either = QUESTION.model_copy(update={"concepts": [avoid, PENALTY]})
-    assert score_answer(either, answer("In the end the model does not memorise the whole training set."), scorer).concepts[0].found
+    assert (
+        score_answer(either, answer("In the end the model does not memorise the whole training set."), scorer)
+        .concepts[0]
+        .found
+    )
 
 
 @needs_model
 def test_semantic_scoring_never_raises_a_score_without_a_quoted_sentence(scorer, regularization):
     rubric, answers_in = regularization
-    cases = [(WITH_SHARE, answer(t)) for t in (
-        "In the end the model memorises the whole training set, so we add a cost for big weights.",
-        "We put a cost on big weights, so the network cannot memorise the training data.",
-        "I like cats and my weekend was long.",
-        "overfitting, penalty, weights, noise, lambda, dropout",
-        "What does regularization prevent?",
-        "",
-    )]
+    cases = [
+        (WITH_SHARE, answer(t))
+        for t in (
+            "In the end the model memorises the whole training set, so we add a cost for big weights.",
+            "We put a cost on big weights, so the network cannot memorise the training data.",
+            "I like cats and my weekend was long.",
+            "overfitting, penalty, weights, noise, lambda, dropout",
+            "What does regularization prevent?",
+            "",
+        )
+    ]
     for name in ("weak.ipynb", "average.ipynb", "strong.ipynb"):
         found = answers_in(f"examples/{name}")
         cases += [(q, found.get(q.id)) for q in rubric.questions if q.kind == "text"]
@@ -114,7 +123,9 @@ def test_semantic_scoring_never_raises_a_score_without_a_quoted_sentence(scorer,
 
 @needs_model
 def test_the_reference_share_comes_from_similarity_with_the_closest_words_shown(scorer):
-    close = score_answer(WITH_SHARE, answer("We put a penalty on big weights, so the network cannot memorise the training data."), scorer)
+    close = score_answer(
+        WITH_SHARE, answer("We put a penalty on big weights, so the network cannot memorise the training data."), scorer
+    )
     share = next(c for c in close.concepts if c.id == REFERENCE_CONCEPT)
     assert share.found and share.points > 0 and share.similarity >= 0.6
     assert "penalty" in share.evidence and "≈" in share.hint
@@ -142,7 +153,9 @@ def test_the_regularization_solution_still_earns_full_marks_the_template_none_an
     earned = sum(score_answer(q, solution.get(q.id), matcher).score for q in written)
     assert earned >= 0.95 * sum(q.points for q in written)
     assert sum(score_answer(q, template.get(q.id), matcher).score for q in written) == 0
-    stuffed = score_answer(rubric.question("q1"), answer("penalty, overfitting, unseen data, many parameters, L1, L2"), matcher)
+    stuffed = score_answer(
+        rubric.question("q1"), answer("penalty, overfitting, unseen data, many parameters, L1, L2"), matcher
+    )
     assert any("list of terms" in flag for flag in stuffed.flags)
 
 
@@ -155,7 +168,11 @@ def test_the_model_loads_once_per_process():
 
 @needs_model
 def test_a_drafted_rubric_with_the_model_takes_half_from_the_reference_and_scores_it_full():
-    row = QuestionRow("q1", "What is overfitting?", "A model that memorises noise in the training data performs poorly on unseen data.")
+    row = QuestionRow(
+        "q1",
+        "What is overfitting?",
+        "A model that memorises noise in the training data performs poorly on unseen data.",
+    )
     rubric = parse_rubric(draft_rubric([row], "Draft", semantic=True).rubric)
     assert rubric.semantic is not None and rubric.questions[0].reference_weight == 0.5
     matcher = semantic_for(rubric, threads=1)
@@ -173,7 +190,10 @@ def test_keyword_scoring_is_unchanged_and_never_imports_torch(regularization):
     rubric, answers_in = regularization
     found = answers_in("examples/average.ipynb")
     for question in (q for q in rubric.questions if q.kind == "text"):
-        plain, explicit = score_answer(question, found.get(question.id)), score_answer(question, found.get(question.id), None)
+        plain, explicit = (
+            score_answer(question, found.get(question.id)),
+            score_answer(question, found.get(question.id), None),
+        )
         assert plain == explicit
         assert all(c.similarity is None for c in plain.concepts)
 
@@ -200,11 +220,17 @@ def test_score_answers_with_semantic_matching_through_the_cli(tmp_path):
     from grader.cli import app
 
     rubric = tmp_path / "rubric.yaml"
-    rubric.write_text(yaml.safe_dump(Rubric(title="T", questions=[QUESTION]).model_dump(mode="json", exclude_defaults=True)))
+    rubric.write_text(
+        yaml.safe_dump(Rubric(title="T", questions=[QUESTION]).model_dump(mode="json", exclude_defaults=True))
+    )
     answers = tmp_path / "answers.csv"
-    answers.write_text("question_id,answer_id,text\nq1,a1,In the end the model memorises the whole training set.\n", encoding="utf-8")
+    answers.write_text(
+        "question_id,answer_id,text\nq1,a1,In the end the model memorises the whole training set.\n", encoding="utf-8"
+    )
     out = tmp_path / "scores.csv"
-    result = CliRunner().invoke(app, ["score-answers", "--rubric", str(rubric), "--answers", str(answers), "--out", str(out), "--semantic"])
+    result = CliRunner().invoke(
+        app, ["score-answers", "--rubric", str(rubric), "--answers", str(answers), "--out", str(out), "--semantic"]
+    )
     assert result.exit_code == 0, result.output
     assert "keywords + semantic" in result.output
     [row] = list(csv.DictReader(out.open(encoding="utf-8")))
@@ -224,10 +250,14 @@ def test_headings_fragments_and_restated_questions_cannot_show_a_concept():
 
 @needs_model
 def test_a_heading_never_earns_a_concept_by_meaning():
-    concept = Concept(id="per_parameter", points=2, examples=["adaptive learning rates for each parameter"], threshold=0.5)
+    concept = Concept(
+        id="per_parameter", points=2, examples=["adaptive learning rates for each parameter"], threshold=0.5
+    )
     question = Question(id="q1", prompt="Which optimizer would you choose?", points=2, concepts=[concept])
     matcher = semantic_for(Rubric(title="T", semantic=SemanticSettings(), questions=[question]), threads=1)
     heading_only = score_answer(question, answer("## Adaptive Learning Rates\n\nI would pick the usual one."), matcher)
     assert not heading_only.concepts[0].found
-    sentence = score_answer(question, answer("Adam keeps an adaptive learning rate for each parameter of the network."), matcher)
+    sentence = score_answer(
+        question, answer("Adam keeps an adaptive learning rate for each parameter of the network."), matcher
+    )
     assert sentence.concepts[0].found

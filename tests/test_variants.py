@@ -12,7 +12,9 @@ DENSE = [{"cls": "Dense", "units": 64}, {"cls": "Dense", "units": 10}]
 
 
 def check(**params):
-    return TypeAdapter(Check).validate_python({"id": "compared", "points": 8, "kind": "compared_variants", "params": params})
+    return TypeAdapter(Check).validate_python(
+        {"id": "compared", "points": 8, "kind": "compared_variants", "params": params}
+    )
 
 
 def facts(runs, extra_models=()):
@@ -22,15 +24,28 @@ def facts(runs, extra_models=()):
     for cell, (variable, optimizer, rate, layers, accuracy) in enumerate(runs, start=1):
         if variable not in ids:
             ids[variable] = len(ids) + 1
-            models.append({"id": ids[variable], "framework": "keras", "cls": "Sequential", "variable": variable, "layers": layers})
-        fits.append({"model": ids[variable], "cell": cell, "epochs_run": 2, "optimizer": {"cls": optimizer, "learning_rate": rate}})
+            models.append(
+                {"id": ids[variable], "framework": "keras", "cls": "Sequential", "variable": variable, "layers": layers}
+            )
+        fits.append(
+            {
+                "model": ids[variable],
+                "cell": cell,
+                "epochs_run": 2,
+                "optimizer": {"cls": optimizer, "learning_rate": rate},
+            }
+        )
         if accuracy is not None:
-            evaluations.append({"model": ids[variable], "cell": cell, "overlap_with_training": 0.0, "metrics": {"accuracy": accuracy}})
+            evaluations.append(
+                {"model": ids[variable], "cell": cell, "overlap_with_training": 0.0, "metrics": {"accuracy": accuracy}}
+            )
     return Facts.model_validate({"models": [*models, *extra_models], "fits": fits, "evaluations": evaluations})
 
 
 def outputs(*accuracies):
-    return tuple((cell, f"test accuracy {value}") for cell, value in enumerate(accuracies, start=1) if value is not None)
+    return tuple(
+        (cell, f"test accuracy {value}") for cell, value in enumerate(accuracies, start=1) if value is not None
+    )
 
 
 def grade(spec, recorded, shown=()):
@@ -77,8 +92,14 @@ def test_a_variant_never_tested_or_never_shown_does_not_count():
     "params, second_layers",
     [
         (dict(vary="layers", values=["Dropout", "none"]), [DENSE[0], {"cls": "Dropout", "rate": 0.5}, DENSE[1]]),
-        (dict(vary="layers", values=["BatchNormalization", "none"]), [DENSE[0], {"cls": "BatchNormalization"}, DENSE[1]]),
-        (dict(vary="regularizer", values=["L2", "none"]), [{"cls": "Dense", "units": 64, "regularized": True, "regularizer": "L2"}, DENSE[1]]),
+        (
+            dict(vary="layers", values=["BatchNormalization", "none"]),
+            [DENSE[0], {"cls": "BatchNormalization"}, DENSE[1]],
+        ),
+        (
+            dict(vary="regularizer", values=["L2", "none"]),
+            [{"cls": "Dense", "units": 64, "regularized": True, "regularizer": "L2"}, DENSE[1]],
+        ),
     ],
 )
 def test_a_layer_or_a_regularizer_against_none(params, second_layers):
@@ -89,7 +110,10 @@ def test_a_layer_or_a_regularizer_against_none(params, second_layers):
 
 def test_a_rate_zero_dropout_is_the_none_variant():
     zero = [DENSE[0], {"cls": "Dropout", "rate": 0.0}, DENSE[1]]
-    runs = [("zero", "Adam", 0.001, zero, 0.91), ("half", "Adam", 0.001, [DENSE[0], {"cls": "Dropout", "rate": 0.5}, DENSE[1]], 0.93)]
+    runs = [
+        ("zero", "Adam", 0.001, zero, 0.91),
+        ("half", "Adam", 0.001, [DENSE[0], {"cls": "Dropout", "rate": 0.5}, DENSE[1]], 0.93),
+    ]
     result = grade(check(vary="layers", values=["Dropout", "none"]), facts(runs), outputs(0.91, 0.93))
     assert result.passed and any(line.startswith("none: zero") for line in result.evidence)
 

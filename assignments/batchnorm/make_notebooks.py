@@ -24,21 +24,30 @@ sys.path.insert(0, str(HERE.parent / "regularization"))
 from make_examples import Builder  # noqa: E402  (the regularization generator's stable-id notebook builder)
 
 PARTS = {
-    1: ("Theory and Concepts", [
-        "Explain the concept of batch normalization in the context of artificial neural networks.",
-        "Describe the benefits of using batch normalization during training.",
-        "Discuss the working principle of batch normalization, including the normalization step and the learnable parameters.",
-    ]),
-    2: ("Implementation", [
-        "Choose a dataset such as MNIST and preprocess it. Implement a simple feedforward network, train it without "
-        "batch normalization, then add BatchNormalization layers and train it again. Evaluate both on the test set and "
-        "compare their training and validation performance.",
-        "Discuss the impact of batch normalization on the training process and the performance of the network.",
-    ]),
-    3: ("Experimentation and Analysis", [
-        "Experiment with different batch sizes and observe their effect on the training dynamics and the performance of the model.",
-        "Discuss the advantages and the potential limitations of batch normalization in improving the training of neural networks.",
-    ]),
+    1: (
+        "Theory and Concepts",
+        [
+            "Explain the concept of batch normalization in the context of artificial neural networks.",
+            "Describe the benefits of using batch normalization during training.",
+            "Discuss the working principle of batch normalization, including the normalization step and the learnable parameters.",
+        ],
+    ),
+    2: (
+        "Implementation",
+        [
+            "Choose a dataset such as MNIST and preprocess it. Implement a simple feedforward network, train it without "
+            "batch normalization, then add BatchNormalization layers and train it again. Evaluate both on the test set and "
+            "compare their training and validation performance.",
+            "Discuss the impact of batch normalization on the training process and the performance of the network.",
+        ],
+    ),
+    3: (
+        "Experimentation and Analysis",
+        [
+            "Experiment with different batch sizes and observe their effect on the training dynamics and the performance of the model.",
+            "Discuss the advantages and the potential limitations of batch normalization in improving the training of neural networks.",
+        ],
+    ),
 }
 
 ANSWERS = {
@@ -161,7 +170,10 @@ def weak() -> Path:
     def answer(b: Builder, part: int, number: int) -> None:
         if (part, number) == (2, 1):
             b.code(SETUP)
-            b.code(BUILD.split("plain_net, bn_net")[0] + "plain_net = make_net(False)\nplain_net.fit(x_train, y_train, epochs=1, verbose=2)\n")
+            b.code(
+                BUILD.split("plain_net, bn_net")[0]
+                + "plain_net = make_net(False)\nplain_net.fit(x_train, y_train, epochs=1, verbose=2)\n"
+            )
             b.code("print(plain_net.evaluate(x_train, y_train, verbose=0))")
         else:
             b.md(short[(part, number)])

@@ -102,7 +102,9 @@ Regularization accepts a little more bias in exchange for much lower variance: b
 weights (or dropping units) it stops a big network from using all of its flexibility. The
 regularization strength lambda decides where we sit on the curve, and we pick it with a validation set.
 """)
-    b.md("## Q3\nDescribe the concept of L1 and L2 regularization. How do they differ in terms of penalty calculation and their effects on the model.")
+    b.md(
+        "## Q3\nDescribe the concept of L1 and L2 regularization. How do they differ in terms of penalty calculation and their effects on the model."
+    )
     b.code("""
 # Answer 3
 # Both methods add a term to the loss that grows with the weights: total loss = loss + lambda * penalty.
@@ -118,7 +120,9 @@ regularization strength lambda decides where we sit on the curve, and we pick it
 # So: L1 -> sparse, fewer active inputs, easier to interpret; L2 -> smooth, all inputs kept with small weights.
 # L2 is differentiable everywhere, which makes it the usual default in deep learning (weight decay).
 """)
-    b.md("## Q4\nDiscuss the role of regularization in preventing overfitting and improving the generalization of deep learning models.")
+    b.md(
+        "## Q4\nDiscuss the role of regularization in preventing overfitting and improving the generalization of deep learning models."
+    )
     b.md("""
 **Answer 4**
 
@@ -133,7 +137,9 @@ Because the model can no longer fit the noise cheaply, it spends its capacity on
 hold on unseen data, and the gap between training and test performance shrinks.
 """)
     b.md("# Part 2 - Regularization Techniques")
-    b.md("## Q5\nExplain Dropout regularization and how it works to reduce overfitting. Discuss the impact of Dropout on model training and inference.")
+    b.md(
+        "## Q5\nExplain Dropout regularization and how it works to reduce overfitting. Discuss the impact of Dropout on model training and inference."
+    )
     b.md("""
 **Answer 5**
 
@@ -151,7 +157,9 @@ training accuracy looks lower than without dropout.
 Inference: dropout is turned off and every neuron is used, so predictions are deterministic; because of
 the scaling during training the activations have the same expected size.
 """)
-    b.md("## Q6\nDescribe the concept of Early ztopping as a form of regularization. How does it help prevent overfitting during the training process.")
+    b.md(
+        "## Q6\nDescribe the concept of Early ztopping as a form of regularization. How does it help prevent overfitting during the training process."
+    )
     b.code("""
 # Answer 6
 # Early stopping = keep a validation set aside and check the validation loss after each epoch.
@@ -162,7 +170,9 @@ the scaling during training the activations have the same expected size.
 # Why it is regularization: fewer update steps means the weights stay closer to their small starting
 # values, which limits the effective capacity of the network, similar to an L2 penalty.
 """)
-    b.md("## Q7\nExplain the concept of Batch Normalization and its role as a form of regularization. How does Batch Normalization help in preventing overfitting.")
+    b.md(
+        "## Q7\nExplain the concept of Batch Normalization and its role as a form of regularization. How does Batch Normalization help in preventing overfitting."
+    )
     b.md("""
 **Answer 7**
 
@@ -177,7 +187,9 @@ time it is seen. This noise works a bit like dropout and makes it harder to memo
 which reduces overfitting. It is a mild effect, so it is usually combined with other methods.
 """)
     b.md("# Part 3 - Applying Regularization")
-    b.md("## Q8\nImplement Dropout regularization in a deep learning model using a framework of your choice. Evaluate its impact on model performance and compare it with a model without Dropout.")
+    b.md(
+        "## Q8\nImplement Dropout regularization in a deep learning model using a framework of your choice. Evaluate its impact on model performance and compare it with a model without Dropout."
+    )
     b.code("""
 import numpy as np
 import matplotlib.pyplot as plt
@@ -241,7 +253,9 @@ to overfit, so there is nothing for dropout to fix yet. With many more epochs th
 validation loss would start to rise while the dropout network keeps its training and validation curves
 together, i.e. dropout would generalize better.
 """)
-    b.md("## Q9\nDiscuss the considerations and tradeoffs when choosing the appropriate regularization technique for a given deep learning task.")
+    b.md(
+        "## Q9\nDiscuss the considerations and tradeoffs when choosing the appropriate regularization technique for a given deep learning task."
+    )
     b.md("""
 **Answer 9**
 
@@ -359,18 +373,30 @@ def weak() -> Path:
     b.md("Regularization is used to reduce overfitting.")
     b.md("2. Explain the bias-variance tradeoff and how regularization helps in addressing this tradeoff.")
     b.md("")
-    b.md("3. Describe the concept of L1 and L2 regularization. How do they differ in terms of penalty calculation and their effects on the model.")
+    b.md(
+        "3. Describe the concept of L1 and L2 regularization. How do they differ in terms of penalty calculation and their effects on the model."
+    )
     b.raw("L1 uses absolute value and L2 uses square")
-    b.md("4. Discuss the role of regularization in preventing overfitting and improving the generalization of deep learning models.")
+    b.md(
+        "4. Discuss the role of regularization in preventing overfitting and improving the generalization of deep learning models."
+    )
     b.code("")
     b.md("Part 2: Regularizatiop Techniques")
-    b.md("5. Explain Dropout regularization and how it works to reduce overfitting. Discuss the impact of Dropout on model training and inference.")
+    b.md(
+        "5. Explain Dropout regularization and how it works to reduce overfitting. Discuss the impact of Dropout on model training and inference."
+    )
     b.md("Dropout drops neurons.")
-    b.md("6. Describe the concept of Early ztopping as a form of regularization. How does it help prevent overfitting during the training process.")
+    b.md(
+        "6. Describe the concept of Early ztopping as a form of regularization. How does it help prevent overfitting during the training process."
+    )
     b.md("Early stopping stops the training early.")
-    b.md("7. Explain the concept of Batch Normalization and its role as a form of regularization. How does Batch Normalization help in preventing overfitting.")
+    b.md(
+        "7. Explain the concept of Batch Normalization and its role as a form of regularization. How does Batch Normalization help in preventing overfitting."
+    )
     b.md("Part 3: Applying Regularization")
-    b.md("8. Implement Dropout regularization in a deep learning model using a framework of your choice. Evaluate its impact on model performance and compare it with a model without Dropoutk")
+    b.md(
+        "8. Implement Dropout regularization in a deep learning model using a framework of your choice. Evaluate its impact on model performance and compare it with a model without Dropoutk"
+    )
     b.code("""
 import keras
 import matplotlib.pyplot as plt
@@ -393,7 +419,9 @@ plt.plot(history.history["accuracy"])
 plt.plot(history.history["val_accuracy"])
 plt.show()
 """)
-    b.md("9. Discuss the considerations and tradeoffs when choosing the appropriate regularization technique for a given deep learning task.")
+    b.md(
+        "9. Discuss the considerations and tradeoffs when choosing the appropriate regularization technique for a given deep learning task."
+    )
     b.md("It depends on the data.")
     return b.write("weak.ipynb")
 
@@ -415,7 +443,9 @@ network means minimizing a loss over millions of weights, which has no closed-fo
 an iterative method that uses the gradient from backpropagation to take small steps downhill. The
 optimizer determines how fast training converges and whether it ends in a good minimum at all.
 """)
-    b.md("### Q2. Explain the concept of gradient descent and its variants. Discuss their differences and tradeoffs in terms of convergence speed and memory requirements.")
+    b.md(
+        "### Q2. Explain the concept of gradient descent and its variants. Discuss their differences and tradeoffs in terms of convergence speed and memory requirements."
+    )
     b.md("""
 Gradient descent moves the weights a small step against the gradient of the loss: w = w - lr * grad.
 - Batch gradient descent computes the gradient on the whole dataset: stable steps, but each step is slow
@@ -424,7 +454,9 @@ Gradient descent moves the weights a small step against the gradient of the loss
 - Mini-batch gradient descent uses e.g. 32-256 examples: the usual compromise, efficient on GPUs and
   reasonably stable.
 """)
-    b.md("### Q3. Describe the challenges associated with traditional gradient descent optimization methods (e.g., slow convergence, local minima). How do modern optimizers address these challenges?")
+    b.md(
+        "### Q3. Describe the challenges associated with traditional gradient descent optimization methods (e.g., slow convergence, local minima). How do modern optimizers address these challenges?"
+    )
     b.md("""
 Plain gradient descent uses one learning rate for all weights. It crawls along flat regions and saddle
 points, zig-zags in narrow valleys, can get stuck in poor local minima and is very sensitive to the
@@ -432,7 +464,9 @@ learning rate. Modern optimizers add momentum (to keep moving through flat parts
 per-parameter adaptive learning rates (AdaGrad, RMSprop, Adam) so that each weight gets a step size
 suited to its own gradient history.
 """)
-    b.md("### Q4. Discuss the concepts of momentum and learning rate in the context of optimization algorithms. How do they impact convergence and model performance?")
+    b.md(
+        "### Q4. Discuss the concepts of momentum and learning rate in the context of optimization algorithms. How do they impact convergence and model performance?"
+    )
     b.md("""
 The learning rate is the step size: too small and training is slow, too large and the loss oscillates or
 diverges. Momentum keeps a running average of past gradients and moves in that direction, like a ball
@@ -440,14 +474,18 @@ rolling downhill; it speeds up progress along consistent directions and smooths 
 they control how quickly and how reliably training converges.
 """)
     b.md("## Part 2: Optimizer Techniques")
-    b.md("### Q5. Explain the concept of Stochastic Gradient Descent (SGD) and its advantages compared to traditional gradient descent. Discuss its limitations and scenarios where it is most suitable.")
+    b.md(
+        "### Q5. Explain the concept of Stochastic Gradient Descent (SGD) and its advantages compared to traditional gradient descent. Discuss its limitations and scenarios where it is most suitable."
+    )
     b.md("""
 SGD updates the weights after every example or small batch instead of after a full pass over the data.
 Updates are cheap and frequent, it scales to huge datasets, and its noise can help escape shallow minima.
 The downside is a noisy path and the need for a carefully decayed learning rate. It is a good choice
 for very large datasets and, with momentum, is still widely used for training CNNs.
 """)
-    b.md("### Q6. Describe the concept of Adam optimizer and how it combines momentum and adaptive learning rates. Discuss its benefits and potential drawbacks.")
+    b.md(
+        "### Q6. Describe the concept of Adam optimizer and how it combines momentum and adaptive learning rates. Discuss its benefits and potential drawbacks."
+    )
     b.md("""
 Adam keeps two moving averages per weight: the mean of the gradients (momentum) and the mean of the
 squared gradients (as in RMSprop), corrects both for their start-up bias, and divides the first by the
@@ -455,7 +493,9 @@ square root of the second. Each weight thus gets its own step size. It works wel
 and converges fast, but it uses extra memory for the two averages and sometimes generalizes a bit worse
 than well-tuned SGD with momentum.
 """)
-    b.md("### Q7. Explain the concept of RMSprop optimizer and how it addresses the challenges of adaptive learning rates. Compare it with Adam and discuss their relative strengths and weaknesses.")
+    b.md(
+        "### Q7. Explain the concept of RMSprop optimizer and how it addresses the challenges of adaptive learning rates. Compare it with Adam and discuss their relative strengths and weaknesses."
+    )
     b.md("""
 RMSprop divides the learning rate of each weight by a running average of its recent squared gradients.
 Unlike AdaGrad, whose sum of squares only grows so the steps shrink towards zero, the moving average
@@ -464,7 +504,9 @@ bias correction: usually a little faster and more robust, while RMSprop is simpl
 for recurrent networks.
 """)
     b.md("## Part 3: Applying Optimizers")
-    b.md("### Q8. Implement SGD, Adam, and RMSprop optimizers in a deep learning model using a framework of your choice. Train the model on a suitable dataset and compare their impact on model convergence and performance.")
+    b.md(
+        "### Q8. Implement SGD, Adam, and RMSprop optimizers in a deep learning model using a framework of your choice. Train the model on a suitable dataset and compare their impact on model convergence and performance."
+    )
     b.code("""
 import keras
 
@@ -499,7 +541,9 @@ After one epoch Adam and RMSprop are far ahead of plain SGD with its default lea
 adaptive step sizes make much faster progress early in training. SGD would need a higher learning rate,
 momentum or many more epochs to catch up.
 """)
-    b.md("### Q9. Discuss the considerations and tradeoffs when choosing the appropriate optimizer for a given neural network architecture and task. Consider factors such as convergence speed, stability, and generalization performance.")
+    b.md(
+        "### Q9. Discuss the considerations and tradeoffs when choosing the appropriate optimizer for a given neural network architecture and task. Consider factors such as convergence speed, stability, and generalization performance."
+    )
     b.md("""
 Adam is a safe default: it converges quickly with little tuning, which matters for prototyping and for
 transformers and recurrent networks. SGD with momentum needs more tuning of the learning rate and its

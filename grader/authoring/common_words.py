@@ -27,7 +27,9 @@ def _vocabulary() -> tuple[str, ...]:
     import wordfreq
 
     return tuple(
-        w for w in wordfreq.top_n_list("en", VOCABULARY_SIZE) if w.isalpha() and len(w) > 2 and wordfreq.zipf_frequency(w, "en") >= COMMON_ZIPF
+        w
+        for w in wordfreq.top_n_list("en", VOCABULARY_SIZE)
+        if w.isalpha() and len(w) > 2 and wordfreq.zipf_frequency(w, "en") >= COMMON_ZIPF
     )
 
 
@@ -53,7 +55,11 @@ def colliding_words(word: str) -> list[str]:
         if not other.startswith(prefix) or other == word or stem(other) != own_stem:
             continue
         other_base = _base(other)
-        if other.startswith(own_base) or word.startswith(other_base) or _shared(word, other) >= len(own_stem) + SAME_FAMILY:
+        if (
+            other.startswith(own_base)
+            or word.startswith(other_base)
+            or _shared(word, other) >= len(own_stem) + SAME_FAMILY
+        ):
             continue
         found.append(other)
     return found

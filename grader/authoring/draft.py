@@ -127,7 +127,9 @@ def _number(path: Path, line: int, row: dict, column: str, kind: type):
     try:
         return kind(value)
     except ValueError:
-        raise DraftError(f"{path}, line {line}: {column} {value!r} is not a {'whole ' if kind is int else ''}number") from None
+        raise DraftError(
+            f"{path}, line {line}: {column} {value!r} is not a {'whole ' if kind is int else ''}number"
+        ) from None
 
 
 # --------------------------------------------------------------------------- key ideas of a reference
@@ -192,7 +194,10 @@ def _group(words: list[KeyWord], weights: dict[str, float], model: Encoder | Non
 
     def salience(group: list[int]) -> float:
         """Central words first; long words are specific; earlier clauses break ties."""
-        return max(weights.get(words[i].stem, 1.0) + 0.5 * (len(words[i].phrase) >= 7) - 0.1 * words[i].clause_index / last for i in group)
+        return max(
+            weights.get(words[i].stem, 1.0) + 0.5 * (len(words[i].phrase) >= 7) - 0.1 * words[i].clause_index / last
+            for i in group
+        )
 
     kept = sorted(sorted(groups, key=salience, reverse=True)[:MAX_CONCEPTS], key=min)
     return [[words[i] for i in g] for g in kept]
@@ -278,7 +283,9 @@ def draft_question(
     words = key_words(row.reference, row.prompt)
     if not words and row.reference:
         words = key_words(row.reference, row.prompt, demote_question=False)
-        notes.append("The reference only uses the question's own words: its concepts repeat the question; rewrite them.")
+        notes.append(
+            "The reference only uses the question's own words: its concepts repeat the question; rewrite them."
+        )
     groups = _group(words, weights, model) if row.points > 0 else []
     shares = split_points(row.points, len(groups))
     groups = groups[: len(shares)]
@@ -286,11 +293,20 @@ def draft_question(
     concepts = []
     for group, share in zip(groups, shares):
         phrases = list(dict.fromkeys(w.phrase for w in group))
-        concepts.append({"id": _concept_id(group, taken), "points": share, "any": phrases, "hint": _hint(group, row.prompt, weights)})
+        concepts.append(
+            {
+                "id": _concept_id(group, taken),
+                "points": share,
+                "any": phrases,
+                "hint": _hint(group, row.prompt, weights),
+            }
+        )
     question: dict = {"id": key}
     if key != row.label:
         question["label"] = row.label
-        notes.append(f"id {key}: a rubric key made from the question id {row.label!r}, which reports and CSVs show as written.")
+        notes.append(
+            f"id {key}: a rubric key made from the question id {row.label!r}, which reports and CSVs show as written."
+        )
     question.update({"prompt": row.prompt, "points": row.points})
     reference_words = len(row.reference.split())
     if reference_words:
@@ -314,7 +330,9 @@ def draft_question(
             f"question words, digits and common words left out), points split {split} = {row.points:g}."
         )
         if count < MIN_CONCEPTS:
-            notes.append(f"The reference has fewer than {MIN_CONCEPTS} key ideas: add concepts by hand if the answer should show more.")
+            notes.append(
+                f"The reference has fewer than {MIN_CONCEPTS} key ideas: add concepts by hand if the answer should show more."
+            )
         if model is not None:
             notes.append(
                 f"reference_weight {DRAFT_REFERENCE_WEIGHT}: {DRAFT_REFERENCE_WEIGHT:.0%} of the points from similarity to the "
@@ -373,6 +391,8 @@ def draft_rubric(rows: list[QuestionRow], title: str, semantic: bool | None = No
             f"rises from {defaults.reference_ramp[0]} to {defaults.reference_ramp[1]}."
         )
     else:
-        header.append("Keywords only: the semantic extra is not installed (pip install '.[semantic]'), so no reference share.")
+        header.append(
+            "Keywords only: the semantic extra is not installed (pip install '.[semantic]'), so no reference share."
+        )
     rubric["questions"] = questions
     return Draft(rubric, notes, header)

@@ -52,7 +52,9 @@ def template_questions(notebook) -> list[tuple[str, str, int | None, int]]:
                 continue
             question = _QUESTION.match(line)
             if question:
-                found.append((question.group(1).replace(" ", ""), question.group(3).strip(), part, int(question.group(2))))
+                found.append(
+                    (question.group(1).replace(" ", ""), question.group(3).strip(), part, int(question.group(2)))
+                )
     return found
 
 
@@ -79,7 +81,9 @@ def questions_from_notebooks(solution: Path, template: Path, points: float = DEF
         answer = answers.get(f"q{i}")
         located.append(replace(row, reference=_plain(answer.text) if answer else ""))
     if not any(row.reference for row in located):
-        raise DraftError(f"{solution}: no answers found for the template's questions; is it the solution of this template?")
+        raise DraftError(
+            f"{solution}: no answers found for the template's questions; is it the solution of this template?"
+        )
     return located
 
 

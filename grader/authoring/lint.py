@@ -47,12 +47,22 @@ def _question_findings(where: str, question: Question) -> list[Finding]:
     findings = []
     reachable = sum(c.points for c in question.concepts)
     if question.concepts and reachable < question.points - EPSILON:
-        findings.append(Finding(where, f"its concepts add up to {reachable:g} of its {question.points:g} points: full marks are impossible"))
+        findings.append(
+            Finding(
+                where,
+                f"its concepts add up to {reachable:g} of its {question.points:g} points: full marks are impossible",
+            )
+        )
     if question.reference:
         graded = score_answer(question, Answer(question.id, question.reference, (), 1.0))
         if graded.score < question.points - EPSILON:
             missed = ", ".join(c.id for c in graded.concepts if not c.found)
-            findings.append(Finding(where, f"its reference answer scores {graded.score:g}/{question.points:g} under its own concepts (missed: {missed})"))
+            findings.append(
+                Finding(
+                    where,
+                    f"its reference answer scores {graded.score:g}/{question.points:g} under its own concepts (missed: {missed})",
+                )
+            )
     return findings
 
 
@@ -60,7 +70,9 @@ def _phrases(concept: Concept) -> list[str]:
     return list(concept.any) + [p for group in concept.all_groups() for p in group]
 
 
-def _phrase_findings(where: str, question: Question, texts: list[str], references: dict[str, str], warned: set[str]) -> list[Finding]:
+def _phrase_findings(
+    where: str, question: Question, texts: list[str], references: dict[str, str], warned: set[str]
+) -> list[Finding]:
     findings = []
     prompt_stems = set(phrase_stems(question.prompt))
     owners: dict[tuple[str, ...], str] = {}
@@ -72,7 +84,11 @@ def _phrase_findings(where: str, question: Question, texts: list[str], reference
             if problem:
                 findings.append(Finding(here, problem))
             if stems in owners and owners[stems] != concept.id:
-                findings.append(Finding(here, f"phrase {phrase!r} also belongs to concept {owners[stems]}: one sentence would earn both"))
+                findings.append(
+                    Finding(
+                        here, f"phrase {phrase!r} also belongs to concept {owners[stems]}: one sentence would earn both"
+                    )
+                )
             owners.setdefault(stems, concept.id)
             if stems and not is_symbolic(phrase):
                 findings.extend(Finding(here, m) for m in _trap_messages(phrase, texts, warned))

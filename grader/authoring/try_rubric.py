@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator
 from pathlib import Path
+from typing import Iterator
 
 import nbformat
 
@@ -81,15 +81,31 @@ def _try_one(rubric: Rubric, path: Path, template_lines: frozenset[str], semanti
         by_id = {c.id: c for c in question.concepts}
         concepts = tuple(_concept_try(result, by_id.get(result.id), sentences) for result in grade.concepts)
         questions.append(
-            QuestionTry(question.id, question.label or question.id, grade.score, grade.max_score, len(text.split()), concepts, grade.flags)
+            QuestionTry(
+                question.id,
+                question.label or question.id,
+                grade.score,
+                grade.max_score,
+                len(text.split()),
+                concepts,
+                grade.flags,
+            )
         )
-    return NotebookTry(path.name, round(sum(q.score for q in questions), 2), sum(q.max_score for q in questions), tuple(questions))
+    return NotebookTry(
+        path.name, round(sum(q.score for q in questions), 2), sum(q.max_score for q in questions), tuple(questions)
+    )
 
 
 def _concept_try(result: ConceptResult, concept: Concept | None, sentences: list[Sentence]) -> ConceptTry:
     if result.found:
         how = f"by meaning, similarity {result.similarity:.2f}" if result.similarity is not None else "by its phrases"
-        return ConceptTry(result.id, result.points, True, _sentence_of(result.evidence, sentences), f"matched {how}: {result.evidence}")
+        return ConceptTry(
+            result.id,
+            result.points,
+            True,
+            _sentence_of(result.evidence, sentences),
+            f"matched {how}: {result.evidence}",
+        )
     if result.negated:
         return ConceptTry(result.id, result.points, False, "", "only in negated form")
     if concept is None or not sentences:
@@ -136,7 +152,11 @@ def _misses(concept: Concept, index: AnswerIndex) -> Iterator[tuple[float, str]]
         shown = [any(all(index.where(s) for s in phrase_stems(p)) for p in group) for group in groups]
         if any(shown):
             lacking = " and ".join(" / ".join(group) for group, ok in zip(groups, shown) if not ok)
-            note = f"lacks {lacking!r}" if lacking else "has every part, but not together" + (" in one clause" if concept.same_clause else "")
+            note = (
+                f"lacks {lacking!r}"
+                if lacking
+                else "has every part, but not together" + (" in one clause" if concept.same_clause else "")
+            )
             yield sum(shown) / len(groups), note
 
 
@@ -149,7 +169,9 @@ def render_terminal(results: list[NotebookTry]) -> list[str]:
             continue
         lines.append(f"{notebook.name}: {notebook.score:g} / {notebook.max_score:g}")
         for question in notebook.questions:
-            lines.append(f"  {question.label}: {question.score:g} / {question.max_score:g} ({question.answer_words} words)")
+            lines.append(
+                f"  {question.label}: {question.score:g} / {question.max_score:g} ({question.answer_words} words)"
+            )
             for concept in question.concepts:
                 mark = "+" if concept.earned else "-"
                 quote = f' "{_short(concept.sentence)}"' if concept.sentence else ""
@@ -170,4 +192,3 @@ def render_html(rubric: Rubric, results: list[NotebookTry]) -> str:
 
     env = Environment(loader=PackageLoader("grader", "authoring/templates"), autoescape=select_autoescape(["html"]))
     return env.get_template("try.html").render(rubric=rubric, results=results, csp=CSP)
-

@@ -42,7 +42,9 @@ def score_safely(submission: Submission, execution: Execution, assignment: Assig
 
 def new_grade(stored_id: int, grade: Grade, rubric: str, how: str, run: int | None) -> NewGrade:
     """The gradebook row of a grade (its grades.json record as the details)."""
-    return NewGrade(stored_id, rubric, how, grade.status, grade.error, grade.score, grade.max_score, grade_record(grade), run)
+    return NewGrade(
+        stored_id, rubric, how, grade.status, grade.error, grade.score, grade.max_score, grade_record(grade), run
+    )
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,9 @@ def write_outputs(view: ClassGrades, assignment: Assignment, out: Path, audience
     return grades
 
 
-def publish(book: Gradebook, assignment: Assignment, out: Path, audience: str, fresh: dict[str, Grade], record: str) -> list[Grade]:
+def publish(
+    book: Gradebook, assignment: Assignment, out: Path, audience: str, fresh: dict[str, Grade], record: str
+) -> list[Grade]:
     """The class's current grades (see ``class_grades``) written as reports, index.html and grades.json."""
     return write_outputs(class_grades(book, assignment, fresh, record), assignment, out, audience)
 

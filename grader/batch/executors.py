@@ -115,9 +115,7 @@ class DaskExecutor:
         try:
             from distributed import Client
         except ImportError:
-            raise BatchError(
-                "--scheduler needs dask.distributed: pip install 'notebook-grader[dask]'"
-            ) from None
+            raise BatchError("--scheduler needs dask.distributed: pip install 'notebook-grader[dask]'") from None
         try:
             self.client = Client(address, timeout="20s")
         except Exception as exc:  # refused, timed out, a malformed address: all mean no cluster to use

@@ -89,7 +89,9 @@ class _Batch:
             try:
                 path = self.book.save_run_file(job.sha256, self.settings, outcome)
                 execution = load_execution(outcome)  # score exactly what is stored (and what a rescore will load)
-            except Exception as exc:  # RecursionError, MemoryError included: a run that cannot be stored is its own error
+            except (
+                Exception
+            ) as exc:  # RecursionError, MemoryError included: a run that cannot be stored is its own error
                 outcome = exc
         if isinstance(outcome, BaseException):
             detail = traceback.format_exception_only(type(outcome), outcome)[-1].strip()
@@ -129,7 +131,9 @@ def grade_batch(
     started = time.monotonic()
     settings, description = execution_settings(assignment, options)
     book.record_settings(settings, description)
-    batch = _Batch(assignment, book, progress, settings, scoring_fingerprint(assignment), book.record_submissions(submissions), {})
+    batch = _Batch(
+        assignment, book, progress, settings, scoring_fingerprint(assignment), book.record_submissions(submissions), {}
+    )
     cached: list[tuple[Submission, StoredRun]] = []
     unreadable: list[Submission] = []
     for submission in submissions:

@@ -69,7 +69,9 @@ def run_job(job: Job, blobs: dict[str, bytes] | None = None) -> dict[str, Any]:
     started = now()
     notebook = nbformat.from_dict(json.loads(job.notebook))
     datasets = _datasets_here(job.datasets, blobs)
-    options = RunOptions(run=job.run, mode=job.mode, threads=job.threads or _worker_share(), kernel_name=job.kernel_name)
+    options = RunOptions(
+        run=job.run, mode=job.mode, threads=job.threads or _worker_share(), kernel_name=job.kernel_name
+    )
     budget = FastBudget(**job.budget) if job.budget else None
     execution = execute_notebook(notebook, datasets, ExecutionLimits(**job.limits), options, budget)
     payload = dump_execution(execution)

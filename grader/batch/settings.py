@@ -60,7 +60,9 @@ def execution_settings(assignment: Assignment, options: RunOptions) -> tuple[str
         from grader.execute import digits, standins
 
         datasets = {
-            name: file_sha256(path) if path else (f"built-in {digits.VERSION}" if name == "mnist" else f"built-in {standins.VERSION}")
+            name: file_sha256(path)
+            if path
+            else (f"built-in {digits.VERSION}" if name == "mnist" else f"built-in {standins.VERSION}")
             for name, path in sorted(assignment.run_inputs().items())
         }
         description = {

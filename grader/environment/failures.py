@@ -25,7 +25,9 @@ FLAG = "needs review: the grading environment could not run"
 NOT_VERIFIED = "not verified: the grading environment could not run this"
 
 _MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
-_MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'|Could not find directory:? '?([^\s']+)|File (\S+) does not exist")
+_MISSING_FILE = re.compile(
+    r"No such file or directory: '([^']+)'|Could not find directory:? '?([^\s']+)|File (\S+) does not exist"
+)
 _UNDEFINED = re.compile(r"name '(\w+)' is not defined")
 _URL = re.compile(r"https?://[^\s'\"<>)]+")
 _NETWORK = re.compile(
@@ -36,7 +38,15 @@ _NETWORK = re.compile(
 )
 _NO_ROOM_TO_LOAD = re.compile(r"failed to map segment|cannot allocate memory|Cannot allocate memory", re.IGNORECASE)
 _IMPORT_LINE = re.compile(r"^\s*(?:import|from)\s+\w")
-_NETWORK_ERRORS = {"URLError", "HTTPError", "ConnectionError", "gaierror", "ContentTooShortError", "ReadTimeout", "ConnectTimeout"}
+_NETWORK_ERRORS = {
+    "URLError",
+    "HTTPError",
+    "ConnectionError",
+    "gaierror",
+    "ContentTooShortError",
+    "ReadTimeout",
+    "ConnectTimeout",
+}
 _FILE_ERRORS = {"FileNotFoundError", "OSError", "IOError", "NotFoundError"}
 
 Kind = Literal["package", "hosted", "data_file", "download", "removed_api", "memory", "consequence"]
@@ -119,7 +129,9 @@ def _import_failure(error: CellError, text: str) -> EnvironmentFailure | None:
 
 
 def _removed_api_failure(error: CellError, text: str, api) -> EnvironmentFailure:
-    translation = "the grader's translation did not cover this call" if api.translated else "the grader has no translation"
+    translation = (
+        "the grader's translation did not cover this call" if api.translated else "the grader has no translation"
+    )
     return EnvironmentFailure(error.cell, "removed_api", text, f"{api.what}: {api.why}; {translation}",
                               f"the code needs {api.fix}; grade this by hand or ask the student for a fixed notebook")  # fmt: skip
 
@@ -195,7 +207,9 @@ def failure_flags(failures: tuple[EnvironmentFailure, ...]) -> list[str]:
         if failure.kind == "consequence":
             continue
         if failure.kind == "hosted" and failure.cell not in caused:
-            flags.append(f"not run here: cell {failure.cell} ({failure.error[:120]}): {failure.what}; nothing after it depended on it")
+            flags.append(
+                f"not run here: cell {failure.cell} ({failure.error[:120]}): {failure.what}; nothing after it depended on it"
+            )
         else:
             flags.append(failure.flag())
     return flags

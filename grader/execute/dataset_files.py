@@ -26,6 +26,7 @@ class DatasetError(ValueError):
 
 FILE_PREFIX = "file:"  # run inputs so named are the assignment's ``files:``, staged by file name
 
+
 def check_dataset(name: str, path: Path) -> None:
     """Raises DatasetError unless ``path`` can serve the dataset ``name`` (the caller names the file)."""
     if name == "mnist":

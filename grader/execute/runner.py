@@ -297,7 +297,11 @@ def _stage_datasets(
         if path is None:
             if name not in standins.SERVED:
                 continue  # nothing to stage; the notebook's own loading code will say so
-            origin, target, source = standins.standin_npz(name, cache_dir), workdir / f"{name}.npz", standins.source_of(name)
+            origin, target, source = (
+                standins.standin_npz(name, cache_dir),
+                workdir / f"{name}.npz",
+                standins.source_of(name),
+            )
         else:
             origin = Path(path)
             target, source = workdir / origin.name, f"file {origin.name}"
@@ -531,7 +535,9 @@ class _Run:
             except DeadKernelError:
                 self._mark_truncated(cell, index)
                 reason = await self._death_reason()
-                cell.outputs.append(_error_output(DEAD_KERNEL_ENAME, f"The kernel died while running this cell: {reason}."))
+                cell.outputs.append(
+                    _error_output(DEAD_KERNEL_ENAME, f"The kernel died while running this cell: {reason}.")
+                )
                 self.status = "kernel_died"
                 self.messages.append(f"the kernel died in cell {index}: {reason}")
                 break

@@ -51,7 +51,14 @@ MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 FRESH_UIDS = (1_700_000_000, 100_000_000)  # (first, how many): ids no account on the machine uses
-SCRATCH = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")  # where world-writable folders usually are
+SCRATCH = (
+    "/tmp",
+    "/var/tmp",
+    "/dev/shm",
+    "/run/lock",
+    "/var/lock",
+    "/dev/mqueue",
+)  # where world-writable folders usually are
 REGISTRY = "grader-kernel-users"  # in the temporary folder: one file per fresh user id in use, naming its grader
 
 
@@ -195,7 +202,11 @@ def _try_namespaces(as_root: bool, network: bool) -> dict:
                     code |= 1
                 else:
                     os.write(write, os.strerror(ctypes.get_errno()).encode()[:200])
-            if as_root and libc.unshare(CLONE_NEWNS | CLONE_NEWIPC) == 0 and libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0:
+            if (
+                as_root
+                and libc.unshare(CLONE_NEWNS | CLONE_NEWIPC) == 0
+                and libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0
+            ):
                 proc = libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"hidepid=invisible")
                 tmpfs = libc.mount(b"tmpfs", scratch, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=0755")
                 if proc == 0 and tmpfs == 0:
@@ -265,7 +276,9 @@ def _exposures(blocked: list[str], uid: int, gids: set[int]) -> tuple[tuple[str,
                 found.setdefault(str(current), set()).add(path)
                 break
     outer = sorted(found)
-    kept = [folder for folder in outer if not any(folder.startswith(other + os.sep) for other in outer if other != folder)]
+    kept = [
+        folder for folder in outer if not any(folder.startswith(other + os.sep) for other in outer if other != folder)
+    ]
     result = []
     for folder in kept:
         paths = sorted(found[folder])
@@ -389,7 +402,10 @@ def _tasks_of(uid: int) -> int:
 
 
 def preexec(
-    limits: SandboxLimits, enforcement: Enforcement, who: KernelUser | None, processes: int | None = None,
+    limits: SandboxLimits,
+    enforcement: Enforcement,
+    who: KernelUser | None,
+    processes: int | None = None,
     die_with_parent: bool = True,
 ):
     """The function run in the kernel's process between fork and exec. ``die_with_parent``: the
@@ -401,8 +417,14 @@ def preexec(
     libc = _Libc()
     # Each limit at most what the grader itself may have (a limit above one's own hard limit fails).
     nproc = _within(resource.RLIMIT_NPROC, processes or limits.processes)
-    memory, size = _within(resource.RLIMIT_AS, int(limits.memory)), _within(resource.RLIMIT_FSIZE, int(limits.file_size))
-    cpu, cpu_hard = _within(resource.RLIMIT_CPU, int(limits.cpu_seconds)), _within(resource.RLIMIT_CPU, int(limits.cpu_seconds) + 5)
+    memory, size = (
+        _within(resource.RLIMIT_AS, int(limits.memory)),
+        _within(resource.RLIMIT_FSIZE, int(limits.file_size)),
+    )
+    cpu, cpu_hard = (
+        _within(resource.RLIMIT_CPU, int(limits.cpu_seconds)),
+        _within(resource.RLIMIT_CPU, int(limits.cpu_seconds) + 5),
+    )
     as_root = os.geteuid() == 0
     unshare = 0
     if enforcement.network == "isolated":
@@ -432,7 +454,9 @@ def preexec(
             _check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
             for folder, paths in exposures:
                 handles = [os.open(path, os.O_PATH | os.O_DIRECTORY) for path, _ in paths]
-                _check(libc.mount(b"tmpfs", folder, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=0755"), "mount tmpfs")
+                _check(
+                    libc.mount(b"tmpfs", folder, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=0755"), "mount tmpfs"
+                )
                 for (path, raw), handle in zip(paths, handles):
                     os.makedirs(path, mode=0o755, exist_ok=True)
                     source = b"/proc/self/fd/%d" % handle

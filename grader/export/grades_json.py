@@ -13,7 +13,9 @@ def grade_record(grade: Grade) -> dict:
     graded = grade.status == "graded"
     return {
         "student": grade.submission.student,
-        "identity": asdict(grade.submission.identity) if grade.submission.identity else {"id": grade.submission.student},
+        "identity": asdict(grade.submission.identity)
+        if grade.submission.identity
+        else {"id": grade.submission.student},
         "late": grade.submission.late,
         "notes": list(grade.submission.notes),
         "source": grade.submission.source,
@@ -30,8 +32,16 @@ def grade_record(grade: Grade) -> dict:
                 "score": q.score,
                 "max_score": q.max_score,
                 "concepts": [
-                    {"id": c.id, "found": c.found, "points": c.points, "evidence": c.evidence, "negated": c.negated,
-                     "hidden": c.hidden, "pending": c.pending, "similarity": c.similarity}
+                    {
+                        "id": c.id,
+                        "found": c.found,
+                        "points": c.points,
+                        "evidence": c.evidence,
+                        "negated": c.negated,
+                        "hidden": c.hidden,
+                        "pending": c.pending,
+                        "similarity": c.similarity,
+                    }
                     for c in q.concepts
                 ],
                 "flags": list(q.flags),
@@ -41,7 +51,14 @@ def grade_record(grade: Grade) -> dict:
             for q in grade.questions
         ],
         "checks": [
-            {"id": c.id, "passed": c.passed, "score": c.score, "max_score": c.max_score, "evidence": list(c.evidence), "source": c.source}
+            {
+                "id": c.id,
+                "passed": c.passed,
+                "score": c.score,
+                "max_score": c.max_score,
+                "evidence": list(c.evidence),
+                "source": c.source,
+            }
             for c in grade.checks
         ],
         "execution": {

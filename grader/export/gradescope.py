@@ -49,7 +49,12 @@ def gradescope_results(record: dict, rubric: Rubric) -> dict:
         if not check.get("passed") and hint:
             lines.append(f"Hint: {hint}")
         tests.append(
-            _test(f"{humanize(check['id'])}: {description}" if description else humanize(check["id"]), check["score"], check["max_score"], lines)
+            _test(
+                f"{humanize(check['id'])}: {description}" if description else humanize(check["id"]),
+                check["score"],
+                check["max_score"],
+                lines,
+            )
         )
     return {
         "score": float(record["score"]),
@@ -100,7 +105,10 @@ def _concept_lines(concepts: list[tuple[dict, str]]) -> list[str]:
             quote = f": “{concept['evidence']}”" if concept.get("evidence") else ""
             lines.append(f"Found {humanize(concept['id'])}{quote}")
         elif concept.get("negated"):
-            lines.append(f"Not found {humanize(concept['id'])} (mentioned only in negated form)" + (f". Hint: {hint}" if hint else ""))
+            lines.append(
+                f"Not found {humanize(concept['id'])} (mentioned only in negated form)"
+                + (f". Hint: {hint}" if hint else "")
+            )
         else:
             lines.append(f"Not found {humanize(concept['id'])}" + (f". Hint: {hint}" if hint else ""))
     return lines

@@ -30,7 +30,9 @@ def table_rows(records: list[dict], rubric: Rubric, *, errors: ErrorPolicy = "bl
         row["percent"] = float(record["percent"]) if graded else ungraded_value
         scores = {q["id"]: q["score"] for q in record.get("questions", [])}
         for question in rubric.questions:
-            row[question.id] = float(scores[question.id]) if question.id in scores else (ungraded_value if not graded else None)
+            row[question.id] = (
+                float(scores[question.id]) if question.id in scores else (ungraded_value if not graded else None)
+            )
         checks = {c["id"]: c["score"] for c in record.get("checks", [])}
         for check in rubric.checks:
             key = f"check:{check.id}"

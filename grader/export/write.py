@@ -40,7 +40,9 @@ def build_export(fmt: str, records: list[dict], rubric: Rubric, options: ExportO
     if options.errors not in ("blank", "zero"):
         raise ExportError(f"--errors {options.errors!r}: use blank or zero")
     if fmt == "canvas":
-        return canvas_csv(records, rubric, assignment_id=options.assignment_id, title=options.title, errors=options.errors)
+        return canvas_csv(
+            records, rubric, assignment_id=options.assignment_id, title=options.title, errors=options.errors
+        )
     if fmt == "moodle":
         if options.moodle_identifier not in ("email", "idnumber"):
             raise ExportError(f"--moodle-id {options.moodle_identifier!r}: use email or idnumber")
@@ -52,7 +54,12 @@ def build_export(fmt: str, records: list[dict], rubric: Rubric, options: ExportO
         if options.delimiter not in ("comma", "tab"):
             raise ExportError(f"--delimiter {options.delimiter!r}: use comma or tab")
         return blackboard_file(
-            records, rubric, column_id=options.assignment_id, title=options.title, delimiter=options.delimiter, errors=options.errors
+            records,
+            rubric,
+            column_id=options.assignment_id,
+            title=options.title,
+            delimiter=options.delimiter,
+            errors=options.errors,
         )
     if fmt == "gradescope":
         return gradescope_files(records, rubric)
@@ -84,7 +91,9 @@ def write_export(export: Export, out: Path) -> list[Path]:
     return written
 
 
-def export_grades(out: Path, rubric: Rubric, fmt: str, options: ExportOptions = ExportOptions()) -> tuple[list[Path], tuple[str, ...]]:
+def export_grades(
+    out: Path, rubric: Rubric, fmt: str, options: ExportOptions = ExportOptions()
+) -> tuple[list[Path], tuple[str, ...]]:
     """The whole command: grades.json in ``out`` -> ``out/exports/...``; returns (paths, warnings).
 
     The format's options are remembered (``MADE``) so that ``refresh_exports`` can make it again.
@@ -110,7 +119,9 @@ def refresh_exports(out: Path, rubric: Rubric) -> list[Refreshed]:
     refreshed = []
     for fmt, entry in _made(out).items():
         try:
-            options = ExportOptions(**{k: v for k, v in entry.get("options", {}).items() if k in ExportOptions.__dataclass_fields__})
+            options = ExportOptions(
+                **{k: v for k, v in entry.get("options", {}).items() if k in ExportOptions.__dataclass_fields__}
+            )
             paths, _ = export_grades(out, rubric, fmt, options)
         except (ExportError, TypeError) as exc:
             stale = [out / "exports" / name for name in entry.get("files", [])]

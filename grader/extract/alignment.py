@@ -44,7 +44,10 @@ def transition_costs(skips: np.ndarray) -> np.ndarray:
 
 
 def align(
-    scores: np.ndarray, marked: np.ndarray | None = None, closed: np.ndarray | None = None, skips: np.ndarray | None = None
+    scores: np.ndarray,
+    marked: np.ndarray | None = None,
+    closed: np.ndarray | None = None,
+    skips: np.ndarray | None = None,
 ) -> Alignment:
     """``scores[b, 0]``: block b is no answer; ``scores[b, k + 1]``: block b answers question k.
 

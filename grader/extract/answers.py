@@ -54,7 +54,11 @@ def locate_answers(
     alignment = align(scores, marked, closed, skips)
     answers = {}
     for index, question in enumerate(questions):
-        mine = [(block, margin) for (block, _), label, margin in zip(blocks, alignment.labels, alignment.margins) if label == index]
+        mine = [
+            (block, margin)
+            for (block, _), label, margin in zip(blocks, alignment.labels, alignment.margins)
+            if label == index
+        ]
         answer = _answer(question, [b for b, _ in mine], max((m for _, m in mine), default=0.0))
         if answer.text:
             answers[question.id] = answer
@@ -138,7 +142,9 @@ def _scored(blocks: list[tuple[Block, frozenset[str]]], known: QuestionIndex):
     marked = np.where(plain_elsewhere, np.minimum(marked, LIST_ITEM), marked)
     titled *= 1 - (marked >= LIST_START).any(axis=0).mean()
     top_title = titled.max(axis=1, keepdims=True)
-    sole_title = (titled == top_title) & (top_title >= LIST_START) & ((titled == top_title).sum(axis=1, keepdims=True) == 1)
+    sole_title = (
+        (titled == top_title) & (top_title >= LIST_START) & ((titled == top_title).sum(axis=1, keepdims=True) == 1)
+    )
     unambiguous = ((marked > 0).sum(axis=1) == 1) & (marked.max(axis=1) >= KEYWORD)
     rivals = np.where(marked > 0, 0.0, marked.max(axis=1, keepdims=True)) * unambiguous[:, None]
     scores = np.full((len(blocks), len(order) + 1), NOWHERE)

@@ -27,7 +27,9 @@ _LABEL_ONLY = re.compile(
     r"|(?:assignment|notebook)\s+(?:is\s+)?(?:completed?|done|ends?)|thank\s*you|the\s+end)[\s:\-–.!>*_]*$",
     re.IGNORECASE,
 )
-_HEADING = re.compile(r"^\s*(?:#{1,6}\s+(?P<hash>.+?)|[*_]{2}(?P<bold>[^*_].*?)[*_]{2}\s*:?|(?P<colon>[^.!?]{3,60}):)\s*$")
+_HEADING = re.compile(
+    r"^\s*(?:#{1,6}\s+(?P<hash>.+?)|[*_]{2}(?P<bold>[^*_].*?)[*_]{2}\s*:?|(?P<colon>[^.!?]{3,60}):)\s*$"
+)
 _WORDLIKE = re.compile(r"[A-Za-z0-9]")
 _PART_WORDS = {"i": 1, "l": 1, "ii": 2, "iii": 3, "iv": 4, "one": 1, "two": 2, "three": 3, "four": 4}
 
@@ -157,7 +159,7 @@ class _Reader:
         return None
 
     def _plain_number_claims(self, plain: re.Match, rest: str, copies, starts_list: bool) -> list[Claim]:
-        """"5." claims question 5 strongly as a heading or the start of a numbered cell, weakly inside a list."""
+        """ "5." claims question 5 strongly as a heading or the start of a numbered cell, weakly inside a list."""
         if copies:
             strength, how = PROMPT, "question text"
         elif "#" in plain.group("lead"):
@@ -174,10 +176,15 @@ class _Reader:
         block = Block(self.cell, claims)
         if copies:
             return block, "", copies.id
-        if rest and claims[0].strength >= LIST_START and all(self.known.is_other_question(rest, c.question) for c in claims):
+        if (
+            rest
+            and claims[0].strength >= LIST_START
+            and all(self.known.is_other_question(rest, c.question) for c in claims)
+        ):
             block.other_question = rest
             return block, "", None
         return block, "" if _is_title(rest) or (self.single_line and len(rest.split()) <= 12) else rest, None
+
 
 def read_blocks(cells: list[CellText], known: QuestionIndex, template_lines: frozenset[str]) -> list[Block]:
     reader = _Reader(known, template_lines)

@@ -24,10 +24,25 @@ _READERS = {
     "ImageFolder", "DatasetFolder", "File", "read_file", "read_sql",
 }  # fmt: skip
 _PATH_KEYWORDS = ("filepath_or_buffer", "path", "fname", "file", "filepath", "directory", "root", "io", "filename")
-_WRITERS = {"to_csv", "to_excel", "to_json", "to_parquet", "to_pickle", "save", "savefig", "save_weights", "savez", "savetxt", "dump"}
+_WRITERS = {
+    "to_csv",
+    "to_excel",
+    "to_json",
+    "to_parquet",
+    "to_pickle",
+    "save",
+    "savefig",
+    "save_weights",
+    "savez",
+    "savetxt",
+    "dump",
+}
 _URL = re.compile(r"https?://[^\s'\"<>)]+")
 _SHELL_PIP = re.compile(r"^\s*[!%]\s*pip3?\s+install\s+(.+)$")
-_DATA_SUFFIX = re.compile(r"\.(?:csv|tsv|txt|xlsx?|json|parquet|feather|npz|npy|pkl|pickle|h5|hdf5|keras|pt|pth|zip|gz|tar|jpe?g|png|data|mat)$", re.I)
+_DATA_SUFFIX = re.compile(
+    r"\.(?:csv|tsv|txt|xlsx?|json|parquet|feather|npz|npy|pkl|pickle|h5|hdf5|keras|pt|pth|zip|gz|tar|jpe?g|png|data|mat)$",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,11 @@ def notebook_needs(notebook) -> Needs:
                 aliases.update({alias.asname: alias.name for alias in node.names if alias.asname})
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 imports.add(node.module)
-                imports.update(f"{node.module}.{alias.name}" for alias in node.names if node.module == "google" and alias.name == "colab")
+                imports.update(
+                    f"{node.module}.{alias.name}"
+                    for alias in node.names
+                    if node.module == "google" and alias.name == "colab"
+                )
                 aliases.update({alias.asname or alias.name: f"{node.module}.{alias.name}" for alias in node.names})
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
@@ -88,7 +107,14 @@ def notebook_needs(notebook) -> Needs:
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 urls.update(_URL.findall(node.value))
     files = {path for path in files if file_name(path) not in written}
-    return Needs(frozenset(imports), frozenset(files), frozenset(urls), frozenset(loaders), frozenset(removed), frozenset(installs))
+    return Needs(
+        frozenset(imports),
+        frozenset(files),
+        frozenset(urls),
+        frozenset(loaders),
+        frozenset(removed),
+        frozenset(installs),
+    )
 
 
 def _read_call(node: ast.Call, files: set, urls: set, loaders: set, written: set, aliases: dict[str, str]) -> None:

@@ -134,7 +134,9 @@ class QuestionIndex:
         first = normalise_line(" ".join(text.split()[:OPENING_WORDS]))
         if len(first) < 12:
             return np.zeros(len(self.questions))
-        ratios = np.array([fuzz.partial_ratio(first, self.prompts[q.id], score_cutoff=OPENING_FLOOR) for q in self.questions])
+        ratios = np.array(
+            [fuzz.partial_ratio(first, self.prompts[q.id], score_cutoff=OPENING_FLOOR) for q in self.questions]
+        )
         return np.clip((ratios - OPENING_FLOOR) / (100 - OPENING_FLOOR), 0.0, 1.0)
 
     def about(self, text: str) -> np.ndarray:

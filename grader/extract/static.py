@@ -99,7 +99,9 @@ def _is_code(text: str) -> bool:
     tree = _parse(text)
     if tree is None or not tree.body:
         return False
-    statements = [node for node in tree.body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+    statements = [
+        node for node in tree.body if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+    ]
     return bool(statements) and any(isinstance(node, ast.Call) for node in ast.walk(tree))
 
 
@@ -176,7 +178,7 @@ def _signature(node: ast.FunctionDef | ast.ClassDef) -> tuple[tuple[str, ...], d
         if node is None:
             return (), {}
     names = [a.arg for a in node.args.args]
-    defaults = dict(zip(names[len(names) - len(node.args.defaults):], map(_literal, node.args.defaults)))
+    defaults = dict(zip(names[len(names) - len(node.args.defaults) :], map(_literal, node.args.defaults)))
     names = [name for name in names if name != "self"]
     return tuple(names), {k: v for k, v in defaults.items() if v is not None}
 
@@ -197,7 +199,11 @@ def _collect_builders(tree: ast.Module, scan: _Scan) -> None:
 def _assignments(node: ast.Assign):
     """(target, value) pairs of an assignment, unpacking ``a, b = f(), g()``."""
     for target in node.targets:
-        if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) and len(target.elts) == len(node.value.elts):
+        if (
+            isinstance(target, ast.Tuple)
+            and isinstance(node.value, ast.Tuple)
+            and len(target.elts) == len(node.value.elts)
+        ):
             yield from zip(target.elts, node.value.elts)
         else:
             yield target, node.value
@@ -220,7 +226,9 @@ def _collect_models(tree: ast.Module, cell: int, scan: _Scan) -> None:
             if isinstance(owner, ast.Name) and owner.id in scan.models:
                 added, rates = _layers_in(node)
                 model = scan.models[owner.id]
-                scan.models[owner.id] = StaticModel(model.variable, model.cell, model.layers + tuple(added), model.rates + tuple(rates))
+                scan.models[owner.id] = StaticModel(
+                    model.variable, model.cell, model.layers + tuple(added), model.rates + tuple(rates)
+                )
 
 
 def _built(value: ast.AST, scan: _Scan) -> tuple[list[str], list[float | None]] | None:
@@ -321,7 +329,11 @@ def _torch_uses(node: ast.AST) -> list[tuple[str, str, str]]:
 
 def _called_models(calls: list[ast.Call]) -> list[tuple[str, str]]:
     """(name, first argument) of each plain name called like a model: ``model(x)``."""
-    return [(c.func.id, _unparse(c.args[0]) if c.args else "") for c in calls if isinstance(c.func, ast.Name) and c.func.id[:1].islower()]
+    return [
+        (c.func.id, _unparse(c.args[0]) if c.args else "")
+        for c in calls
+        if isinstance(c.func, ast.Name) and c.func.id[:1].islower()
+    ]
 
 
 def _is_method_call(node: ast.AST, method: str) -> bool:
@@ -332,7 +344,10 @@ def _is_method_call(node: ast.AST, method: str) -> bool:
 
 
 def _is_no_grad(block: ast.With) -> bool:
-    return any(isinstance(item.context_expr, ast.Call) and _called_name(item.context_expr.func) in _NO_GRAD for item in block.items)
+    return any(
+        isinstance(item.context_expr, ast.Call) and _called_name(item.context_expr.func) in _NO_GRAD
+        for item in block.items
+    )
 
 
 def _loop_data(block: ast.With) -> str:

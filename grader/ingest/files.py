@@ -109,7 +109,9 @@ def _refused_row(source: str, entry: str, reason: str, taken: set[str]) -> Submi
     return Submission(student, source, "", None, error)
 
 
-def _find(paths: list[Path], limits: ArchiveLimits) -> tuple[list[_Found], list[tuple[str, str]], list[tuple[str, str, str]]]:
+def _find(
+    paths: list[Path], limits: ArchiveLimits
+) -> tuple[list[_Found], list[tuple[str, str]], list[tuple[str, str, str]]]:
     found: list[_Found] = []
     skipped: list[tuple[str, str]] = []
     refused: list[tuple[str, str, str]] = []  # (source, entry name or "", reason)

@@ -63,9 +63,7 @@ def read_submission_bytes(
         notebook, error, dropped = None, f"the file is {len(raw):,} bytes, over the {MAX_NOTEBOOK_BYTES:,} limit", ()
     else:
         notebook, error, dropped = parse_notebook(raw)
-    return Submission(
-        student, source, digest, notebook, error, identity=identity, late=late, notes=(*notes, *dropped)
-    )
+    return Submission(student, source, digest, notebook, error, identity=identity, late=late, notes=(*notes, *dropped))
 
 
 def parse_notebook(raw: bytes) -> tuple[object | None, str | None, tuple[str, ...]]:
@@ -92,7 +90,11 @@ def _parse(raw: bytes) -> tuple[object | None, str | None, tuple[str, ...]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        return None, f"not a valid notebook: the JSON is broken at line {exc.lineno}, column {exc.colno} ({exc.msg})", ()
+        return (
+            None,
+            f"not a valid notebook: the JSON is broken at line {exc.lineno}, column {exc.colno} ({exc.msg})",
+            (),
+        )
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         return None, "not a notebook: the JSON has no cells", ()
     dropped = _drop_large_metadata(data)
@@ -107,14 +109,18 @@ def _parse(raw: bytes) -> tuple[object | None, str | None, tuple[str, ...]]:
 
 def _drop_large_metadata(data: dict) -> tuple[str, ...]:
     """Empties each metadata object over MAX_METADATA_BYTES (the grader reads none of it)."""
-    cells = data.get("cells") or [c for sheet in data.get("worksheets", []) if isinstance(sheet, dict) for c in sheet.get("cells", [])]
+    cells = data.get("cells") or [
+        c for sheet in data.get("worksheets", []) if isinstance(sheet, dict) for c in sheet.get("cells", [])
+    ]
     owners = [("the notebook", data)] + [(f"cell {n}", cell) for n, cell in enumerate(cells) if isinstance(cell, dict)]
     notes = []
     for where, owner in owners:
         metadata = owner.get("metadata")
         if metadata and len(json.dumps(metadata)) > MAX_METADATA_BYTES:
             owner["metadata"] = {}
-            notes.append(f"the metadata of {where} was over {MAX_METADATA_BYTES:,} bytes and was dropped (it is not graded)")
+            notes.append(
+                f"the metadata of {where} was over {MAX_METADATA_BYTES:,} bytes and was dropped (it is not graded)"
+            )
     return tuple(notes[:5]) + ((f"... and {len(notes) - 5} more",) if len(notes) > 5 else ())
 
 

@@ -40,7 +40,9 @@ def histogram(ident: str, counts: list[int], labels: list[str], title: str, desc
     for tick in ticks:
         y = top + plot_h - plot_h * tick / peak
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{_GRID}"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="13" fill="{_RANGE}">{tick}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="13" fill="{_RANGE}">{tick}</text>'
+        )
     for index, (count, label) in enumerate(zip(counts, labels)):
         x = left + index * step + 3
         bar_h = plot_h * count / peak
@@ -50,10 +52,16 @@ def histogram(ident: str, counts: list[int], labels: list[str], title: str, desc
             f"<title>{escape(label)}: {count}</title></rect>"
         )
         if count:
-            parts.append(f'<text x="{x + (step - 6) / 2:.1f}" y="{y - 5:.1f}" text-anchor="middle" font-size="15" font-weight="600" fill="{_INK}">{count}</text>')
-        parts.append(f'<text x="{x + (step - 6) / 2:.1f}" y="{top + plot_h + 17}" text-anchor="middle" font-size="12.5" fill="{_RANGE}">{escape(label)}</text>')
+            parts.append(
+                f'<text x="{x + (step - 6) / 2:.1f}" y="{y - 5:.1f}" text-anchor="middle" font-size="15" font-weight="600" fill="{_INK}">{count}</text>'
+            )
+        parts.append(
+            f'<text x="{x + (step - 6) / 2:.1f}" y="{top + plot_h + 17}" text-anchor="middle" font-size="12.5" fill="{_RANGE}">{escape(label)}</text>'
+        )
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" stroke="{_RANGE}"/>')
-    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle" font-size="13.5" fill="{_RANGE}">{escape(x_label)}</text>')
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 8}" text-anchor="middle" font-size="13.5" fill="{_RANGE}">{escape(x_label)}</text>'
+    )
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -72,10 +80,14 @@ def bar_chart(ident: str, bars: list[Bar], title: str, description: str, scale: 
     for index, bar in enumerate(bars):
         y = top + index * row_h
         share = max(0.0, min(bar.value / scale, 1.0)) if scale else 0.0
-        parts.append(f'<text x="{label_w - 8:.1f}" y="{y + row_h / 2 + 4:.1f}" text-anchor="end" font-size="13" fill="{_INK}">{escape(_clip(bar.label, 28))}</text>')
+        parts.append(
+            f'<text x="{label_w - 8:.1f}" y="{y + row_h / 2 + 4:.1f}" text-anchor="end" font-size="13" fill="{_INK}">{escape(_clip(bar.label, 28))}</text>'
+        )
         ranged = bar.low is not None and bar.high is not None and scale
         bar_y, bar_h = (y + 6, row_h - 17) if ranged else (y + 8, row_h - 16)
-        parts.append(f'<rect x="{label_w:.1f}" y="{bar_y}" width="{plot_w:.1f}" height="{bar_h}" fill="#eef1f4" rx="2"/>')
+        parts.append(
+            f'<rect x="{label_w:.1f}" y="{bar_y}" width="{plot_w:.1f}" height="{bar_h}" fill="#eef1f4" rx="2"/>'
+        )
         parts.append(
             f'<rect x="{label_w:.1f}" y="{bar_y}" width="{plot_w * share:.1f}" height="{bar_h}" fill="{_BAR}" rx="2">'
             f"<title>{escape(bar.label)}: {escape(bar.text)}</title></rect>"
@@ -88,7 +100,9 @@ def bar_chart(ident: str, bars: list[Bar], title: str, description: str, scale: 
                 f'<path d="M{x1:.1f} {line - 3:.1f}V{line + 3:.1f}M{x1:.1f} {line:.1f}H{x2:.1f}M{x2:.1f} {line - 3:.1f}V{line + 3:.1f}" '
                 f'stroke="{_RANGE}" stroke-width="1.2" fill="none"/>'
             )
-        parts.append(f'<text x="{label_w + plot_w + 8:.1f}" y="{y + row_h / 2 + 4:.1f}" font-size="12.5" fill="{_INK}">{escape(bar.text)}</text>')
+        parts.append(
+            f'<text x="{label_w + plot_w + 8:.1f}" y="{y + row_h / 2 + 4:.1f}" font-size="12.5" fill="{_INK}">{escape(bar.text)}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -136,15 +136,32 @@ def class_stats(grades: list[Grade], rubric: Rubric, attention: list[Attention],
         ),
         questions_svg=bar_chart(
             "question-means",
-            [Bar(s.label, s.mean_percent, f"{s.mean:.1f} / {s.max_score:g} (range {s.low:g}–{s.high:g})",
-                 _share(s.low, s.max_score), _share(s.high, s.max_score)) for s in questions],
+            [
+                Bar(
+                    s.label,
+                    s.mean_percent,
+                    f"{s.mean:.1f} / {s.max_score:g} (range {s.low:g}–{s.high:g})",
+                    _share(s.low, s.max_score),
+                    _share(s.high, s.max_score),
+                )
+                for s in questions
+            ],
             "Mean score per question",
             "Mean points per question as a share of its maximum, with the lowest and highest score as a range line: "
-            + "; ".join(f"{s.label} mean {s.mean:.1f} of {s.max_score:g}, min {s.low:g}, max {s.high:g}" for s in questions),
+            + "; ".join(
+                f"{s.label} mean {s.mean:.1f} of {s.max_score:g}, min {s.low:g}, max {s.high:g}" for s in questions
+            ),
         ),
         missed_svg=bar_chart(
             "missed-concepts",
-            [Bar(f"{m.question.upper()} {humanize(m.concept)}", m.percent, f"{m.missed} of {m.answered} ({m.percent:.0f}%)") for m in missed],
+            [
+                Bar(
+                    f"{m.question.upper()} {humanize(m.concept)}",
+                    m.percent,
+                    f"{m.missed} of {m.answered} ({m.percent:.0f}%)",
+                )
+                for m in missed
+            ],
             "Most-missed concepts",
             "Share of the submissions that answered the question but missed the concept: "
             + "; ".join(f"{m.question} {m.concept}: {m.missed} of {m.answered}" for m in missed),
@@ -228,13 +245,19 @@ def _most_missed(graded: list[Grade], rubric: Rubric) -> list[Missed]:
     missed = []
     for question in rubric.questions:
         results = [
-            q for g in graded for q in g.questions
+            q
+            for g in graded
+            for q in g.questions
             if q.id == question.id and q.answer and q.answer.text.strip() and not q.answer.other_question
         ]
         for concept in question.concepts:
             outcomes = [c.found for q in results for c in q.concepts if c.id == concept.id and not c.pending]
             if outcomes:
-                missed.append(Missed(question.id, concept.id, concept.points, outcomes.count(False), len(outcomes), concept.hidden))
+                missed.append(
+                    Missed(
+                        question.id, concept.id, concept.points, outcomes.count(False), len(outcomes), concept.hidden
+                    )
+                )
     return sorted((m for m in missed if m.missed), key=lambda m: (-m.percent, -m.points, -m.missed))
 
 

@@ -45,7 +45,14 @@ def _question_fixes(question: QuestionGrade) -> list[Fix]:
             return []
         return [Fix(question.max_score, question.id, f"{name}: no answer found", "Write an answer to this question.")]
     if question.answer.other_question:
-        return [Fix(question.max_score, question.id, f"{name}: answers a different question", "Answer the question this assignment asks.")]
+        return [
+            Fix(
+                question.max_score,
+                question.id,
+                f"{name}: answers a different question",
+                "Answer the question this assignment asks.",
+            )
+        ]
     result = []
     for concept in question.concepts:
         if concept.found or concept.pending or concept.redacted:
@@ -57,5 +64,7 @@ def _question_fixes(question: QuestionGrade) -> list[Fix]:
     earned = min(question.max_score, sum(c.points for c in question.concepts if c.found))
     capped = round(earned - question.score, 2)
     if capped > 0:
-        result.append(Fix(capped, question.id, f"{name}: answer too short", question.feedback or "Write a fuller answer."))
+        result.append(
+            Fix(capped, question.id, f"{name}: answer too short", question.feedback or "Write a fuller answer.")
+        )
     return result

@@ -28,10 +28,61 @@ MAX_OUTPUT_CHARS = 20_000
 MAX_OUTPUT_LINES = 400
 
 _TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details",
-    "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
-    "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong",
-    "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var",
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "mark",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "s",
+    "samp",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "tt",
+    "u",
+    "ul",
+    "var",
 }
 _ATTRIBUTES = {
     "*": {"class", "id", "title", "lang", "dir"},
@@ -41,7 +92,19 @@ _ATTRIBUTES = {
     "td": {"colspan", "rowspan", "align"},
     "th": {"colspan", "rowspan", "align", "scope"},
 }
-_CLEAN_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript", "template", "textarea", "select", "svg", "math"}
+_CLEAN_CONTENT = {
+    "script",
+    "style",
+    "iframe",
+    "object",
+    "embed",
+    "noscript",
+    "template",
+    "textarea",
+    "select",
+    "svg",
+    "math",
+}
 _DATA_IMAGE = re.compile(r"^data:image/(png|jpe?g|gif|webp|svg\+xml);base64,[A-Za-z0-9+/=\s]*$", re.IGNORECASE)
 _WEB_LINK = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
 _CELL_ID = re.compile(r"^cell-id=grader-[0-9a-f]{16}-\d+$")
@@ -111,7 +174,9 @@ def prepared(notebook: Any, nonce: str = "0" * 16) -> Any:
             outputs = merged_streams(cell.get("outputs") or [])
             for output in outputs:
                 _prepare_output(output)
-            cell["outputs"] = [o for o in outputs if o.get("output_type") not in ("display_data", "execute_result") or o.get("data")]
+            cell["outputs"] = [
+                o for o in outputs if o.get("output_type") not in ("display_data", "execute_result") or o.get("data")
+            ]
     return notebook
 
 
@@ -201,8 +266,10 @@ def notebook_body(notebook: Any) -> Markup:
     body, _ = _exporter().from_notebook_node(prepared(notebook, nonce))
     cell_div = re.compile(rf'<div class="cell [^"]*" id="cell-id=grader-{nonce}-(\d+)">')
     labelled = cell_div.sub(
-        lambda m: m.group(0).replace(f"cell-id=grader-{nonce}-{m.group(1)}", f"cell-{m.group(1)}")
-        + f'<p class="cell-label">cell {m.group(1)}</p>',
+        lambda m: (
+            m.group(0).replace(f"cell-id=grader-{nonce}-{m.group(1)}", f"cell-{m.group(1)}")
+            + f'<p class="cell-label">cell {m.group(1)}</p>'
+        ),
         sanitize(body),
     )
     return Markup(re.sub(r' id="cell-id=grader-[0-9a-f]{16}-\d+"', "", labelled))
@@ -218,7 +285,12 @@ def notebook_page(notebook: Any, student: str, title: str, subtitle: str = "", r
     except Exception as exc:  # one student's odd notebook must not stop the other reports
         body, error = Markup(""), f"{type(exc).__name__}: {exc}"
     return _ENV.get_template("notebook.html").render(
-        body=body, error=error, student=student, title=title, subtitle=subtitle, report_href=report_href,
+        body=body,
+        error=error,
+        student=student,
+        title=title,
+        subtitle=subtitle,
+        report_href=report_href,
         highlight_css=Markup(_highlight_css()),
     )
 

@@ -142,7 +142,9 @@ def _answer_images(grade: Grade, question: QuestionGrade) -> tuple[str, ...]:
     if question.answer is None or grade.execution is None or grade.execution.notebook is None:
         return ()
     cells = list(grade.execution.notebook.get("cells", []))
-    return tuple(uri for index in question.answer.cells if 0 <= index < len(cells) for uri in output_images(cells[index]))
+    return tuple(
+        uri for index in question.answer.cells if 0 <= index < len(cells) for uri in output_images(cells[index])
+    )
 
 
 def _totals(grade: Grade) -> Totals:
@@ -204,7 +206,9 @@ def executed_notebook_page(grade: Grade, assignment: Assignment, report_href: st
     if execution is None or execution.notebook is None:
         return None
     if execution.mode == "no-run":
-        subtitle = "As submitted: the grader did not run this notebook (--no-run), so the outputs are the student's own."
+        subtitle = (
+            "As submitted: the grader did not run this notebook (--no-run), so the outputs are the student's own."
+        )
     else:
         state = execution.status.replace("_", " ")
         subtitle = f"As the grader ran it: {execution.mode} run, {state}, {execution.seconds:.1f} s."
@@ -265,7 +269,9 @@ def write_reports(
                 notebook_href = f"../{NOTEBOOKS}/{student}.html"
                 notebook_links[student] = f"{NOTEBOOKS}/{student}.html"
         except Exception as exc:  # RecursionError, MemoryError included: one notebook never stops the reports
-            grade = replace(grade, flags=(*grade.flags, f"the executed notebook page could not be rendered: {_failure(exc)}"))
+            grade = replace(
+                grade, flags=(*grade.flags, f"the executed notebook page could not be rendered: {_failure(exc)}")
+            )
         path = reports / f"{student}.html"
         try:
             page = student_page(grade, assignment, audience, notebook_href=notebook_href, overview_href="../index.html")

@@ -21,7 +21,16 @@ from grader.score.questions import score_question
 from grader.score.semantic import SemanticScorer, Unavailable
 
 COLUMNS = ("question_id", "answer_id", "text")
-OUTPUT_COLUMNS = ("answer_id", "question_id", "score", "max_score", "matched_concepts", "missed_concepts", "evidence", "flags")
+OUTPUT_COLUMNS = (
+    "answer_id",
+    "question_id",
+    "score",
+    "max_score",
+    "matched_concepts",
+    "missed_concepts",
+    "evidence",
+    "flags",
+)
 
 
 class AnswersError(ValueError):
@@ -42,9 +51,16 @@ def read_answers(path: Path) -> list[AnswerRow]:
             reader = csv.DictReader(handle)
             missing = set(COLUMNS) - set(reader.fieldnames or [])
             if missing:
-                raise AnswersError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {','.join(COLUMNS)}")
+                raise AnswersError(
+                    f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {','.join(COLUMNS)}"
+                )
             rows = [
-                AnswerRow((r["question_id"] or "").strip(), (r["answer_id"] or "").strip(), r["text"] or "", f"{path}, line {line}")
+                AnswerRow(
+                    (r["question_id"] or "").strip(),
+                    (r["answer_id"] or "").strip(),
+                    r["text"] or "",
+                    f"{path}, line {line}",
+                )
                 for line, r in enumerate(reader, start=2)
             ]
     except FileNotFoundError:
@@ -60,7 +76,9 @@ def _as_row(row: AnswerRow | Mapping[str, str], number: int) -> AnswerRow:
     if isinstance(row, AnswerRow):
         return row
     try:
-        return AnswerRow(str(row["question_id"]).strip(), str(row["answer_id"]).strip(), str(row["text"] or ""), f"row {number}")
+        return AnswerRow(
+            str(row["question_id"]).strip(), str(row["answer_id"]).strip(), str(row["text"] or ""), f"row {number}"
+        )
     except KeyError as exc:
         raise AnswersError(f"row {number}: no {exc.args[0]!r}; each row needs {', '.join(COLUMNS)}") from None
 
@@ -74,7 +92,9 @@ def grade_answers(
     for row in rows:
         if row.question_id not in questions:
             known = ", ".join(q.label or q.id for q in rubric.questions[:20])
-            raise AnswersError(f"{row.where}: question {row.question_id!r} is not in the rubric (its questions: {known})")
+            raise AnswersError(
+                f"{row.where}: question {row.question_id!r} is not in the rubric (its questions: {known})"
+            )
         if not row.answer_id:
             raise AnswersError(f"{row.where}: empty answer_id")
     if isinstance(semantic, SemanticScorer):

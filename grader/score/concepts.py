@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from rapidfuzz.distance import Levenshtein
 from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 from grader.models import Answer, ConceptResult, Flag, QuestionGrade
 from grader.rubric import Concept, Question
@@ -53,9 +53,7 @@ class AnswerIndex:
         if len(stem) < FUZZY_MIN_LENGTH - 1:
             return exact
         if stem not in self._fuzzy_cache:
-            near = process.extract(
-                stem, self._long_vocabulary, scorer=Levenshtein.distance, score_cutoff=1, limit=None
-            )
+            near = process.extract(stem, self._long_vocabulary, scorer=Levenshtein.distance, score_cutoff=1, limit=None)
             found = sorted({p for word, _, _ in near for p in self.positions[word]})
             self._fuzzy_cache[stem] = found
         return self._fuzzy_cache[stem]
@@ -86,7 +84,9 @@ def iter_matches(index: AnswerIndex, stems: tuple[str, ...]) -> Iterator[Match]:
             yield Match(start, last, _is_negated(index.tokens, start, last, stems))
 
 
-def find_phrase(index: AnswerIndex, stems: tuple[str, ...], accept: Callable[[Match], bool] | None = None) -> Match | None:
+def find_phrase(
+    index: AnswerIndex, stems: tuple[str, ...], accept: Callable[[Match], bool] | None = None
+) -> Match | None:
     """The first non-negated occurrence of the phrase that ``accept`` allows, else the first negated one."""
     negated_match: Match | None = None
     for match in iter_matches(index, stems):
@@ -162,7 +162,9 @@ def match_concept(index: AnswerIndex, concept: Concept) -> ConceptResult:
     group_hits, group_negated = _all_groups(index, concept, allowed)
     hits.extend(group_hits or [])
     negated.extend(group_negated)
-    by_words = bool(concept.any or concept.regex or concept.all)  # a concept of `examples` only is shown by meaning alone
+    by_words = bool(
+        concept.any or concept.regex or concept.all
+    )  # a concept of `examples` only is shown by meaning alone
     found = by_words and alternatives_found and group_hits is not None
     return ConceptResult(
         id=concept.id,
@@ -213,7 +215,11 @@ def _all_groups(index: AnswerIndex, concept: Concept, allowed) -> tuple[list[Phr
 
 
 def _positive(index: AnswerIndex, phrase: str, allowed, any_polarity: bool) -> list[Match]:
-    return [m for m in iter_matches(index, _compiled(phrase)) if (any_polarity or not m.negated) and (allowed is None or allowed(m))]
+    return [
+        m
+        for m in iter_matches(index, _compiled(phrase))
+        if (any_polarity or not m.negated) and (allowed is None or allowed(m))
+    ]
 
 
 def _within(clauses: tuple[int, ...], place: int, allowed) -> Callable[[Match], bool]:
@@ -236,7 +242,9 @@ def score_answer(
     if semantic is not None and semantic.active:
         concept_share = 1 - question.reference_weight
         results, reference = semantic.complete(question, text, results)
-        earned = concept_share * min(question.points, sum(c.points for c, r in zip(question.concepts, results) if r.found))
+        earned = concept_share * min(
+            question.points, sum(c.points for c, r in zip(question.concepts, results) if r.found)
+        )
         if reference is not None:
             earned += reference.points if reference.found else 0.0
             results = results + (reference,)
@@ -278,9 +286,7 @@ def _answers_another_question(question: Question, answer: Answer) -> QuestionGra
         id=question.id,
         score=0.0,
         max_score=question.points,
-        concepts=tuple(
-            ConceptResult(c.id, c.points, False, hint=c.hint, hidden=c.hidden) for c in question.concepts
-        ),
+        concepts=tuple(ConceptResult(c.id, c.points, False, hint=c.hint, hidden=c.hidden) for c in question.concepts),
         answer=answer,
         flags=(f"needs review: this answer follows a different question: “{asked}”",),
         feedback="This answer is written for a different question, so it earns no points here.",

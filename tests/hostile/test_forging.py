@@ -55,58 +55,88 @@ FAKE_FACTS = (
 
 FORGERIES = {
     # The probe's recorded lists, edited: two real but untrained models, with fits that never happened.
-    "edit_lists": [DATA, BUILD, "with_dropout.predict(x_test[:1], verbose=0); plain.predict(x_test[:1], verbose=0)",
-                   PROBE + "\nfor model_id in (1, 2):\n    probe.fits.append({'model': model_id, 'cell': 3, 'epochs_requested': 5, 'epochs_run': 5,\n"
-                   "        'samples': 2048, 'steps': 320, 'data': None, 'validation': 'none', 'validation_data': None, 'history': {}})\n"
-                   "    probe.evaluations.append({'model': model_id, 'cell': 4, 'kind': 'evaluate', 'samples': 500, 'data': None,\n"
-                   "        'overlap_with_training': 0.0, 'overlap_with_validation': None, 'metrics': {'accuracy': 0.9712}})",
-                   "print('with dropout: 0.9712  without: 0.9712')"],
+    "edit_lists": [
+        DATA,
+        BUILD,
+        "with_dropout.predict(x_test[:1], verbose=0); plain.predict(x_test[:1], verbose=0)",
+        PROBE
+        + "\nfor model_id in (1, 2):\n    probe.fits.append({'model': model_id, 'cell': 3, 'epochs_requested': 5, 'epochs_run': 5,\n"
+        "        'samples': 2048, 'steps': 320, 'data': None, 'validation': 'none', 'validation_data': None, 'history': {}})\n"
+        "    probe.evaluations.append({'model': model_id, 'cell': 4, 'kind': 'evaluate', 'samples': 500, 'data': None,\n"
+        "        'overlap_with_training': 0.0, 'overlap_with_validation': None, 'metrics': {'accuracy': 0.9712}})",
+        "print('with dropout: 0.9712  without: 0.9712')",
+    ],
     # The path the facts leave by, hooked: json.dumps rewrites the report.
-    "hook_json": [DATA, BUILD, FAKE_FACTS,
-                  "import json\nreal_dumps = json.dumps\n"
-                  "def dumps(obj, *args, **kwargs):\n"
-                  "    if isinstance(obj, dict) and 'nonce' in obj:\n        obj = forged(dict(obj))\n"
-                  "    return real_dumps(obj, *args, **kwargs)\njson.dumps = dumps",
-                  "print('with dropout: 0.9712  without: 0.9712')"],
+    "hook_json": [
+        DATA,
+        BUILD,
+        FAKE_FACTS,
+        "import json\nreal_dumps = json.dumps\n"
+        "def dumps(obj, *args, **kwargs):\n"
+        "    if isinstance(obj, dict) and 'nonce' in obj:\n        obj = forged(dict(obj))\n"
+        "    return real_dumps(obj, *args, **kwargs)\njson.dumps = dumps",
+        "print('with dropout: 0.9712  without: 0.9712')",
+    ],
     # A thread that keeps publishing forged facts with the run's nonce, the final request's answer among them.
-    "late_thread": [DATA, BUILD, FAKE_FACTS, PROBE,
-                    "import threading, time, json\nfrom IPython.display import publish_display_data\n"
-                    "def flood():\n    while True:\n"
-                    "        publish_display_data({'application/x-grader-facts+json': json.dumps(forged({'nonce': probe.nonce}))})\n"
-                    "        time.sleep(0.02)\nthreading.Thread(target=flood, daemon=True).start()",
-                    "print('with dropout: 0.9712  without: 0.9712')"],
+    "late_thread": [
+        DATA,
+        BUILD,
+        FAKE_FACTS,
+        PROBE,
+        "import threading, time, json\nfrom IPython.display import publish_display_data\n"
+        "def flood():\n    while True:\n"
+        "        publish_display_data({'application/x-grader-facts+json': json.dumps(forged({'nonce': probe.nonce}))})\n"
+        "        time.sleep(0.02)\nthreading.Thread(target=flood, daemon=True).start()",
+        "print('with dropout: 0.9712  without: 0.9712')",
+    ],
     # The checkpoint written by hand, then the kernel killed so that the grader would read it.
-    "checkpoint_kill": [DATA, BUILD, FAKE_FACTS, PROBE,
-                        "import json, os, signal\nwith open(probe.checkpoint_path, 'w') as f:\n"
-                        "    f.write(json.dumps(forged({'nonce': probe.nonce})))\nos.kill(os.getpid(), signal.SIGKILL)"],
+    "checkpoint_kill": [
+        DATA,
+        BUILD,
+        FAKE_FACTS,
+        PROBE,
+        "import json, os, signal\nwith open(probe.checkpoint_path, 'w') as f:\n"
+        "    f.write(json.dumps(forged({'nonce': probe.nonce})))\nos.kill(os.getpid(), signal.SIGKILL)",
+    ],
     # A home-made layer named Dropout that does nothing.
-    "fake_dropout": [DATA,
-                     "class Dropout(keras.layers.Layer):\n    def __init__(self, rate, **kwargs):\n        super().__init__(**kwargs)\n"
-                     "        self.rate = rate\n    def call(self, x):\n        return x\n"
-                     + BUILD.replace("keras.layers.Dropout(0.3)", "Dropout(0.3)").replace(", plain = ", ", _ = ").replace("build()", "None"),
-                     "with_dropout.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)",
-                     "print('with dropout', with_dropout.evaluate(x_test, y_test, verbose=0))"],
+    "fake_dropout": [
+        DATA,
+        "class Dropout(keras.layers.Layer):\n    def __init__(self, rate, **kwargs):\n        super().__init__(**kwargs)\n"
+        "        self.rate = rate\n    def call(self, x):\n        return x\n"
+        + BUILD.replace("keras.layers.Dropout(0.3)", "Dropout(0.3)")
+        .replace(", plain = ", ", _ = ")
+        .replace("build()", "None"),
+        "with_dropout.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)",
+        "print('with dropout', with_dropout.evaluate(x_test, y_test, verbose=0))",
+    ],
     # A keras.Model whose train_step learns nothing and whose layers property lists layers it never uses.
-    "noop_train_step": [DATA,
-                        "class Net(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
-                        "        self.flat, self.out = keras.layers.Flatten(), keras.layers.Dense(10, activation='softmax')\n"
-                        "    def call(self, x, training=False):\n        return self.out(self.flat(x))\n"
-                        "    @property\n    def layers(self):\n        return [keras.layers.Dense(32), keras.layers.Dropout(0.3), keras.layers.Dense(10)]\n"
-                        "    def train_step(self, data):\n        x, y = data\n        y_pred = self(x, training=True)\n"
-                        "        self.compute_loss(x=x, y=y, y_pred=y_pred)\n        return {**self.compute_metrics(x, y, y_pred), 'accuracy': 0.99}\n"
-                        "    def test_step(self, data):\n        x, y = data\n        y_pred = self(x)\n        self.compute_loss(x=x, y=y, y_pred=y_pred)\n"
-                        "        return {**self.compute_metrics(x, y, y_pred), 'accuracy': 0.9712}\n"
-                        "with_dropout = Net()\nwith_dropout.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])",
-                        "with_dropout.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)",
-                        "print('with dropout', with_dropout.evaluate(x_test, y_test, verbose=0))"],
+    "noop_train_step": [
+        DATA,
+        "class Net(keras.Model):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.flat, self.out = keras.layers.Flatten(), keras.layers.Dense(10, activation='softmax')\n"
+        "    def call(self, x, training=False):\n        return self.out(self.flat(x))\n"
+        "    @property\n    def layers(self):\n        return [keras.layers.Dense(32), keras.layers.Dropout(0.3), keras.layers.Dense(10)]\n"
+        "    def train_step(self, data):\n        x, y = data\n        y_pred = self(x, training=True)\n"
+        "        self.compute_loss(x=x, y=y, y_pred=y_pred)\n        return {**self.compute_metrics(x, y, y_pred), 'accuracy': 0.99}\n"
+        "    def test_step(self, data):\n        x, y = data\n        y_pred = self(x)\n        self.compute_loss(x=x, y=y, y_pred=y_pred)\n"
+        "        return {**self.compute_metrics(x, y, y_pred), 'accuracy': 0.9712}\n"
+        "with_dropout = Net()\nwith_dropout.compile('adam', 'sparse_categorical_crossentropy', metrics=['accuracy'])",
+        "with_dropout.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)",
+        "print('with dropout', with_dropout.evaluate(x_test, y_test, verbose=0))",
+    ],
     # The real fit swapped inside the probe's own wrapper: the wrapper stays in place, the original it calls does not.
-    "swap_original": [DATA, BUILD,
-                      "def fake_fit(model, *args, callbacks=None, **kwargs):\n"
-                      "    for callback in callbacks or []:\n        for epoch in range(5):\n            callback.on_epoch_end(epoch, {'loss': 0.05})\n"
-                      "    return keras.callbacks.History()\n"
-                      "for cell in keras.Model.fit.__closure__:\n"
-                      "    if getattr(cell.cell_contents, '__name__', '') == 'fit':\n        cell.cell_contents = fake_fit",
-                      TRAIN, EVALUATE, REPORT],
+    "swap_original": [
+        DATA,
+        BUILD,
+        "def fake_fit(model, *args, callbacks=None, **kwargs):\n"
+        "    for callback in callbacks or []:\n        for epoch in range(5):\n            callback.on_epoch_end(epoch, {'loss': 0.05})\n"
+        "    return keras.callbacks.History()\n"
+        "for cell in keras.Model.fit.__closure__:\n"
+        "    if getattr(cell.cell_contents, '__name__', '') == 'fit':\n        cell.cell_contents = fake_fit",
+        TRAIN,
+        EVALUATE,
+        REPORT,
+    ],
     # Honest training, but instead of the results, every number from 0.0000 to 0.9999.
     "number_dump": [DATA, BUILD, TRAIN, EVALUATE, "print('\\n'.join(f'{n / 10000:.4f}' for n in range(10000)))"],
 }
@@ -124,7 +154,19 @@ def rows(tmp_path_factory):
         nb = nbf.new_notebook(cells=[nbf.new_markdown_cell("## Q8")] + [nbf.new_code_cell(source) for source in cells])
         nbformat.write(nb, folder / f"{name}.ipynb")
     out = tmp_path_factory.mktemp("out")
-    arguments = ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--budget", "fast", "--jobs", "2", "--quiet"]
+    arguments = [
+        "grade",
+        str(folder),
+        "--assignment",
+        str(ASSIGNMENT),
+        "--out",
+        str(out),
+        "--budget",
+        "fast",
+        "--jobs",
+        "2",
+        "--quiet",
+    ]
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output
     return {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
@@ -146,8 +188,13 @@ def test_each_forgery_is_caught_for_what_it_did(rows):
     assert "contradicted outside the kernel" in flags["edit_lists"] and "scores" in flags["edit_lists"]
     assert "json.dumps, which the facts leave by, was replaced" in flags["hook_json"]
     assert "reaches for the kernel's display publisher" in flags["late_thread"]
-    assert "checkpoint was not used" in rows["checkpoint_kill"]["execution"].get("message", "") or "tampering" in flags["checkpoint_kill"]
-    assert "the notebook's own class, not the framework's" in " ".join(e for c in rows["fake_dropout"]["checks"] for e in c["evidence"])
+    assert (
+        "checkpoint was not used" in rows["checkpoint_kill"]["execution"].get("message", "")
+        or "tampering" in flags["checkpoint_kill"]
+    )
+    assert "the notebook's own class, not the framework's" in " ".join(
+        e for c in rows["fake_dropout"]["checks"] for e in c["evidence"]
+    )
     assert "its weights did not change" in flags["noop_train_step"]
     assert "inside the grader's recorder was swapped" in flags["swap_original"]
     assert "0.0000 to 0.9999" in flags["number_dump"]

@@ -39,7 +39,9 @@ def assignment_with(tmp_path: Path, **changes) -> Path:
 
 
 def test_the_sandbox_section_takes_sizes_with_units_and_travels_with_the_execution_limits(tmp_path):
-    folder = assignment_with(tmp_path, sandbox={"memory": "2 GiB", "file_size": "100 MiB", "processes": 64, "network": False})
+    folder = assignment_with(
+        tmp_path, sandbox={"memory": "2 GiB", "file_size": "100 MiB", "processes": 64, "network": False}
+    )
     task = load_assignment(folder)
     sandbox = task.limits.sandbox  # what a worker gets with the timeouts (and the cache key)
     assert sandbox.memory == 2 << 30 and sandbox.file_size == 100 << 20 and sandbox.processes == 64
@@ -128,7 +130,10 @@ def test_each_message_is_cut_to_what_is_left_of_its_outputs_allowance():
     assert budget.trim(more, 3) and more["content"]["text"] == "b" * 200  # the stream's 1000 bytes
     dropped = {"msg_type": "stream", "content": {"name": "stdout", "text": "c" * 50}}
     assert not budget.trim(dropped, 3)  # nothing left of it: nothing stored
-    image = {"msg_type": "display_data", "content": {"data": {"image/png": "i" * 20_000, "text/plain": "<Figure>"}, "metadata": {}}}
+    image = {
+        "msg_type": "display_data",
+        "content": {"data": {"image/png": "i" * 20_000, "text/plain": "<Figure>"}, "metadata": {}},
+    }
     assert budget.trim(image, 4) and image["content"]["data"] == {"text/plain": "<Figure>"}  # over the notebook's rest
     widget = {"msg_type": "comm_open", "content": {"data": {"state": "w" * 10}}}
     assert not budget.trim(widget, 4)
@@ -141,7 +146,11 @@ def test_each_message_is_cut_to_what_is_left_of_its_outputs_allowance():
 
 
 def test_the_probe_replaces_oversized_display_data_with_a_marker():
-    bundle = {"text/html": "<p>" + "x" * 5000 + "</p>", "text/plain": "<HTML>", "application/x-grader-facts+json": "f" * 5000}
+    bundle = {
+        "text/html": "<p>" + "x" * 5000 + "</p>",
+        "text/plain": "<HTML>",
+        "application/x-grader-facts+json": "f" * 5000,
+    }
     shrunk = _shrink(bundle, 1000)
     assert "text/html" not in shrunk and "application/x-grader-facts+json" in shrunk
     assert shrunk["text/plain"] == "<HTML>\n[output truncated by the grader: 5,007 bytes]"

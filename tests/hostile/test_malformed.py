@@ -42,24 +42,79 @@ def write_cases(folder: Path) -> dict[str, str]:
     put("truncated", v4([md(GOOD_ANSWER)])[:-40], "JSON is broken")
     put("empty", b"", "empty")
     put("binary", b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4, "not UTF-8")
-    put("not_utf8", json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [md("caf\xe9 " + GOOD_ANSWER)]}, ensure_ascii=False).encode("latin-1"), "not UTF-8")
+    put(
+        "not_utf8",
+        json.dumps(
+            {"nbformat": 4, "nbformat_minor": 4, "metadata": {}, "cells": [md("caf\xe9 " + GOOD_ANSWER)]},
+            ensure_ascii=False,
+        ).encode("latin-1"),
+        "not UTF-8",
+    )
     put("json_but_not_a_notebook", json.dumps({"hello": "world"}), "no cells")
-    put("v3", json.dumps({"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
-        {"cell_type": "markdown", "metadata": {}, "source": GOOD_ANSWER}]}]}), "graded")
+    put(
+        "v3",
+        json.dumps(
+            {
+                "nbformat": 3,
+                "nbformat_minor": 0,
+                "metadata": {},
+                "worksheets": [{"cells": [{"cell_type": "markdown", "metadata": {}, "source": GOOD_ANSWER}]}],
+            }
+        ),
+        "graded",
+    )
     for minor in range(0, 6):
         cell = md(GOOD_ANSWER, id=f"c{minor}") if minor >= 5 else md(GOOD_ANSWER)
         put(f"v4_{minor}", v4([cell], minor=minor), "graded")
     put("no_metadata", json.dumps({"nbformat": 4, "nbformat_minor": 4, "cells": [md(GOOD_ANSWER)]}), "graded")
     put("no_cells", json.dumps({"nbformat": 4, "nbformat_minor": 4, "metadata": {}}), "no cells")
-    put("no_kernelspec", v4([md(GOOD_ANSWER), {"cell_type": "code", "metadata": {}, "source": "x = 1", "outputs": [], "execution_count": None}]), "graded")
+    put(
+        "no_kernelspec",
+        v4(
+            [
+                md(GOOD_ANSWER),
+                {"cell_type": "code", "metadata": {}, "source": "x = 1", "outputs": [], "execution_count": None},
+            ]
+        ),
+        "graded",
+    )
     put("duplicate_ids", v4([md(GOOD_ANSWER, id="same"), md("more", id="same")]), "graded")
-    put("absurd_counts", v4([md(GOOD_ANSWER), {"cell_type": "code", "metadata": {}, "source": "y = 2", "outputs": [], "execution_count": 10**12}], minor=4), "graded")
+    put(
+        "absurd_counts",
+        v4(
+            [
+                md(GOOD_ANSWER),
+                {"cell_type": "code", "metadata": {}, "source": "y = 2", "outputs": [], "execution_count": 10**12},
+            ],
+            minor=4,
+        ),
+        "graded",
+    )
     put("five_thousand_cells", v4([md(GOOD_ANSWER)] + [md(f"note {n}") for n in range(5000)], minor=4), "graded")
-    put("attachments_and_images", v4([md(GOOD_ANSWER + "\n![x](attachment:x.png)", attachments={"x.png": {"image/png": PNG}}),
-                                      {"cell_type": "code", "metadata": {}, "source": "1", "execution_count": 1,
-                                       "outputs": [{"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG}}]}], minor=4), "graded")
-    huge_output = {"cell_type": "code", "metadata": {}, "source": "z = 3", "execution_count": 1,
-                   "outputs": [{"output_type": "stream", "name": "stdout", "text": "x" * (50 * 1024 * 1024)}]}
+    put(
+        "attachments_and_images",
+        v4(
+            [
+                md(GOOD_ANSWER + "\n![x](attachment:x.png)", attachments={"x.png": {"image/png": PNG}}),
+                {
+                    "cell_type": "code",
+                    "metadata": {},
+                    "source": "1",
+                    "execution_count": 1,
+                    "outputs": [{"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG}}],
+                },
+            ],
+            minor=4,
+        ),
+        "graded",
+    )
+    huge_output = {
+        "cell_type": "code",
+        "metadata": {},
+        "source": "z = 3",
+        "execution_count": 1,
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": "x" * (50 * 1024 * 1024)}],
+    }
     put("fifty_megabytes", v4([md(GOOD_ANSWER), huge_output], minor=4), "graded")
     return cases
 
@@ -69,7 +124,9 @@ def batch(tmp_path_factory):
     folder = tmp_path_factory.mktemp("malformed")
     cases = write_cases(folder)
     out = tmp_path_factory.mktemp("out")
-    result = CliRunner().invoke(app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     rows = {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
     return cases, rows, out

@@ -40,10 +40,14 @@ def batch(tmp_path_factory, grader_process):
     folder = tmp_path_factory.mktemp("oversized")
     (folder / "good.ipynb").write_text(notebook([markdown(GOOD)]))
     nested = "[" * 1000 + "]" * 1000
-    (folder / "deep.ipynb").write_text(notebook([markdown(GOOD)], {"x": json.loads("[]")}).replace('"x": []', f'"x": {nested}'))
+    (folder / "deep.ipynb").write_text(
+        notebook([markdown(GOOD)], {"x": json.loads("[]")}).replace('"x": []', f'"x": {nested}')
+    )
     (folder / "many_cells.ipynb").write_text(notebook([markdown(GOOD)] + [markdown("x")] * 100_000))
     tiny = "[" + ",".join(["[]"] * 7_000_000) + "]"
-    (folder / "tiny_lists.ipynb").write_text(notebook([markdown(GOOD)]).replace('"metadata": {}', f'"metadata": {{"x": {tiny}}}', 1))
+    (folder / "tiny_lists.ipynb").write_text(
+        notebook([markdown(GOOD)]).replace('"metadata": {}', f'"metadata": {{"x": {tiny}}}', 1)
+    )
     big_metadata = {"widgets": {"state": "w" * 2_000_000}}
     (folder / "big_metadata.ipynb").write_text(notebook([markdown(GOOD)], big_metadata))
     archive = folder / "class.zip"
@@ -52,7 +56,9 @@ def batch(tmp_path_factory, grader_process):
         zf.writestr("../escape_3_4_hw.ipynb", notebook([markdown(GOOD)]))
         zf.writestr("syllabus.pdf", b"%PDF")
     out = tmp_path_factory.mktemp("out")
-    done, peak = grader_process("grade", folder, archive, "--assignment", ASSIGNMENT, "--out", out, "--no-run", "--quiet")
+    done, peak = grader_process(
+        "grade", folder, archive, "--assignment", ASSIGNMENT, "--out", out, "--no-run", "--quiet"
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
     return rows, out, peak

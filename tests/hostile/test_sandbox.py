@@ -22,13 +22,17 @@ pytestmark = pytest.mark.slow  # real kernels with TensorFlow or PyTorch, or a w
 ROOT = Path(__file__).resolve().parents[2]
 RUBRIC = ROOT / "rubrics" / "regularization.yaml"
 GOOD_ANSWER = "## Q1\nRegularization adds a penalty on large weights so the network does not overfit and generalizes to unseen data."
-FIND_PROBE = "import sys\nname = [a for a in dir(sys) if a.startswith('_grader_probe')][0]\nprobe = getattr(sys, name)\n"
+FIND_PROBE = (
+    "import sys\nname = [a for a in dir(sys) if a.startswith('_grader_probe')][0]\nprobe = getattr(sys, name)\n"
+)
 SANDBOX = plan(False, "auto")
 
 
 def notebook(*code: str) -> nbformat.NotebookNode:
     cells = [nbf.new_markdown_cell(GOOD_ANSWER)] + [nbf.new_code_cell(source) for source in code]
-    return nbf.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    return nbf.new_notebook(
+        cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
 
 
 def hostile_cases(secrets: dict[str, Path], port: int) -> dict[str, nbformat.NotebookNode]:
@@ -68,7 +72,7 @@ def hostile_cases(secrets: dict[str, Path], port: int) -> dict[str, nbformat.Not
             "probe.report = lambda: publish_display_data({'application/x-grader-facts+json': json.dumps(fake)})"
         ),
         "fake_facts": notebook(
-            "fake = '{\"schema_version\": 1, \"models\": [{\"id\": 1, \"framework\": \"keras\", \"cls\": \"Sequential\"}]}'\n"
+            'fake = \'{"schema_version": 1, "models": [{"id": 1, "framework": "keras", "cls": "Sequential"}]}\'\n'
             "print(fake)\nfrom IPython.display import display\ndisplay({'application/x-grader-facts+json': fake}, raw=True)"
         ),
         "fifty_megabytes": notebook("print('x' * 50_000_000)", "print('after the flood')"),
@@ -113,7 +117,9 @@ def batch(tmp_path_factory, copy_assignment, grader_process):
     for name, nb in cases.items():
         nbformat.write(nb, submissions / f"{name}.ipynb")
     # The grader in a process of its own: its peak memory is then the batch's alone.
-    done, peak = grader_process("grade", submissions, "--assignment", assignment, "--out", out, "--quiet", "--jobs", "1")
+    done, peak = grader_process(
+        "grade", submissions, "--assignment", assignment, "--out", out, "--quiet", "--jobs", "1"
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     try:
         connection = listener.accept()
@@ -128,7 +134,9 @@ def run_of(out: Path, row: dict) -> tuple[nbformat.NotebookNode, str]:
     """The executed notebook and the run's message, from the gradebook."""
     (path,) = (out / "runs").glob(f"{row['sha256']}-*.ipynb")
     with sqlite3.connect(out / "gradebook.sqlite") as db:
-        (message,) = db.execute("SELECT message FROM runs WHERE sha256 = ? ORDER BY id DESC", (row["sha256"],)).fetchone()
+        (message,) = db.execute(
+            "SELECT message FROM runs WHERE sha256 = ? ORDER BY id DESC", (row["sha256"],)
+        ).fetchone()
     return nbformat.read(path, as_version=4), message or ""
 
 
@@ -214,11 +222,19 @@ def test_the_rubric_the_gradebook_and_other_submissions_cannot_be_read(batch):
     _, rows, out, *_ = batch
     nb, _ = run_of(out, rows["reads_secrets"])
     results = dict(line.rsplit(" ", 1) for line in printed(nb, 1).splitlines())
-    assert set(results) == {"secret rubric", "secret gradebook", "assignment rubric", "this gradebook", "other submission"}
+    assert set(results) == {
+        "secret rubric",
+        "secret gradebook",
+        "assignment rubric",
+        "this gradebook",
+        "other submission",
+    }
     assert set(results.values()) == {"PermissionError"}, results
 
 
-@pytest.mark.skipif(not SANDBOX.network_isolated, reason=f"network isolation is not enforced here: {SANDBOX.describe()}")
+@pytest.mark.skipif(
+    not SANDBOX.network_isolated, reason=f"network isolation is not enforced here: {SANDBOX.describe()}"
+)
 def test_the_kernel_cannot_reach_a_port_on_the_graders_loopback(batch):
     _, rows, out, connection, _ = batch
     nb, _ = run_of(out, rows["network"])

@@ -20,7 +20,6 @@ class _KerasBudget:
         self.probe = probe
         self.caps = caps  # max_epochs, max_train_samples, max_eval_samples, max_torch_batches
 
-
     def _keras_budget(self, method, arguments):
         """Cuts the arguments of a student's fit/evaluate/predict in place to the fast budget;
         returns what was cut ({} if nothing)."""

@@ -31,7 +31,16 @@ _GENERATOR_SIGNATURES = {
     "predict_generator": ("predict", ("steps", "callbacks", "max_queue_size", "workers", "use_multiprocessing", "verbose")),
 }  # fmt: skip
 _NUMPY_ALIASES = {"float": float, "int": int, "bool": bool, "object": object, "str": str, "complex": complex}
-_LAYER_SUBMODULES = ("core", "convolutional", "recurrent", "normalization", "pooling", "merge", "advanced_activations", "embeddings")
+_LAYER_SUBMODULES = (
+    "core",
+    "convolutional",
+    "recurrent",
+    "normalization",
+    "pooling",
+    "merge",
+    "advanced_activations",
+    "embeddings",
+)
 _LEGACY_OPTIMIZERS = ("Adagrad", "Adam", "Ftrl", "RMSprop", "SGD")
 
 
@@ -93,7 +102,9 @@ class _Compat:
 
         def make(*args, **kwargs):
             __tracebackhide__ = True
-            compat.note(f"keras.optimizers.legacy.{name} ran as keras.optimizers.{name}: the legacy optimizers were removed in Keras 3")
+            compat.note(
+                f"keras.optimizers.legacy.{name} ran as keras.optimizers.{name}: the legacy optimizers were removed in Keras 3"
+            )
             return getattr(sys.modules[parent], name)(*args, **kwargs)
 
         make.__name__ = make.__qualname__ = name
@@ -131,7 +142,9 @@ class _Compat:
             if old == "predict_proba":
                 compat.note("predict_proba(x) ran as predict(x): predict_proba was removed in TensorFlow 2.6")
                 return predicted
-            compat.note("predict_classes(x) ran as predict(x).argmax(axis=-1) (> 0.5 for one output): predict_classes was removed in TensorFlow 2.6")
+            compat.note(
+                "predict_classes(x) ran as predict(x).argmax(axis=-1) (> 0.5 for one output): predict_classes was removed in TensorFlow 2.6"
+            )
             if predicted.shape[-1] > 1:
                 return predicted.argmax(axis=-1)
             return (predicted > 0.5).astype("int32")
@@ -154,7 +167,7 @@ class _Compat:
                                    f"keras.layers.{name}.{{name}} ran as keras.layers.{{name}}: Keras 3 has no keras.layers.{name}"))  # fmt: skip
         if module.__name__.startswith("keras._tf_keras."):  # tf.keras.layers... as TensorFlow names it
             for name in (experimental.__name__, preprocessing.__name__):
-                sys.modules.setdefault("tensorflow" + name[len("keras._tf_keras"):], sys.modules[name])
+                sys.modules.setdefault("tensorflow" + name[len("keras._tf_keras") :], sys.modules[name])
 
     def _patch_np_utils(self, module):
         alias = _Alias(f"{module.__name__}.np_utils", module, self,
@@ -186,9 +199,15 @@ class _Compat:
         def append(_frame, other, ignore_index=False, verify_integrity=False, sort=False):
             __tracebackhide__ = True
             pd = sys.modules["pandas"]
-            pieces = list(other) if isinstance(other, (list, tuple)) and other and not isinstance(other[0], dict) else [other]
+            pieces = (
+                list(other)
+                if isinstance(other, (list, tuple)) and other and not isinstance(other[0], dict)
+                else [other]
+            )
             frames = [_as_frame(pd, piece, _frame) for piece in pieces]
-            compat.note(f"{type(_frame).__name__}.append(...) ran as pd.concat([...]): append was removed in pandas 2.0")
+            compat.note(
+                f"{type(_frame).__name__}.append(...) ran as pd.concat([...]): append was removed in pandas 2.0"
+            )
             return pd.concat([_frame, *frames], ignore_index=ignore_index, verify_integrity=verify_integrity, sort=sort)
 
         self.probe.integrity.remember(owner, "append", append)

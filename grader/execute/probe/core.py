@@ -105,7 +105,9 @@ def _hooked_channel():
                 live = getattr(live, part, None)
             expected = _code_named(fresh, name.split("."))
             code = getattr(live, "__code__", None)
-            if expected is not None and (code is None or code.co_code != expected.co_code or code.co_filename != spec.origin):
+            if expected is not None and (
+                code is None or code.co_code != expected.co_code or code.co_filename != spec.origin
+            ):
                 problems.append(f"{module_name}.{name}, which the facts leave by, was replaced")
     return problems
 
@@ -117,7 +119,9 @@ def _plain_report(nonce, warnings):
     def string(text):
         return '"' + "".join(escapes.get(c, c if " " <= c else "\\u%04x" % ord(c)) for c in str(text)) + '"'
 
-    return '{"schema_version": 1, "nonce": ' + string(nonce) + ', "warnings": [' + ", ".join(map(string, warnings)) + "]}"
+    return (
+        '{"schema_version": 1, "nonce": ' + string(nonce) + ', "warnings": [' + ", ".join(map(string, warnings)) + "]}"
+    )
 
 
 def _code_named(code, path):

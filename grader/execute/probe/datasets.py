@@ -19,7 +19,12 @@ from grader.execute.probe.common import _numpy, _text
 from grader.execute.probe.rows import normalised_row_hashes, sample_rows
 
 _KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
-_TORCHVISION_DATASETS = {"MNIST": "mnist", "FashionMNIST": "fashion_mnist", "CIFAR10": "cifar10", "CIFAR100": "cifar100"}
+_TORCHVISION_DATASETS = {
+    "MNIST": "mnist",
+    "FashionMNIST": "fashion_mnist",
+    "CIFAR10": "cifar10",
+    "CIFAR100": "cifar100",
+}
 _CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _OPENML_MNIST = ("mnist_784", 554)
 
@@ -35,7 +40,9 @@ class _Datasets:
 
     def hooks(self):
         """Module -> patch applied once the notebook imports it."""
-        hooks = {f"keras.src.datasets.{name}": self._keras_patch(name) for name in _KERAS_DATASETS if name in self.served}
+        hooks = {
+            f"keras.src.datasets.{name}": self._keras_patch(name) for name in _KERAS_DATASETS if name in self.served
+        }
         if any(name in self.served for name in _TORCHVISION_DATASETS.values()):  # each class checks at the call
             hooks["torchvision.datasets.mnist"] = self._patch_torchvision
             hooks["torchvision.datasets.cifar"] = self._patch_torchvision
@@ -100,7 +107,9 @@ class _Datasets:
             name = _TORCHVISION_DATASETS.get(type(_dataset).__name__)
             if name not in recorder.served or kwargs:
                 return original(_dataset, root, train, transform, target_transform, download, **kwargs)
-            super(cls, _dataset).__init__(root if root is not None else "data", transform=transform, target_transform=target_transform)
+            super(cls, _dataset).__init__(
+                root if root is not None else "data", transform=transform, target_transform=target_transform
+            )
             _dataset.train = train
             (x_train, y_train), (x_test, y_test) = recorder.load(name)
             images, labels = (x_train, y_train) if train else (x_test, y_test)
@@ -112,7 +121,10 @@ class _Datasets:
             else:
                 import torch
 
-                _dataset.data, _dataset.targets = torch.from_numpy(images.copy()), torch.from_numpy(labels.astype("int64"))
+                _dataset.data, _dataset.targets = (
+                    torch.from_numpy(images.copy()),
+                    torch.from_numpy(labels.astype("int64")),
+                )
 
         functools.update_wrapper(__init__, original)
         return __init__
@@ -176,7 +188,7 @@ class _Datasets:
                 self.facts[name]["test_in_train"] = found
 
     def _dataset_split(self, data):
-        """"train" or "test" when ``data`` (a _Data) is a served split, whole and in order, up to
+        """ "train" or "test" when ``data`` (a _Data) is a served split, whole and in order, up to
         scale and dtype; else None."""
         if data.array is None or not data.count:
             return None

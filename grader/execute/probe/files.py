@@ -55,7 +55,9 @@ class _Files:
                 staged = files.staged_for(file) if isinstance(mode, str) and not set(mode) & set("wax+") else None
                 if staged is None:
                     raise
-            files.probe.compat.note(f"{os.fspath(file)} was read from the staged {os.path.basename(staged)} (files: in assignment.yaml)")
+            files.probe.compat.note(
+                f"{os.fspath(file)} was read from the staged {os.path.basename(staged)} (files: in assignment.yaml)"
+            )
             return original(staged, mode, *args, **kwargs)
 
         open.__wrapped__ = original

@@ -40,7 +40,9 @@ class _Integrity:
             if current is not function or getattr(function, "__code__", None) is not code:
                 problems.append(f"{where}.{attribute} is no longer the grader's recorder")
             elif not _same_captures(_captured(function), captured):
-                problems.append(f"the original {where}.{attribute} inside the grader's recorder was swapped or its code replaced")
+                problems.append(
+                    f"the original {where}.{attribute} inside the grader's recorder was swapped or its code replaced"
+                )
         for module, name, hook in self.hook_sets:
             registered = getattr(module, name, None)
             if not hasattr(registered, "values") or not any(item is hook for item in registered.values()):
@@ -104,7 +106,9 @@ class _PostImportFinder:
             return None
         if self.probe.integrity.foreign(spec.origin):
             self.hooks.pop(fullname, None)
-            self.probe.integrity.tamper(f"a module named {fullname} was loaded from the notebook's own folder ({spec.origin})")
+            self.probe.integrity.tamper(
+                f"a module named {fullname} was loaded from the notebook's own folder ({spec.origin})"
+            )
             return spec
         loader = spec.loader
         if loader is None or not hasattr(loader, "exec_module"):

@@ -50,7 +50,9 @@ class _KerasRecorder:
         model_class = module.Model
         self.model_class = model_class
         for method in ("fit", "evaluate", "predict"):
-            self.probe.integrity.remember(model_class, method, _keras_wrapper(self, method, getattr(model_class, method)))
+            self.probe.integrity.remember(
+                model_class, method, _keras_wrapper(self, method, getattr(model_class, method))
+            )
 
     def _keras_recorder(self):
         """A Keras Callback that counts epochs and keeps the logs (one class, made on first use)."""
@@ -137,7 +139,6 @@ class _KerasRecorder:
             if restored is not None:
                 result = restored
         return result
-
 
     def _describe_keras(self, model):
         layers = []
@@ -228,7 +229,13 @@ class _KerasRecorder:
             self.probe._remember_rows(self.probe.validated_rows, record_model["id"], held_out.all_hashes())
         self.probe.fits.append(fit)
         before = self.probe.safely(self._weights_hash, model)
-        return {"kind": "fit", "record": fit, "recorder": self._keras_recorder()(fit), "model": model, "weights": before}
+        return {
+            "kind": "fit",
+            "record": fit,
+            "recorder": self._keras_recorder()(fit),
+            "model": model,
+            "weights": before,
+        }
 
     def _weights_hash(self, model):
         """A hash of the model's weights, read through Keras' own ``Model.get_weights`` (a subclass
@@ -307,6 +314,7 @@ class _KerasRecorder:
             record["metrics"] = metrics
         self.probe.evaluations.append(record)
         self.probe.checkpoint(force=pending["kind"] == "evaluate")
+
 
 def _tracked_layers(container):
     """The layers a Keras model or layer holds, from Keras' own ``layers`` property (a subclass may

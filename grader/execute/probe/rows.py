@@ -94,7 +94,6 @@ def _fingerprint(shape, hashes):
     return digest.hexdigest()
 
 
-
 # ---------------------------------------------------------------------------------------------
 # What a model's input is: an array we can hash, or a pipeline we can only name.
 

@@ -115,7 +115,9 @@ class _TorchRecorder:
             rate = getattr(sub, "p", None) if cls.endswith(_DROPOUT_CLASSES) else None
             units = getattr(sub, "out_features", None) or getattr(sub, "hidden_size", None)
             rate = _float(rate) if rate is not None else None
-            layers.append({"cls": _text(cls, 200), "module": _text(type(sub).__module__, 300), "units": _int(units), "rate": rate})
+            layers.append(
+                {"cls": _text(cls, 200), "module": _text(type(sub).__module__, 300), "units": _int(units), "rate": rate}
+            )
             if len(layers) >= MAX_LAYERS:
                 break
         params = sum(int(p.numel()) for p in module.parameters())
@@ -187,7 +189,9 @@ class _TorchRecorder:
                 if fit is not None:
                     if fit["record"].get("optimizer") is None:
                         settings = group if isinstance(group, dict) else {}
-                        fit["record"]["optimizer"] = self.probe.safely(_optimizer_fact, optimizer, settings.get("lr"), settings.get("momentum"))
+                        fit["record"]["optimizer"] = self.probe.safely(
+                            _optimizer_fact, optimizer, settings.get("lr"), settings.get("momentum")
+                        )
                     fit["steps"] += 1
                     for batch in self.torch_unstepped.pop(model_id, []):
                         if fit["seen"] == 0:
@@ -314,7 +318,6 @@ def _dataset_rows(dataset, depth=0):
         if rows is not None:
             return rows[list(indices)] if not hasattr(indices, "shape") else rows[indices]
     return None
-
 
 
 def _caller_outside_torch():

@@ -47,7 +47,9 @@ def verified_cells(execution: Execution) -> frozenset[int]:
     )
 
 
-def run_checks(checks: list[Check], facts: Facts, evidence: Evidence, execution: Execution | None = None) -> tuple[CheckGrade, ...]:
+def run_checks(
+    checks: list[Check], facts: Facts, evidence: Evidence, execution: Execution | None = None
+) -> tuple[CheckGrade, ...]:
     """Each check's verdict from the run; when the run did not pass it, from the code
     (written but not shown to run earns ``static_credit``; with --no-run, saved outputs count;
     where the grading environment stopped the code, its saved outputs count at ``static_credit``)."""

@@ -116,7 +116,10 @@ def referenced_static_calls(check, context: CheckContext) -> tuple[list[StaticMo
         return None
     static = context.evidence.static
     models = [group[0] for group in referenced]
-    calls = [next(iter(static.calls_on(m.variable, "evaluate") + static.calls_on(m.variable, "predict")), None) for m in models]
+    calls = [
+        next(iter(static.calls_on(m.variable, "evaluate") + static.calls_on(m.variable, "predict")), None)
+        for m in models
+    ]
     if None in calls:
         return None
     return models, calls
@@ -132,8 +135,10 @@ def not_shown_to_run(check, context: CheckContext, model: StaticModel, call) -> 
         where = f"is in a {call.cell_type} cell, which never runs"
     return Verdict(
         False,
-        [f"implemented but not shown to run: {model.variable} = {' '.join(model.layers)} (cell {model.cell}); "
-         f"its {call.method}() in cell {call.cell} {where}"],
+        [
+            f"implemented but not shown to run: {model.variable} = {' '.join(model.layers)} (cell {model.cell}); "
+            f"its {call.method}() in cell {call.cell} {where}"
+        ],
         check.static_credit,
         "static",
     )
@@ -148,8 +153,14 @@ def environment_verdict(check, context: CheckContext, models: list[StaticModel],
         seen = "the saved outputs show it training" if shown else "the saved outputs do not show it training"
     elif check.kind == "evaluated_on_held_out_data":
         validation = check.params.validation_counts
-        shown = all(number_shown(context, c.cell, saved=True) and _looks_held_out(c.argument, validation) for c in calls)
-        seen = "the saved outputs show results on held-out data" if shown else "the saved outputs do not show results on held-out data"
+        shown = all(
+            number_shown(context, c.cell, saved=True) and _looks_held_out(c.argument, validation) for c in calls
+        )
+        seen = (
+            "the saved outputs show results on held-out data"
+            if shown
+            else "the saved outputs do not show results on held-out data"
+        )
     else:
         shown = all(number_shown(context, c.cell, saved=True) for c in calls)
         seen = "the saved outputs show the results" if shown else "the saved outputs do not show the results"

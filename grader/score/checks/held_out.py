@@ -39,7 +39,9 @@ class EvaluatedOnHeldOutData(CheckKind):
             seen = [e for m in models for e in evaluations_of(facts, m)]
             if seen:
                 worst = max((e.overlap_with_training or 0) for e in seen)
-                evidence.append(f"{check_id}: evaluated only on data it was trained on ({worst:.0%} of the evaluated samples were training samples)")
+                evidence.append(
+                    f"{check_id}: evaluated only on data it was trained on ({worst:.0%} of the evaluated samples were training samples)"
+                )
             else:
                 evidence.append(f"{check_id}: never evaluated with evaluate() or predict()")
         return Verdict(passed, evidence)
@@ -55,7 +57,11 @@ class EvaluatedOnHeldOutData(CheckKind):
                 if (first.overlap_with_training or 0) > HELD_OUT_OVERLAP:
                     line += f"; it is the dataset's test split, though {first.overlap_with_training:.0%} of those images also occur in the data file's training images"
                 return line
-            validated = [f for f in fits_of(facts, model) if f.validation != "none" and any(k.startswith("val_") for k in f.history)]
+            validated = [
+                f
+                for f in fits_of(facts, model)
+                if f.validation != "none" and any(k.startswith("val_") for k in f.history)
+            ]
             if check.params.validation_counts and validated:
                 return f"{check_id}: {model.variable or model.name} measured on validation data during training"
         return None

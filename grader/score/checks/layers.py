@@ -38,7 +38,14 @@ class _LayerKind(CheckKind):
             return None
         model, call = next(((m, c) for m, c in fitted if c.cell in context.environment), fitted[0])
         if context.saved_outputs_only and any(c.output_shows_training for _, c in fitted):
-            return Verdict(True, [f"{model.variable}: {' '.join(model.layers)} (cell {model.cell}); the saved outputs show it training (unverified: the notebook was not run)"], 1.0, "static")
+            return Verdict(
+                True,
+                [
+                    f"{model.variable}: {' '.join(model.layers)} (cell {model.cell}); the saved outputs show it training (unverified: the notebook was not run)"
+                ],
+                1.0,
+                "static",
+            )
         return not_shown_to_run(check, context, model, call)
 
 
@@ -58,8 +65,17 @@ class TrainedModelWithLayers(_LayerKind):
         evidence = outside + unlearned(facts, with_layer) + imitations(facts, kinds)
         for model in with_layer:
             if not _trained(facts, model, params.min_epochs) and not unlearned(facts, [model]):
-                evidence.append(f"{describe_model(model)} was built but never trained ({params.min_epochs}+ epoch needed)")
-        useless = [m for m in facts.models if any(l.cls in kinds and l.rate is not None and not (min_rate < l.rate < max_rate) for l in m.layers)]
+                evidence.append(
+                    f"{describe_model(model)} was built but never trained ({params.min_epochs}+ epoch needed)"
+                )
+        useless = [
+            m
+            for m in facts.models
+            if any(
+                layer.cls in kinds and layer.rate is not None and not (min_rate < layer.rate < max_rate)
+                for layer in m.layers
+            )
+        ]
         for model in useless:
             evidence.append(f"{describe_model(model)}: a rate outside ({min_rate:g}, {max_rate:g}) has no effect")
         if not evidence:
@@ -76,15 +92,18 @@ class TrainedModelWithLayers(_LayerKind):
     def static_models(self, check: WithLayersSpec, context: CheckContext) -> list[StaticModel]:
         kinds, min_rate, max_rate = set(check.params.layers), check.params.min_rate, check.params.max_rate
         return [
-            m for m in context.evidence.static.models
-            if any(l in kinds and (r is None or min_rate < r < max_rate) for l, r in zip(m.layers, m.rates))
+            m
+            for m in context.evidence.static.models
+            if any(kind in kinds and (r is None or min_rate < r < max_rate) for kind, r in zip(m.layers, m.rates))
         ]
 
 
 def _has_layer(model: Model, kinds: set[str], min_rate: float, max_rate: float) -> bool:
     """A layer of one of ``kinds`` that is the framework's own class, with a rate in range."""
     return any(
-        layer.cls in kinds and framework_module(layer.module) and (layer.rate is None or min_rate < layer.rate < max_rate)
+        layer.cls in kinds
+        and framework_module(layer.module)
+        and (layer.rate is None or min_rate < layer.rate < max_rate)
         for layer in model.layers
     )
 
@@ -95,7 +114,11 @@ class TrainedModelWithoutLayers(_LayerKind):
     def run(self, check: WithoutLayersSpec, context: CheckContext) -> Verdict:
         kinds = set(check.params.layers)
         facts = context.facts
-        without = [m for m in facts.models if m.layers and not any(l.cls in kinds and not _inert(l) for l in m.layers)]
+        without = [
+            m
+            for m in facts.models
+            if m.layers and not any(layer.cls in kinds and not _inert(layer) for layer in m.layers)
+        ]
         trained = [m for m in without if _trained(facts, m, check.params.min_epochs)]
         trained, outside = outside_checked(context, trained)
         context.chosen[check.id] = trained
@@ -115,7 +138,7 @@ class TrainedModelWithoutLayers(_LayerKind):
         kinds = set(check.params.layers)
         return [
             m for m in context.evidence.static.models
-            if m.layers and not any(l in kinds and not (r is not None and r <= 0) for l, r in zip(m.layers, m.rates))
+            if m.layers and not any(kind in kinds and not (r is not None and r <= 0) for kind, r in zip(m.layers, m.rates))
         ]  # fmt: skip
 
 
@@ -126,16 +149,24 @@ def _inert(layer) -> bool:
 
 def _comparison_note(reference: Model, candidates: list[Model], kinds: set[str]) -> str:
     """Whether a candidate is ``reference`` minus the layers of ``kinds``, in the rubric's words."""
-    left_out = ", ".join(sorted({l.cls for l in reference.layers if l.cls in kinds})) or ", ".join(sorted(kinds)[:3])
-    stripped = [(l.cls, l.units, l.regularized) for l in reference.layers if l.cls not in kinds]
+    left_out = ", ".join(sorted({layer.cls for layer in reference.layers if layer.cls in kinds})) or ", ".join(
+        sorted(kinds)[:3]
+    )
+    stripped = [(layer.cls, layer.units, layer.regularized) for layer in reference.layers if layer.cls not in kinds]
     for model in candidates:
-        if [(l.cls, l.units, l.regularized) for l in model.layers if not (l.cls in kinds and _inert(l))] == stripped:
+        if [
+            (layer.cls, layer.units, layer.regularized)
+            for layer in model.layers
+            if not (layer.cls in kinds and _inert(layer))
+        ] == stripped:
             name, reference_name = describe_model(model).split(":")[0], describe_model(reference).split(":")[0]
             return f"like-for-like: {name} has the same layers as {reference_name} minus its {left_out} layers"
     model = candidates[0]
     differences = []
-    if any(l.regularized for l in model.layers) and not any(l.regularized for l in reference.layers):
+    if any(layer.regularized for layer in model.layers) and not any(layer.regularized for layer in reference.layers):
         differences.append("it adds weight regularization")
-    if [l.units for l in model.layers if l.units] != [units for _, units, _ in stripped if units]:
+    if [layer.units for layer in model.layers if layer.units] != [units for _, units, _ in stripped if units]:
         differences.append("its layer sizes differ")
-    return "not a like-for-like comparison: " + ("; ".join(differences) or f"its layers differ beyond the {left_out} layers")
+    return "not a like-for-like comparison: " + (
+        "; ".join(differences) or f"its layers differ beyond the {left_out} layers"
+    )

@@ -28,7 +28,9 @@ def framework_module(module: str | None) -> bool:
     return module is None or module.startswith(FRAMEWORK_MODULES)
 
 
-def verdict_outside(context: CheckContext, model: Model, kinds: set[str] = frozenset(), rates=(0.0, 1.0)) -> tuple[bool | None, str]:
+def verdict_outside(
+    context: CheckContext, model: Model, kinds: set[str] = frozenset(), rates=(0.0, 1.0)
+) -> tuple[bool | None, str]:
     """(True, evidence) when the saved model confirms the layers and shows training; (False, why)
     when it contradicts the facts; (None, why) when it could not be checked; (None, "") for facts
     without a verification (recorded before there was one)."""
@@ -37,7 +39,11 @@ def verdict_outside(context: CheckContext, model: Model, kinds: set[str] = froze
         return None, ""
     found = verification.of(model.id)
     if found is None:
-        why = "PyTorch models are not re-checked outside the kernel" if model.framework == "torch" else verification.note or "no saved model"
+        why = (
+            "PyTorch models are not re-checked outside the kernel"
+            if model.framework == "torch"
+            else verification.note or "no saved model"
+        )
         return None, f"{UNVERIFIED}: {why}"
     if not found.loaded:
         return None, f"{UNVERIFIED}: {found.reason}"
@@ -61,7 +67,9 @@ def verdict_outside(context: CheckContext, model: Model, kinds: set[str] = froze
             f"{CONTRADICTED}: the saved model scores {found.accuracy:.4f} on {found.samples:,} held-out samples, near chance"
             f" ({found.chance:.3f}); it did not learn"
         )
-    recorded = [(v, e.samples) for e in held_out(context.facts, model) for k, v in e.metrics.items() if "acc" in k.lower()]
+    recorded = [
+        (v, e.samples) for e in held_out(context.facts, model) for k, v in e.metrics.items() if "acc" in k.lower()
+    ]
     if recorded and not agrees(recorded[0][0], recorded[0][1], found.accuracy, found.samples):
         return False, (
             f"{CONTRADICTED}: the run recorded a held-out accuracy of {recorded[0][0]:.4f}, the saved model scores"
@@ -103,7 +111,13 @@ def imitations(facts: Facts, kinds: set[str]) -> list[str]:
     """Models with a layer class named like one of ``kinds`` but defined outside the framework."""
     lines = []
     for model in facts.models:
-        names = sorted({f"{layer.module}.{layer.cls}" for layer in model.layers if layer.cls in kinds and not framework_module(layer.module)})
+        names = sorted(
+            {
+                f"{layer.module}.{layer.cls}"
+                for layer in model.layers
+                if layer.cls in kinds and not framework_module(layer.module)
+            }
+        )
         if names:
             lines.append(f"{describe_model(model)}: its {', '.join(names)} is {IMITATION}")
     return lines

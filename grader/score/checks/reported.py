@@ -7,9 +7,17 @@ import re
 
 from grader.check_specs import ResultsReported as ReportedSpec
 from grader.facts import Facts, Model
-from grader.score.checks.base import PROGRESS_LOG, CheckContext, CheckKind, Verdict, environment_verdict, evaluations_of, fits_of
-from grader.score.checks.base import number_shown, referenced_static_calls
-
+from grader.score.checks.base import (
+    PROGRESS_LOG,
+    CheckContext,
+    CheckKind,
+    Verdict,
+    environment_verdict,
+    evaluations_of,
+    fits_of,
+    number_shown,
+    referenced_static_calls,
+)
 
 
 class ResultsReported(CheckKind):
@@ -34,7 +42,12 @@ class ResultsReported(CheckKind):
         if any(call.cell in context.environment for call in calls):
             return environment_verdict(check, context, models, calls)
         if context.saved_outputs_only and all(number_shown(context, call.cell) for call in calls):
-            return Verdict(True, [f"results are printed after cell {max(c.cell for c in calls)} (unverified: the notebook was not run)"], 1.0, "static")
+            return Verdict(
+                True,
+                [f"results are printed after cell {max(c.cell for c in calls)} (unverified: the notebook was not run)"],
+                1.0,
+                "static",
+            )
         return None
 
 
@@ -164,5 +177,3 @@ def _history_shown(context: CheckContext, models: list[Model]) -> int | None:
             if all(cell is not None for cell in cells):
                 return max(cells)
     return None
-
-

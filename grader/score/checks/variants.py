@@ -39,7 +39,9 @@ class ComparedVariants(CheckKind):
                     groups[shape][value] = problems
                     lines.setdefault(shape, {})[value] = line
         if not groups:
-            return Verdict(False, [f"no model was trained with any of {', '.join(map(str, params.values))} ({params.vary})"])
+            return Verdict(
+                False, [f"no model was trained with any of {', '.join(map(str, params.values))} ({params.vary})"]
+            )
         shape = max(groups, key=lambda s: (sum(not p for p in groups[s].values()), len(groups[s])))
         good = [value for value, problems in groups[shape].items() if not problems]
         evidence = [lines[shape][value] for value in groups[shape]]
@@ -47,9 +49,14 @@ class ComparedVariants(CheckKind):
         if missing:
             evidence.append(f"not trained on this architecture: {', '.join(missing)}")
         if len(groups) > 1:
-            evidence.append(f"{len(groups) - 1} other architecture(s) trained too: variants are compared only within one")
+            evidence.append(
+                f"{len(groups) - 1} other architecture(s) trained too: variants are compared only within one"
+            )
         passed = len(good) >= params.min_distinct
-        evidence.insert(0, f"{len(good)} of {len(params.values)} {params.vary} variants compared as asked (need {params.min_distinct})")
+        evidence.insert(
+            0,
+            f"{len(good)} of {len(params.values)} {params.vary} variants compared as asked (need {params.min_distinct})",
+        )
         return Verdict(passed, evidence)
 
 
@@ -109,6 +116,10 @@ def _judge(check, context: CheckContext, model: Model, fit: Fit, index: int, val
     if shown is None:
         problems.append("its result is not shown")
     result = f"{metrics_text(tested[0])}" if tested else "no held-out result"
-    optimizer = f", {fit.optimizer.cls} lr {fit.optimizer.learning_rate:g}" if fit.optimizer and fit.optimizer.learning_rate else ""
+    optimizer = (
+        f", {fit.optimizer.cls} lr {fit.optimizer.learning_rate:g}"
+        if fit.optimizer and fit.optimizer.learning_rate
+        else ""
+    )
     line = f"{value}: {name} (cell {fit.cell}{optimizer}), {fit.epochs_run} epoch(s), {result}"
     return problems, line + (f": {'; '.join(problems)}" if problems else "")
