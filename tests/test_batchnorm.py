@@ -33,7 +33,7 @@ def graded(tmp_path_factory):
     shutil.copy(ASSIGNMENT / "examples" / "weak.ipynb", folder / "weak.ipynb")
     out = tmp_path_factory.mktemp("out")
     result = CliRunner().invoke(
-        app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet"]
+        app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet", "--jobs", "2"]
     )
     assert result.exit_code == 0, result.output
     return {row["student"]: row for row in json.loads((out / "grades.json").read_text())}

@@ -106,6 +106,8 @@ def grade_corpus(tmp_path_factory, *options):
             "--out",
             str(out),
             "--quiet",
+            "--jobs",
+            "2",  # two kernels at a time: the machines that run the suite have two cores
             *options,
         ],
     )

@@ -235,7 +235,7 @@ def graded(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
     assignment = assignment_with_files(tmp_path_factory.mktemp("course"))
     result = CliRunner().invoke(
-        app, ["grade", str(folder), "--assignment", str(assignment), "--out", str(out), "--quiet"]
+        app, ["grade", str(folder), "--assignment", str(assignment), "--out", str(out), "--quiet", "--jobs", "2"]
     )
     assert result.exit_code == 0, result.output
     return out, {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
