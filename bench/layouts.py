@@ -67,13 +67,14 @@ def parts(rubric: Rubric, answers: dict[str, str]) -> list[tuple[int, list[Quest
     return sorted(grouped.items())
 
 
+_OCR = {"n": "p", "s": "z"}
+
+
 def garble(text: str, seed: int) -> str:
     """OCR damage as in PDFs students pasted from: n->p, s->z, L1/L2 -> =1/=2, ? -> H, . -> k."""
     rng = random.Random(seed)
     text = text.replace("L1", "=1").replace("L2", "=2").replace("?", "H").replace(". ", "k ")
-    return "".join(
-        rng.choice({"n": "p", "s": "z"}.get(c, c) + c)[0] if c in "ns" and rng.random() < 0.3 else c for c in text
-    )
+    return "".join(_OCR[c] if c in _OCR and rng.random() < 0.15 else c for c in text)
 
 
 def no_question_text(rubric, answers):

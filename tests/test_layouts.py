@@ -52,6 +52,10 @@ def test_a_question_without_an_answer_quotes_the_prose_that_went_nowhere():
     assert "I read the lecture notes twice" in flags[0]
     sure = Answer("q1", "Regularization limits complexity.", (1,), 0.97, "numbered")
     assert placement.question_flags(sure, unplaced) == []
+    doubtful = Answer("q1", "Regularization limits complexity.", (1,), 0.55, "what it is about")
+    assert placement.question_flags(doubtful, unplaced)[0].startswith(
+        "needs review: the answer was located with low confidence"
+    )
     assert placement.question_flags(None, ()) == []
 
 

@@ -34,7 +34,7 @@ NOWHERE = -0.1  # prose after an answer belongs to it unless something says othe
 SCOPE_SKIP = 2.0
 OUTSIDE_SCOPE = 2.0  # after a question list, text is unlikely to belong to a question not on it  # leaving a listed question unanswered while answering the list  # a Part's question list makes the answers after it likely to be those questions
 CONFIDENCE_SCALE = 2.0  # margin at which confidence is 1 - 0.5/e
-UNPLACED_WORDS = 8
+UNPLACED_MIN_WORDS = 8  # shorter prose that went nowhere (a label, a name) is not worth a flag
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def locate_answers(
     unplaced = tuple(
         Unplaced(block.cell, block.text)
         for (block, _), label in zip(blocks, alignment.labels)
-        if label < 0 and len(block.text.split()) >= UNPLACED_WORDS
+        if label < 0 and len(block.text.split()) >= UNPLACED_MIN_WORDS
     )
     return Placement(answers, unplaced)
 

@@ -16,7 +16,7 @@ from grader.models import Answer, Evidence, Unplaced
 
 LOW_CONFIDENCE = 0.6
 EMPTY_SHARE = 1 / 3
-UNPLACED_WORDS = 150
+NOTEBOOK_UNPLACED_WORDS = 150
 QUOTE_CHARS = 90
 
 
@@ -36,7 +36,7 @@ def notebook_flags(answers: Iterable[Answer | None], unplaced: tuple[Unplaced, .
     """Many empty questions beside much prose that went nowhere: the layout was probably not understood."""
     empty = sum(1 for answer in answers if answer is None or not answer.text)
     words = sum(len(passage.text.split()) for passage in unplaced)
-    if questions and empty >= EMPTY_SHARE * questions and words >= UNPLACED_WORDS:
+    if questions and empty >= EMPTY_SHARE * questions and words >= NOTEBOOK_UNPLACED_WORDS:
         return [
             f"needs review: {empty} of {questions} questions have no answer while {words} words of prose "
             f"went to no question; the answers may be laid out in a way the grader did not follow"
