@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader.execute import sandbox
+from grader.execute.sandbox import users
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="kernel users of their own need root")
 
@@ -53,7 +54,7 @@ def test_a_running_graders_kernel_user_is_left_alone():
     registry = Path(tempfile.gettempdir()) / sandbox.REGISTRY
     registry.mkdir(mode=0o700, exist_ok=True)
     entry = registry / str(uid)
-    entry.write_text(f"{os.getpid()} {sandbox._started(os.getpid())}")
+    entry.write_text(f"{os.getpid()} {users._started(os.getpid())}")
     try:
         assert not any(str(uid) in line for line in sandbox.sweep_stale())
         assert entry.exists()

@@ -15,16 +15,8 @@ from grader.assignment import AssignmentError, load_assignment
 from grader.execute.outputs import OutputBudget
 from grader.execute.probe.outputs import _shrink
 from grader.execute.runner import run_notebook
-from grader.execute.sandbox import (
-    Enforcement,
-    SandboxLimits,
-    _exposures,
-    _reachable,
-    exit_reason,
-    plan,
-    readable_by_kernels,
-    size_text,
-)
+from grader.execute.sandbox import Enforcement, SandboxLimits, exit_reason, plan, readable_by_kernels, size_text
+from grader.execute.sandbox.planning import _exposures, _reachable
 from grader.settings import ExecutionLimits
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,0 +1,240 @@
+"""What this machine allows (``plan``), found by trying it, and which files a kernel could read
+anyway (``readable_by_kernels``)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+from grader.execute.sandbox.cleanup import release
+from grader.execute.sandbox.containment import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWUSER,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_REC,
+    _Libc,
+    preexec,
+)  # fmt: skip
+from grader.execute.sandbox.enforcement import Enforcement, _user_name
+from grader.execute.sandbox.users import FRESH_UIDS, kernel_user
+from grader.settings import SandboxLimits
+
+
+@lru_cache(maxsize=8)
+def plan(network_allowed: bool = False, user: str = "auto") -> Enforcement:
+    """What can be enforced here, found by trying it (in a throwaway child process, then by
+    running Python inside the planned sandbox once). Cached: once per grader process."""
+    as_root = os.geteuid() == 0
+    if not sys.platform.startswith("linux"):
+        return Enforcement(
+            network="allowed" if network_allowed else "open",
+            notes=("network, user and /proc: this is not Linux; only the resource limits apply",),
+        )
+    try:
+        works = _try_namespaces(as_root, not network_allowed)
+    except OSError as exc:
+        works = {"net": False, "net_error": f"could not try: {exc}", "mounts": False}
+    notes = []
+    network = "allowed" if network_allowed else "open"
+    if not network_allowed:
+        if works["net"]:
+            network = "isolated"
+        else:
+            notes.append(f"network ({works['net_error'] or 'a new network namespace is not allowed here'})")
+    mounts = as_root and works["mounts"]
+    target, expose = None, ()
+    if as_root:
+        target, note = _target_user(user)
+        if note:
+            notes.append(note)
+        if target is not None:
+            uid, gids = _ids_of(target)
+            blocked = [path for path in kernel_paths() if not _reachable(path, uid, gids)]
+            if blocked and mounts:
+                expose = _exposures(blocked, uid, gids)
+            elif blocked:
+                notes.append(
+                    f"user: {target if target != 'auto' else 'an unprivileged user'} cannot reach the kernel's Python at"
+                    f" {blocked[0]} and the grader may not remount it, so the kernel runs as root"
+                )
+                target = None
+    else:
+        notes.append(f"user: the grader is not root, so the kernel runs as its user ({_user_name(os.geteuid())})")
+    candidates = [
+        Enforcement(network=network, user=target, mounts=mounts, expose=expose, userns=not as_root and network == "isolated"),
+        Enforcement(network=network, userns=not as_root and network == "isolated"),  # without the user and /proc
+        Enforcement(network="open" if network == "isolated" else network),  # only the resource limits
+    ]  # fmt: skip
+    for candidate in candidates:
+        failure = _smoke_test(candidate) if candidate.user or candidate.mounts or candidate.network_isolated else None
+        if failure is None:
+            return replace(candidate, notes=tuple(notes))
+        notes.append(f"sandbox: {failure}")  # e.g. seccomp forbids what the first try said worked
+    return replace(candidates[-1], notes=tuple(notes))
+
+
+def kernel_paths() -> list[str]:
+    """Folders the kernel's Python reads: its installation and packages (not the grader's own
+    source folder, which may hold rubrics), and the temporary folder its run folder is in."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    paths.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
+    paths.add(tempfile.gettempdir())
+    return sorted(os.path.realpath(path) for path in paths if os.path.isdir(path))
+
+
+def _try_namespaces(as_root: bool, network: bool) -> dict:
+    """Forks a child that tries each namespace; its exit code's bits say what worked."""
+    libc = _Libc()
+    scratch = tempfile.gettempdir().encode()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only reports through its exit code and the pipe
+        code = 0
+        try:
+            os.close(read)
+            if network:
+                flags = CLONE_NEWNET if as_root else CLONE_NEWUSER | CLONE_NEWNET
+                if libc.unshare(flags) == 0:
+                    code |= 1
+                else:
+                    os.write(write, os.strerror(ctypes.get_errno()).encode()[:200])
+            if (
+                as_root
+                and libc.unshare(CLONE_NEWNS | CLONE_NEWIPC) == 0
+                and libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) == 0
+            ):
+                proc = libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"hidepid=invisible")
+                tmpfs = libc.mount(b"tmpfs", scratch, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=0755")
+                if proc == 0 and tmpfs == 0:
+                    code |= 2
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as stream:
+        message = stream.read().decode(errors="replace")
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    code = code if code >= 0 else 0
+    return {"net": bool(code & 1), "net_error": message, "mounts": bool(code & 2)}
+
+
+def _target_user(user: str) -> tuple[str | None, str | None]:
+    if user == "auto":
+        return "auto", None
+    if user == "root":
+        return None, "user: the assignment runs kernels as root (sandbox.user: root)"
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return None, f"user: there is no user {user!r} on this machine, so the kernel runs as root"
+    if entry.pw_uid == 0:
+        return None, f"user: {user!r} is root"
+    return user, None
+
+
+def _ids_of(target: str) -> tuple[int, set[int]]:
+    if target == "auto":
+        return FRESH_UIDS[0], set()
+    entry = pwd.getpwnam(target)
+    return entry.pw_uid, {entry.pw_gid}
+
+
+def _reachable(path: str, uid: int, gids: set[int]) -> bool:
+    """Whether ``uid`` (in groups ``gids``) may enter every folder on the way to ``path`` (mode bits)."""
+    current = Path("/")
+    for part in Path(path).parts[1:]:
+        current = current / part
+        try:
+            info = os.stat(current)
+        except OSError:
+            return True  # not there: nothing to expose
+        if not stat.S_ISDIR(info.st_mode):
+            break
+        if info.st_uid == uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid in gids:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return False
+    return True
+
+
+def _exposures(blocked: list[str], uid: int, gids: set[int]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """For each closed folder on the way to a blocked path: (that folder, the paths kept inside)."""
+    found: dict[str, set[str]] = {}
+    for path in blocked:
+        current = Path("/")
+        for part in Path(path).parts[1:]:
+            current = current / part
+            if not _reachable(str(current), uid, gids):
+                found.setdefault(str(current), set()).add(path)
+                break
+    outer = sorted(found)
+    kept = [
+        folder for folder in outer if not any(folder.startswith(other + os.sep) for other in outer if other != folder)
+    ]
+    result = []
+    for folder in kept:
+        paths = sorted(found[folder])
+        paths = [path for path in paths if not any(path.startswith(other + os.sep) for other in paths if other != path)]
+        result.append((folder, tuple(paths)))
+    return tuple(result)
+
+
+def _smoke_test(enforcement: Enforcement) -> str | None:
+    """Runs ``python -c`` once in the planned sandbox; the reason it failed, or None."""
+    work = Path(tempfile.mkdtemp(prefix=f"grader-check-{os.getpid()}-"))
+    who = kernel_user(enforcement)
+    try:
+        if who is not None:
+            os.chmod(work, 0o711)
+        code = "import json, encodings.idna, socket; print('ok')"
+        try:
+            done = subprocess.run(
+                [sys.executable, "-I", "-c", code], cwd=str(work), env={"PATH": os.defpath, "HOME": str(work)},
+                capture_output=True, timeout=60, preexec_fn=preexec(SandboxLimits(), enforcement, who),
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"could not start Python in the sandbox: {exc}"
+        if done.returncode != 0 or b"ok" not in done.stdout:
+            detail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
+            return f"Python does not run in the sandbox: {detail[0][:200]}"
+        return None
+    finally:
+        release(who)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def readable_by_kernels(paths: list[Path], enforcement: Enforcement) -> list[Path]:
+    """Which of ``paths`` (a rubric, a solution, the output folder) a kernel could read anyway:
+    files every user on the machine may read. For a warning before a batch: chmod them o-rwx."""
+    if enforcement.user is None:
+        return [path for path in paths if path.exists()]  # the kernel runs as the grader's user
+    uid, gids = _ids_of(enforcement.user)
+    found = []
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        bit = stat.S_IRUSR if info.st_uid == uid else stat.S_IRGRP if info.st_gid in gids else stat.S_IROTH
+        if info.st_mode & bit and _reachable(str(path.parent), uid, gids):
+            found.append(path)
+    return found
