@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterable, Literal, Mapping, Sequence
 
 from grader.environment.failures import FLAG as ENVIRONMENT_FLAG
-from grader.export.grades_json import grade_record
+from grader.export.grades_json import grade_record, question_name
 from grader.identical import identical_flag, identical_hand_ins
 from grader.models import Grade
 from grader.overrides import TOTAL, Override, with_overrides
@@ -95,7 +95,7 @@ def _grouped_question_flags(questions: list[dict]) -> list[str]:
     groups: dict[str, list[str]] = {}
     for question in questions:
         for flag in question["flags"]:
-            groups.setdefault(flag.split(": “")[0], []).append(question["id"].upper())
+            groups.setdefault(flag.split(": “")[0], []).append(question_name(question))
     return [f"{', '.join(ids)}: {reason}" for reason, ids in groups.items()]
 
 

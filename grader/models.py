@@ -176,6 +176,12 @@ class QuestionGrade:
     answer: Answer | None
     flags: tuple[str, ...] = ()
     feedback: str = ""
+    label: str = ""  # the id people see ("1.1") when ``id`` is a safe key made from it (``q1_1``)
+
+    @property
+    def name(self) -> str:
+        """The question as people call it: its label, else its id in capitals ("Q1")."""
+        return self.label or self.id.upper()
 
 
 @dataclass(frozen=True)

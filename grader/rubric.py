@@ -96,6 +96,11 @@ class Question(Strict):
     accept: list[Phrase] = []
     accept_regex: list[Phrase] = []
 
+    @property
+    def name(self) -> str:
+        """The question as people call it: its label, else its id in capitals ("Q1")."""
+        return self.label or self.id.upper()
+
     @model_validator(mode="after")
     def _fits_its_kind(self) -> "Question":
         for index, concept in enumerate(self.concepts):

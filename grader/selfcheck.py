@@ -81,7 +81,7 @@ def self_check(
     else:
         grade = grade_submission(submission, assignment, RunOptions(mode=budget), on_progress)
     if question:
-        mine = tuple(q for q in grade.questions if q.id == question)
+        mine = tuple(q for q in grade.questions if question in (q.id, q.label))
         grade = replace(grade, questions=mine, checks=(), flags=(), score=sum(q.score for q in mine),
                         max_score=sum(q.max_score for q in mine))  # fmt: skip
     if grade.execution and grade.execution.cell_errors:
@@ -119,9 +119,10 @@ def write_feedback(result: SelfCheck, task: Assignment, notebook: Path, report: 
 
 
 def _needs_no_kernel(assignment: Assignment, question: str) -> bool:
-    ids = {q.id for q in assignment.rubric.questions}
+    ids = {q.id for q in assignment.rubric.questions} | {q.label for q in assignment.rubric.questions if q.label}
     if question not in ids:
-        raise ValueError(f"no question {question!r} in this assignment (questions: {', '.join(sorted(ids))})")
+        shown = (q.label or q.id for q in assignment.rubric.questions)
+        raise ValueError(f"no question {question!r} in this assignment (questions: {', '.join(shown)})")
     return assignment.rubric.question(question).kind == "text"
 
 
@@ -133,7 +134,7 @@ def total_line(result: SelfCheck) -> str:
         if points
         else ""
     )
-    label = result.question.upper() if result.question else "Total"
+    label = result.grade.questions[0].name if result.question and result.grade.questions else "Total"
     return f"{label}: {grade.score:g} / {grade.max_score:g}{later}"
 
 
@@ -150,7 +151,7 @@ def summary_rows(result: SelfCheck) -> list[tuple[str, str, str]]:
         )
         if pending:
             advice += f" ({pending} more concept{'s' if pending > 1 else ''} graded after submission)"
-        rows.append((question.id, f"{question.score:g} / {question.max_score:g}", advice))
+        rows.append((question.label or question.id, f"{question.score:g} / {question.max_score:g}", advice))
     for check in result.grade.checks:
         ids = [c.id for c in result.grade.checks]
         why = [named(line, ids) for line in check.evidence]

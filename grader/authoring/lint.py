@@ -17,6 +17,7 @@ from grader.text import NEGATORS, is_symbolic, phrase_stems, tokenize
 VAGUE_WORDS = frozenset(
     "more less most least same up down out off over under back better worse good bad big small large high low".split()
 )
+MAX_HOLDERS = 2  # a phrase more questions say is the homework's vocabulary, not another question's idea
 EPSILON = 1e-6  # points are whole, half or cents: sums closer than this are equal
 _WORD = re.compile(r"[A-Za-z]+")
 _HYPHENATED = re.compile(r"\b[A-Za-z]+-(?=[A-Za-z])")
@@ -31,13 +32,12 @@ class Finding:
 def lint_rubric(rubric: Rubric) -> list[Finding]:
     findings: list[Finding] = []
     texts = [t for q in rubric.questions for t in (q.prompt, q.reference) if t]
-    references = {q.id: q.reference for q in rubric.questions if q.kind == "text" and q.reference}
     warned: set[str] = set()
     for q_index, question in enumerate(rubric.questions):
         where = f"questions[{q_index}] ({question.id})"
         if question.kind == "text":
             findings.extend(_question_findings(where, question))
-            findings.extend(_phrase_findings(where, question, texts, references, warned))
+            findings.extend(_phrase_findings(where, question, rubric, texts, warned))
     if not common_words.available():
         findings.append(Finding("(rubric)", "stems shared with common words not checked: pip install '.[authoring]'"))
     return findings
@@ -71,7 +71,7 @@ def _phrases(concept: Concept) -> list[str]:
 
 
 def _phrase_findings(
-    where: str, question: Question, texts: list[str], references: dict[str, str], warned: set[str]
+    where: str, question: Question, rubric: Rubric, texts: list[str], warned: set[str]
 ) -> list[Finding]:
     findings = []
     prompt_stems = set(phrase_stems(question.prompt))
@@ -92,7 +92,7 @@ def _phrase_findings(
             owners.setdefault(stems, concept.id)
             if stems and not is_symbolic(phrase):
                 findings.extend(Finding(here, m) for m in _trap_messages(phrase, texts, warned))
-        elsewhere = _elsewhere_message(concept, question, references)
+        elsewhere = _elsewhere_message(concept, question, rubric)
         if elsewhere:
             findings.append(Finding(here, elsewhere))
     return findings
@@ -146,25 +146,29 @@ def _compounds_around(text: str, phrase: str) -> list[str]:
     return found
 
 
-def _elsewhere_message(concept: Concept, question: Question, references: dict[str, str]) -> str:
-    """Phrases that another question's reference shows but this question's own does not: an answer
-    to that other question (or one copied from it) earns this concept."""
-    own = references.get(question.id)
-    if own is None:
-        return ""
-    own_index = AnswerIndex(tokenize(own))
+def _elsewhere_message(concept: Concept, question: Question, rubric: Rubric) -> str:
+    """Phrases that another question asks about while this question's own prompt and reference never
+    say them: an answer to that other question, misplaced or copied, earns this concept. Only a
+    distinctive phrase is said: one that the other question's prompt names (a word that merely recurs
+    in its reference is shared vocabulary) and that at most MAX_HOLDERS other questions say."""
+    own = [t for t in (question.prompt, question.reference) if t]
+    others = [q for q in rubric.questions if q.kind == "text" and q.id != question.id]
     strays: dict[str, list[str]] = {}
     for phrase in _phrases(concept):
-        if not phrase_stems(phrase) or is_symbolic(phrase) or match_phrase(own_index, phrase) is not None:
+        if not phrase_stems(phrase) or is_symbolic(phrase) or any(_shows(t, phrase) for t in own):
             continue
-        others = [qid for qid, text in references.items() if qid != question.id and _shows(text, phrase)]
-        if others:
-            strays[phrase] = others
+        holders = [q for q in others if any(_shows(t, phrase) for t in (q.prompt, q.reference) if t)]
+        asking = [q.id for q in holders if _shows(q.prompt, phrase)]
+        if asking and len(holders) <= MAX_HOLDERS:
+            strays[phrase] = asking
     if not strays:
         return ""
-    where = sorted({qid for others in strays.values() for qid in others})
+    where = sorted({qid for asking in strays.values() for qid in asking})
     shown = ", ".join(repr(p) for p in list(strays)[:4])
-    return f"phrase(s) {shown} match the reference answer of {', '.join(where[:4])} but not this question's own"
+    return (
+        f"phrase(s) {shown} are what {', '.join(where[:4])} ask{'s' * (len(where) == 1)} about, and this question's prompt and reference "
+        "never say them: an answer to that question would earn this concept"
+    )
 
 
 def _shows(text: str, phrase: str) -> bool:

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
+from grader.export.grades_json import question_name
 from grader.overrides import with_overrides
 from grader.rubric import Rubric
 from grader.words import humanize
@@ -130,7 +131,7 @@ def feedback_text(record: dict, rubric: Rubric) -> str:
     min_words = {q.id: q.min_words for q in rubric.questions}
     lines = [f"Score: {number(record.get('score'))} / {number(record.get('max_score'))}"]
     for question in record.get("questions", []):
-        line = f"{question['id'].upper()}: {number(question['score'])} / {number(question['max_score'])}"
+        line = f"{question_name(question)}: {number(question['score'])} / {number(question['max_score'])}"
         missing = []
         for concept in question.get("concepts", []):
             hidden, hint = rules.get((question["id"], concept["id"]), (False, ""))

@@ -29,6 +29,7 @@ def grade_record(grade: Grade) -> dict:
         "questions": [
             {
                 "id": q.id,
+                "label": q.name,
                 "score": q.score,
                 "max_score": q.max_score,
                 "concepts": [
@@ -73,3 +74,9 @@ def grade_record(grade: Grade) -> dict:
         },
         "report": grade.report_path.name if grade.report_path else None,
     }
+
+
+def question_name(question: dict) -> str:
+    """A question of a grades.json record as people call it ("1.1", "Q1"); records written before
+    labels were kept have only the id."""
+    return question.get("label") or question["id"].upper()

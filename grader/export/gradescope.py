@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from grader.export.common import Export, by_student, concept_rules, is_graded, number, safe_dirname
+from grader.export.grades_json import question_name
 from grader.rubric import Rubric
 from grader.words import humanize, named
 
@@ -69,7 +70,7 @@ def gradescope_results(record: dict, rubric: Rubric) -> dict:
 def _question_tests(question: dict, rubric: Rubric) -> list[dict]:
     rules = concept_rules(rubric)
     asked = next((q for q in rubric.questions if q.id == question["id"]), None)
-    name = question["id"].upper() + (f": {_short(asked.prompt)}" if asked else "")
+    name = question_name(question) + (f": {_short(asked.prompt)}" if asked else "")
     visible, hidden = [], []
     for concept in question.get("concepts", []):
         is_hidden, hint = rules.get((question["id"], concept["id"]), (False, ""))

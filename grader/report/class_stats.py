@@ -51,7 +51,7 @@ class Spread:
 
 @dataclass(frozen=True)
 class Missed:
-    question: str
+    question: str  # as people call it ("1.1", "Q1")
     concept: str
     points: float
     missed: int
@@ -156,7 +156,7 @@ def class_stats(grades: list[Grade], rubric: Rubric, attention: list[Attention],
             "missed-concepts",
             [
                 Bar(
-                    f"{m.question.upper()} {humanize(m.concept)}",
+                    f"{m.question} {humanize(m.concept)}",
                     m.percent,
                     f"{m.missed} of {m.answered} ({m.percent:.0f}%)",
                 )
@@ -188,7 +188,7 @@ def _row(grade: Grade) -> StudentRow:
     identity = grade.submission.identity
     notes = [grade.error] if grade.error else []
     notes += list(grade.flags)
-    notes += [f"{q.id.upper()}: {flag}" for q in grade.questions for flag in q.flags]
+    notes += [f"{q.name}: {flag}" for q in grade.questions for flag in q.flags]
     return StudentRow(
         student=grade.submission.student,
         name=identity.name if identity and identity.name else "",
@@ -222,7 +222,7 @@ def _question_spreads(graded: list[Grade], rubric: Rubric) -> list[Spread]:
                 continue
             scores.append(result.score)
             answered += bool(result.answer and result.answer.text.strip())
-        spreads.append(_spread(question.id, question.id.upper(), question.prompt, question.points, scores, answered))
+        spreads.append(_spread(question.id, question.name, question.prompt, question.points, scores, answered))
     return spreads
 
 
@@ -255,7 +255,7 @@ def _most_missed(graded: list[Grade], rubric: Rubric) -> list[Missed]:
             if outcomes:
                 missed.append(
                     Missed(
-                        question.id, concept.id, concept.points, outcomes.count(False), len(outcomes), concept.hidden
+                        question.name, concept.id, concept.points, outcomes.count(False), len(outcomes), concept.hidden
                     )
                 )
     return sorted((m for m in missed if m.missed), key=lambda m: (-m.percent, -m.points, -m.missed))

@@ -39,7 +39,7 @@ def fixes(grade: Grade, limit: int = 5) -> list[Fix]:
 
 
 def _question_fixes(question: QuestionGrade) -> list[Fix]:
-    name = question.id.upper()
+    name = question.name
     if question.answer is None or not question.answer.text.strip():
         if question.max_score <= 0:
             return []

@@ -72,7 +72,7 @@ class Totals:
     written_max: float = 0.0
     code: float = 0.0
     code_max: float = 0.0
-    flags: list[tuple[str, str]] = field(default_factory=list)
+    flags: list[tuple[tuple[str, str], str]] = field(default_factory=list)  # ((anchor, question name), flag)
 
 
 def highlight(question: QuestionGrade) -> Markup:
@@ -148,8 +148,8 @@ def _answer_images(grade: Grade, question: QuestionGrade) -> tuple[str, ...]:
 
 
 def _totals(grade: Grade) -> Totals:
-    flags = [("", flag) for flag in grade.flags]
-    flags += [(q.id, flag) for q in grade.questions for flag in q.flags]
+    flags = [(("", ""), flag) for flag in grade.flags]
+    flags += [((q.id, q.name), flag) for q in grade.questions for flag in q.flags]
     return Totals(
         written=round(sum(q.score for q in grade.questions), 2),
         written_max=sum(q.max_score for q in grade.questions),

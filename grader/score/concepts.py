@@ -277,6 +277,7 @@ def score_answer(
         answer=answer,
         flags=tuple(flags),
         feedback=feedback,
+        label=question.label,
     )
 
 
@@ -290,6 +291,7 @@ def _answers_another_question(question: Question, answer: Answer) -> QuestionGra
         answer=answer,
         flags=(f"needs review: this answer follows a different question: “{asked}”",),
         feedback="This answer is written for a different question, so it earns no points here.",
+        label=question.label,
     )
 
 

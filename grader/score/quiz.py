@@ -74,4 +74,5 @@ def score_quiz(question: Question, answer: Answer | None) -> QuestionGrade:
         concepts=results,
         answer=answer,
         feedback=feedback,
+        label=question.label,
     )
