@@ -529,3 +529,25 @@ def test_one_redaction_hides_by_the_concept_ids_a_flag_carries_not_by_its_words(
     assert redact(graded, ASSIGNMENT.rubric, "instructor") is graded
     assert pickle.loads(pickle.dumps(NEGATED)).concepts == ("inference_scaling",)  # a flag crosses processes whole
     assert json.dumps([NEGATED]) == json.dumps([str(NEGATED)])  # and is its words in grades.json
+
+
+def test_a_question_is_shown_by_its_label_and_keyed_by_its_id():
+    """A rubric key made safe from "1.1" (q1_1) is what grades.json keys on; people read "1.1"."""
+    from grader.attention import attention
+    from grader.export.common import feedback_text
+    from grader.export.grades_json import grade_record
+
+    labelled = grade(flags=())
+    first = replace(
+        labelled.questions[0], id="q1_1", label="1.1", flags=("needs review: the answer was located with low confidence",)
+    )
+    labelled = replace(labelled, questions=(first, *labelled.questions[1:]))
+    record = grade_record(labelled)
+    assert [(q["id"], q["label"]) for q in record["questions"]] == [("q1_1", "1.1"), ("q2", "Q2")]
+    assert any(r.startswith("1.1: needs review") for r in attention(record).reasons)
+    assert feedback_text(record, ASSIGNMENT.rubric).splitlines()[1].startswith("1.1: ")
+    page = student_page(labelled, ASSIGNMENT, "instructor")
+    assert "Question 1.1</h3>" in page and '<span class="label">1.1</span>' in page
+    assert '<a href="#q1_1">1.1</a>: needs review' in page
+    assert "Q1_1" not in page
+    assert [f.label for f in fixes(labelled)][1:] == ["Q2: no answer found", "1.1: Ensemble view", "1.1: Inference scaling"]
