@@ -102,10 +102,10 @@ def install_wrappers() -> None:
     wrap(grading, "execution_settings", "settings hash (hashes the data files)")
     wrap(grading, "make_job", "make the job (hashes the data files)")
     wrap(executors, "run_job", "run_job (whole execute stage)")
-    wrap(runner, "_stage_datasets", "stage the data files (copy)")
-    wrap(runner._Run, "execute", "nbclient session")
-    wrap(runner._Run, "_shutdown", "kernel shutdown")
-    wrap(runner._Run, "_collect_facts", "facts report from the probe")
+    wrap(runner, "stage_datasets", "stage the data files (copy)")
+    wrap(runner, "execute", "nbclient session")
+    wrap(runner, "shutdown", "kernel shutdown")
+    wrap(runner, "collect_facts", "facts report from the probe")
 
     def describe_cell(client, cell, cell_index, **_):
         source = cell.get("source", "")

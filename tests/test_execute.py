@@ -13,9 +13,12 @@ import numpy as np
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.execute import digits, runner
+from grader.execute import cells, digits
+from grader.execute.cell_errors import collect_cell_errors, student_line
+from grader.execute.channel import CHECKPOINT_USED
+from grader.execute.launch import kernel_environment
 from grader.execute.probe.rows import normalised_row_hashes, row_hashes, sample_rows
-from grader.execute.runner import CHECKPOINT_USED, collect_cell_errors, kernel_environment, run_notebook, student_line
+from grader.execute.runner import run_notebook
 from grader.execute.shell import neutralise_shell
 from grader.facts import parse_facts
 from grader.settings import ExecutionLimits
@@ -201,7 +204,7 @@ def test_an_endless_cell_times_out_and_the_next_cell_still_runs(cache_dir):
 
 def test_a_cell_that_swallows_the_interrupt_ends_the_run(cache_dir, monkeypatch):
     """A bare ``except:`` in a loop catches the grader's interrupt: the kernel is killed instead."""
-    monkeypatch.setattr(runner, "INTERRUPT_GRACE", 2.0)
+    monkeypatch.setattr(cells, "INTERRUPT_GRACE", 2.0)
     limits = ExecutionLimits(cell_timeout=3, notebook_timeout=120, startup_timeout=60)
     endless = "while True:\n    try:\n        sum(range(1000))\n    except:\n        pass"
     execution = run(notebook("x = 1", endless, "print('after')"), cache_dir, limits, datasets={})

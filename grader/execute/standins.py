@@ -11,6 +11,7 @@ are drawn independently. Each is written once as an ``.npz`` (Keras' keys) in th
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,13 @@ STANDINS = {
     "cifar100": StandIn("cifar100", "CIFAR-100", (32, 32, 3), 100, 20240613),
 }
 SERVED = ("mnist", *STANDINS)  # every dataset the kernel is served without a file
+HELD_OUT = "mnist"  # the served dataset whose test split the verifier measures models on
+MENTIONS = {  # how a notebook's code names each served dataset (only those mentioned are staged)
+    "mnist": re.compile(r"mnist", re.IGNORECASE),
+    "fashion_mnist": re.compile(r"fashion[-_]?mnist", re.IGNORECASE),
+    "cifar10": re.compile(r"cifar[-_]?10(?!0)", re.IGNORECASE),
+    "cifar100": re.compile(r"cifar[-_]?100", re.IGNORECASE),
+}
 
 
 def source_of(name: str) -> str:
