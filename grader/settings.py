@@ -18,7 +18,7 @@ class SandboxLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    memory: ByteSize = Field(default=ByteSize(4 * GiB))  # address space of each kernel process
+    memory: ByteSize = Field(default=ByteSize(4 * GiB))  # memory each kernel process may write (RLIMIT_DATA)
     cpu_seconds: int = Field(default=3600, ge=1)  # CPU time of the kernel process
     processes: int = Field(default=256, ge=16)  # processes and threads of the kernel's user
     file_size: ByteSize = Field(default=ByteSize(GiB))  # largest file the kernel may write
@@ -33,7 +33,9 @@ class SandboxLimits(BaseModel):
     @classmethod
     def _memory(cls, value: ByteSize) -> ByteSize:
         if value < 256 * MiB:
-            raise ValueError("must be at least 256 MiB (Python alone needs about 100 MiB; TensorFlow about 2.5 GiB)")
+            raise ValueError(
+                "must be at least 256 MiB (Python alone needs about 100 MiB; TensorFlow or PyTorch about 1 GiB)"
+            )
         return value
 
     @field_validator("file_size", "output_size", "notebook_output_size")

@@ -87,8 +87,7 @@ def classify(error: CellError) -> EnvironmentFailure | None:
     """The environment failure this cell error is, or None when it is the student's own."""
     text = f"{error.ename}: {error.evalue}".strip()
     if _NO_ROOM_TO_LOAD.search(error.evalue) or (error.ename == "MemoryError" and _IMPORT_LINE.match(error.line)):
-        return EnvironmentFailure(error.cell, "memory", text, "a library could not load within the kernel's memory limit "
-                                  "(address space: large libraries map gigabytes when they load)",
+        return EnvironmentFailure(error.cell, "memory", text, "a library could not load within the kernel's memory limit",
                                   "raise the limit in assignment.yaml, e.g. `sandbox: {memory: 8 GiB}`")  # fmt: skip
     if error.ename in ("ModuleNotFoundError", "ImportError"):
         return _import_failure(error, text)

@@ -4,6 +4,8 @@ means, what the report header says, and the output limits applied to each messag
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from grader.execute.outputs import OutputBudget
 from grader.execute.probe.outputs import _shrink
 from grader.execute.runner import run_notebook
 from grader.execute.sandbox import Enforcement, SandboxLimits, exit_reason, plan, readable_by_kernels, size_text
+from grader.execute.sandbox.containment import preexec
 from grader.execute.sandbox.planning import _exposures, _reachable
 from grader.settings import ExecutionLimits
 
@@ -54,6 +57,31 @@ def test_a_bad_sandbox_setting_names_the_file_and_the_field(tmp_path, sandbox, e
 def test_sandbox_limits_belong_in_their_own_section(tmp_path):
     with pytest.raises(AssignmentError, match="own `sandbox:` section"):
         load_assignment(assignment_with(tmp_path, execution={"cell_timeout": 5, "sandbox": {"memory": "1 GiB"}}))
+
+
+MEMORY_PROBE = """
+import mmap
+def attempt(what, make):
+    try:
+        make()
+        print(what, 'allowed')
+    except (MemoryError, OSError) as error:
+        print(what, type(error).__name__)
+attempt('written', lambda: bytearray(512 << 20))
+attempt('reserved', lambda: mmap.mmap(-1, 3 << 30, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ))
+attempt('shared', lambda: mmap.mmap(-1, 12 << 30))
+"""
+
+
+def test_the_memory_limit_counts_what_the_kernel_writes_not_the_address_space_its_libraries_map():
+    """Written memory past the limit fails; a large read-only mapping (what CUDA PyTorch's library
+    code is) does not count; shared memory, which RLIMIT_DATA misses, meets the address-space cap."""
+    limits = SandboxLimits(memory="256 MiB")
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", MEMORY_PROBE], capture_output=True, text=True, timeout=60,
+        preexec_fn=preexec(limits, Enforcement(network="open"), None, die_with_parent=False),
+    )  # fmt: skip
+    assert done.stdout.split("\n")[:3] == ["written MemoryError", "reserved allowed", "shared OSError"], done.stderr
 
 
 def test_a_kernels_end_is_told_in_the_words_of_its_limits():

@@ -1,7 +1,7 @@
 """Containment for the student's kernel, with what a plain Linux machine offers (no Docker).
 
 Layers, applied in the kernel's process between fork and exec (``preexec``):
-- resource limits (setrlimit): address space, CPU seconds, processes, size of a written file,
+- resource limits (setrlimit): memory written (and address space), CPU seconds, processes, size of a written file,
   no core dumps; everything the kernel starts inherits them;
 - no network: a new, empty network namespace (only a loopback that is down), when the grader
   may create one (root, or unprivileged user namespaces); the kernel then talks to the grader

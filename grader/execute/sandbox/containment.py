@@ -9,7 +9,7 @@ import resource
 import signal
 
 from grader.execute.sandbox.enforcement import Enforcement, KernelUser
-from grader.settings import SandboxLimits
+from grader.settings import GiB, SandboxLimits
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -18,6 +18,7 @@ CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+ADDRESS_ROOM = 8 * GiB  # address space beyond ``memory`` for libraries' code: TensorFlow with CUDA PyTorch maps 4.2 GiB
 
 
 def preexec(
@@ -75,13 +76,20 @@ def preexec(
 
 def _rlimits(limits: SandboxLimits) -> list[tuple[int, int, int]]:
     """(limit, soft, hard) for the kernel, set before it drops its privileges; each at most what the
-    grader itself may have (a limit above one's own hard limit fails)."""
-    memory = _within(resource.RLIMIT_AS, int(limits.memory))
+    grader itself may have (a limit above one's own hard limit fails).
+
+    ``memory`` caps the memory the kernel writes (RLIMIT_DATA: heap, arrays, tensors, thread stacks),
+    not its address space: a library's code and reserved ranges use no memory, yet PyTorch's CUDA
+    build maps 3.4 GiB of them on a machine without a GPU. Shared mappings escape RLIMIT_DATA, so the
+    address space stays capped ``ADDRESS_ROOM`` above it."""
+    memory = _within(resource.RLIMIT_DATA, int(limits.memory))
+    address = _within(resource.RLIMIT_AS, int(limits.memory) + ADDRESS_ROOM)
     size = _within(resource.RLIMIT_FSIZE, int(limits.file_size))
     cpu = _within(resource.RLIMIT_CPU, int(limits.cpu_seconds))
     cpu_hard = _within(resource.RLIMIT_CPU, int(limits.cpu_seconds) + 5)
     return [
-        (resource.RLIMIT_AS, memory, memory),
+        (resource.RLIMIT_DATA, memory, memory),
+        (resource.RLIMIT_AS, address, address),
         (resource.RLIMIT_CPU, cpu, cpu_hard),
         (resource.RLIMIT_FSIZE, size, size),
         (resource.RLIMIT_CORE, 0, 0),
