@@ -3,17 +3,20 @@ student code.
 
 Facts recorded inside the student's kernel can be forged by code that runs there. So after the
 kernel is gone (and every process of its user killed), the models the probe saved into the run
-folder (``<model id>.keras``) are handed to a clean verifier: a long-lived Python process started
-by the grader in the same sandbox as a kernel (limits, no network, a user of its own), running
-``verify_worker.py`` and nothing else. It loads each file with Keras' ``safe_mode`` and no custom
-objects and reports the layers' classes by module and qualified name, the dropout rates, and the
-accuracy on the held-out split the grader served. One verifier serves every run of a grader
-process (Keras' import costs seconds; a model's check costs a fraction of one), one request at a
-time; it is started again if it dies or stops answering.
+folder (``<model id>.keras``, ``<model id>.torch.safetensors``) are handed to a clean verifier: a
+long-lived Python process per framework, started by the grader in the same sandbox as a kernel
+(limits, no network, a user of its own), running ``verify_worker.py`` (with ``verify_torch.py``)
+and nothing else. It loads each Keras file with ``safe_mode`` and no custom objects, rebuilds
+each PyTorch model from torch's own classes, and reports the layers' classes by module and
+qualified name, the dropout rates, and the accuracy on the held-out split the grader served. One
+verifier per framework serves every run of a grader process (importing Keras or torch costs
+seconds; a model's check costs a fraction of one), one request at a time; it is started again if
+it dies or stops answering.
 
 What this defends against: a forged or edited facts record, a home-made layer named ``Dropout``,
-a model that never learned (no-op ``train_step``, weights put back). What it does not: a model
-whose file cannot be loaded safely (custom layers, lambdas, PyTorch modules) is not verified,
+a model that never learned (no-op ``train_step``, weights put back, a loop whose steps change
+nothing). What it does not: a model whose file cannot be loaded safely (custom layers, lambdas,
+a PyTorch forward with control flow or functions outside the verifier's list) is not verified,
 and its checks rest on the probe's facts, flagged for review (``checks.py``).
 """
 
@@ -44,33 +47,47 @@ REQUEST_TIMEOUT = 120.0  # seconds for one model
 MAX_MODEL_BYTES = 200 << 20
 MAX_MODELS = 8  # models verified per run: the last ones trained
 MAX_ANSWER = 1 << 20
-_WORKER_SOURCE = Path(__file__).with_name("verify_worker.py").read_text(encoding="utf-8")
+SUFFIXES = {"keras": ".keras", "torch": ".torch.safetensors"}  # the probe's file for each framework
+
+
+def _worker_source() -> str:
+    """``verify_torch.py`` then ``verify_worker.py`` as one program, without their grader imports
+    (the verifier imports nothing of the grader's)."""
+    parts = (
+        Path(__file__).with_name(name).read_text(encoding="utf-8") for name in ("verify_torch.py", "verify_worker.py")
+    )
+    return "\n\n".join(
+        "\n".join(line for line in part.splitlines() if not line.startswith("from grader.")) for part in parts
+    )
+
+
+_WORKER_SOURCE = _worker_source()
 
 
 def verify_models(facts: Facts, saved: Path, split: Path | None) -> Facts:
-    """``facts`` with its ``verification``: each Keras model that was trained, as the verifier
-    found the file the probe saved for it in ``saved``; ``split``: the dataset file whose test
-    split the grader served (None: layers are checked, accuracy is not)."""
+    """``facts`` with its ``verification``: each Keras and PyTorch model that was trained, as the
+    verifier found the file the probe saved for it in ``saved``; ``split``: the dataset file whose
+    test split the grader served (None: layers are checked, accuracy is not)."""
     started = time.monotonic()
-    trained = [m for m in facts.models if m.framework == "keras" and any(f.model == m.id for f in facts.fits)]
+    trained = [m for m in facts.models if m.framework in SUFFIXES and any(f.model == m.id for f in facts.fits)]
     if not trained:
         return facts.model_copy(update={"verification": Verification(seconds=time.monotonic() - started)})
     last_fit = {fit.model: index for index, fit in enumerate(facts.fits)}
     chosen = sorted(trained, key=lambda m: last_fit[m.id])[-MAX_MODELS:]
     results = []
     for model in chosen:
-        results.append(_verify_one(model.id, saved / f"{model.id}.keras", split))
+        results.append(_verify_one(model.id, model.framework, saved / f"{model.id}{SUFFIXES[model.framework]}", split))
     skipped = [m.id for m in trained if m not in chosen]
     note = f"models {skipped} were not verified (at most {MAX_MODELS} a run)" if skipped else None
     verification = Verification(models=results, note=note, seconds=time.monotonic() - started)
     return facts.model_copy(update={"verification": verification})
 
 
-def _verify_one(model_id: int, path: Path, split: Path | None) -> VerifiedModel:
+def _verify_one(model_id: int, framework: str, path: Path, split: Path | None) -> VerifiedModel:
     problem = _file_problem(path)
     if problem:
         return VerifiedModel(model=model_id, loaded=False, reason=problem)
-    answer = VERIFIER.ask(path, split)
+    answer = VERIFIERS[framework].ask(path, split)
     if not answer.get("loaded"):
         return VerifiedModel(model=model_id, loaded=False, reason=_short(str(answer.get("error") or "not loaded")))
     try:
@@ -99,14 +116,15 @@ def _file_problem(path: Path) -> str | None:
 
 
 class _Verifier:
-    """The clean process and the one lock that serialises requests to it."""
+    """The clean process of one framework and the one lock that serialises requests to it."""
 
-    def __init__(self) -> None:
+    def __init__(self, framework: str) -> None:
+        self.framework = framework
         self.lock = threading.Lock()
         self.process: subprocess.Popen | None = None
         self.folder: Path | None = None
         self.who = None
-        self.failure: str | None = None  # why it cannot start here (no Keras): said once per process
+        self.failure: str | None = None  # why it cannot start here (no Keras, no torch): said once per process
         self.splits: dict[str, Path] = {}
 
     def ask(self, model: Path, split: Path | None) -> dict:
@@ -130,7 +148,7 @@ class _Verifier:
                 return {"loaded": False, "error": f"the verifier failed on this model: {exc}"[:600]}
             finally:
                 if self.folder is not None:
-                    for file in self.folder.glob("model-*.keras"):
+                    for file in self.folder.glob("model-*"):
                         file.unlink(missing_ok=True)
 
     def _ensure_started(self) -> None:
@@ -148,7 +166,7 @@ class _Verifier:
             self.folder.chmod(0o711)
             sandbox.hand_over(self.folder, self.who)
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", _WORKER_SOURCE], cwd=str(self.folder), env=env, text=True,
+            [sys.executable, "-I", "-c", _WORKER_SOURCE, self.framework], cwd=str(self.folder), env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             # Not tied to the thread that starts it (a batch's threads come and go); it ends at EOF on
             # its stdin when the grader does, and a grader killed outright leaves it to sweep_stale.
@@ -157,12 +175,13 @@ class _Verifier:
         )  # fmt: skip
         ready = json.loads(self._read_line(START_TIMEOUT))
         if not ready.get("ready"):
-            self.failure = f"Keras cannot be loaded outside the kernel here ({ready.get('error')})"[:600]
+            library = {"keras": "Keras", "torch": "PyTorch"}[self.framework]
+            self.failure = f"{library} cannot be loaded outside the kernel here ({ready.get('error')})"[:600]
             self._stop()
 
     def _inbox(self, model: Path) -> Path:
         """A copy of the kernel's file in the verifier's own folder (the kernel's folder is closed to it)."""
-        target = self.folder / f"model-{time.monotonic_ns()}.keras"
+        target = self.folder / f"model-{time.monotonic_ns()}{SUFFIXES[self.framework]}"
         with open(model, "rb", opener=lambda path, flags: os.open(path, flags | os.O_NOFOLLOW)) as source:
             with open(target, "wb") as copy:
                 shutil.copyfileobj(source, copy)
@@ -205,5 +224,10 @@ class _Verifier:
             self._stop()
 
 
-VERIFIER = _Verifier()
-atexit.register(VERIFIER.close)
+VERIFIERS = {framework: _Verifier(framework) for framework in SUFFIXES}
+
+
+@atexit.register
+def _close_verifiers() -> None:
+    for verifier in VERIFIERS.values():
+        verifier.close()

@@ -1,54 +1,63 @@
 """The clean verifier's program: loads the models a notebook saved and measures them, in a process
 that never ran student code.
 
-The grader sends this file's source to ``python -I -c`` inside the sandbox (``verify.py``); it
-reads one JSON request a line on stdin and answers one JSON line each on stdout. Imports only the
-standard library, numpy and Keras: a ``.keras`` file is loaded with ``safe_mode=True``, no custom
+The grader sends this file's source (after ``verify_torch.py``'s) to ``python -I -c SOURCE
+FRAMEWORK`` inside the sandbox (``verify.py``), one process per framework; it reads one JSON
+request a line on stdin and answers one JSON line each on stdout. Imports only the standard
+library, numpy and the framework. A ``.keras`` file is loaded with ``safe_mode=True``, no custom
 objects and no compiling, so nothing in it can run code (a custom layer, a ``Lambda``, a module
 the file names outside Keras: the load fails, and the grader says the model could not be
-verified). What it reports comes from the loaded model itself: every layer's module and
-qualified name (never the name a class gives itself), dropout rates, and the accuracy on the
-held-out split the grader served (the first ``MAX_SAMPLES`` test rows), under the few input
-preparations homework uses (pixels scaled to 0-1, raw or standardised; images flattened or not),
-best of them.
+verified); a PyTorch file is rebuilt from torch's own classes (``verify_torch.py``). What it
+reports comes from the loaded model itself: every layer's module and qualified name (never the
+name a class gives itself), dropout rates, and the accuracy on the held-out split the grader
+served (the first ``MAX_SAMPLES`` test rows), under the few input preparations homework uses
+(pixels scaled to 0-1, raw or standardised; images flattened or not), best of them.
 """
 
 import json
 import os
 import sys
 
+from grader.execute.verify_torch import TorchModel, shape_size  # joined before this file in the worker's source
+
 MAX_SAMPLES = 2000
 MAX_LAYERS = 500
 
 
 def main():
+    framework = sys.argv[1] if len(sys.argv) > 1 else "keras"
     answers = sys.stdout
     sys.stdout = sys.stderr  # what a library prints never mixes with the answers
     try:
-        import keras
         import numpy as np
-    except Exception as exc:  # no Keras here: every model is "not independently verified"
+
+        if framework == "torch":
+            import safetensors  # noqa: F401  (what reads the probe's files: missing, nothing can be verified)
+            import torch as library
+
+            library.set_num_threads(1)
+        else:
+            import keras as library
+    except Exception as exc:  # no framework here: every model is "not independently verified"
         answers.write(json.dumps({"ready": False, "error": f"{type(exc).__name__}: {exc}"[:500]}) + "\n")
         answers.flush()
         return
-    answers.write(json.dumps({"ready": True, "keras": keras.__version__}) + "\n")
+    answers.write(json.dumps({"ready": True, framework: library.__version__}) + "\n")
     answers.flush()
     splits = {}
     for line in sys.stdin:
         try:
             request = json.loads(line)
-            answer = measure(keras, np, request, splits)
+            answer = measure(framework, library, np, request, splits)
         except Exception as exc:  # this model's answer; the next request is served as usual
             answer = {"loaded": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
 
 
-def measure(keras, np, request, splits):
-    model = keras.saving.load_model(request["model"], compile=False, safe_mode=True)
-    layers = []
-    _layers(model, layers, set())
-    answer = {"loaded": True, "model_class": _qualified(type(model)), "layers": layers[:MAX_LAYERS]}
+def measure(framework, library, np, request, splits):
+    model = TorchModel(library, request["model"]) if framework == "torch" else KerasModel(library, request["model"])
+    answer = {"loaded": True, "layers": model.layers[:MAX_LAYERS]}
     split = request.get("split")
     if split:
         if split not in splits:
@@ -61,6 +70,30 @@ def measure(keras, np, request, splits):
 
 def _qualified(cls):
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class KerasModel:
+    """A ``.keras`` file loaded safely, with its layers listed."""
+
+    def __init__(self, keras, path):
+        self.model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        self.layers = []
+        _layers(self.model, self.layers, set())
+        declared = getattr(self.model, "inputs", None)
+        self.input_shape = tuple(declared[0].shape[1:]) if declared else None
+
+    def candidate_shapes(self, images):
+        """The model's own input shape when it says one, flattened, with a channel axis, as served."""
+        count = len(images)
+        shapes = [(count, -1), (*images.shape, 1), images.shape]
+        shape = self.input_shape
+        if shape and None not in shape and shape_size(shape) == shape_size(images.shape[1:]):
+            shapes.insert(0, (count, *shape))
+        return [lambda x, shape=shape: x.reshape(shape) for shape in shapes]
+
+    def predict(self, np, images):
+        scores = self.model.predict(images, verbose=0, batch_size=256)
+        return np.asarray(scores[0] if isinstance(scores, (list, tuple)) else scores)
 
 
 def _layers(container, out, seen):
@@ -101,8 +134,7 @@ def _accuracy(model, np, x, y):
         if best is None or value > best:
             best, how = value, name
     if best is None:
-        declared = getattr(model, "inputs", None)
-        takes = f"inputs of shape {tuple(declared[0].shape[1:])}" if declared else "other inputs"
+        takes = f"inputs of shape {model.input_shape}" if model.input_shape else "other inputs"
         served = "x".join(str(size) for size in x.shape[1:])
         raise ValueError(f"the model takes {takes}, not the served dataset's {served} images (trained on other data?)")
     counts = np.bincount(y) if len(y) else np.array([1])
@@ -110,21 +142,14 @@ def _accuracy(model, np, x, y):
 
 
 def _predict(model, np, images):
-    """The model's outputs for the first of the usual shapes it accepts (the model's own input
-    shape when it says one, flattened, with a channel axis), or None."""
-    count = len(images)
-    shapes = [(count, -1), (*images.shape, 1), images.shape]
-    declared = getattr(model, "inputs", None)
-    if declared:
-        shape = tuple(declared[0].shape[1:])
-        if None not in shape and int(np.prod(shape)) == int(np.prod(images.shape[1:])):
-            shapes.insert(0, (count, *shape))
-    for shape in shapes:
+    """The model's outputs for the first of its candidate shapes it accepts, or None."""
+    for reshape in model.candidate_shapes(images):
         try:
-            scores = model.predict(images.reshape(shape), verbose=0, batch_size=256)
+            scores = model.predict(np, reshape(images))
         except Exception:  # not this shape; the next one
             continue
-        return np.asarray(scores[0] if isinstance(scores, (list, tuple)) else scores)
+        if len(scores) == len(images):
+            return scores
     return None
 
 

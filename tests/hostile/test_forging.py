@@ -7,14 +7,18 @@ control earns full marks, with both models verified outside the kernel. One batc
 """
 
 import json
+import os
+import pickle
 from pathlib import Path
 
 import nbformat
 import nbformat.v4 as nbf
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
+from grader.execute import verify
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +55,36 @@ FAKE_FACTS = (
     "                             'metrics': {'accuracy': 0.9712}} for m in (1, 2)]\n"
     "    facts['warnings'] = []\n"
     "    return facts"
+)
+
+TORCH_DATA = (
+    "import numpy as np, torch\nfrom torch import nn\nfrom torch.utils.data import DataLoader, TensorDataset\n"
+    "torch.manual_seed(0)\nwith np.load('mnist.npz') as mnist:\n"
+    "    x_train = torch.tensor(mnist['x_train'][:2048] / 255.0, dtype=torch.float32)\n"
+    "    y_train = torch.tensor(mnist['y_train'][:2048], dtype=torch.long)\n"
+    "    x_test = torch.tensor(mnist['x_test'][:500] / 255.0, dtype=torch.float32)\n"
+    "    y_test = torch.tensor(mnist['y_test'][:500], dtype=torch.long)\n"
+    "train_loader = DataLoader(TensorDataset(x_train, y_train), batch_size=64, shuffle=True)"
+)
+TORCH_BUILD = (
+    "def build(dropout=None):\n"
+    "    layers = [nn.Flatten(), nn.Linear(784, 64), nn.ReLU()] + ([dropout] if dropout else []) + [nn.Linear(64, 10)]\n"
+    "    return nn.Sequential(*layers)\n"
+    "with_dropout, plain = build(nn.Dropout(0.3)), build()"
+)
+TORCH_TRAIN = (
+    "def train(model, rate=0.05):\n"
+    "    optimizer = torch.optim.SGD(model.parameters(), lr=rate, momentum=0.9)\n"
+    "    model.train()\n"
+    "    for images, labels in train_loader:\n"
+    "        optimizer.zero_grad()\n"
+    "        nn.functional.cross_entropy(model(images), labels).backward()\n"
+    "        optimizer.step()\n"
+)
+TORCH_EVALUATE = (
+    "def accuracy(model):\n    model.eval()\n    with torch.no_grad():\n"
+    "        return (model(x_test).argmax(1) == y_test).float().mean().item()\n"
+    "scores = [accuracy(model) for model in (with_dropout, plain)]"
 )
 
 FORGERIES = {
@@ -137,10 +171,34 @@ FORGERIES = {
         EVALUATE,
         REPORT,
     ],
+    # PyTorch: a home-made module named Dropout that does nothing, in a model that trains.
+    "torch_fake_dropout": [
+        TORCH_DATA,
+        "class Dropout(nn.Module):\n    def __init__(self, p=0.5):\n        super().__init__()\n        self.p = p\n"
+        "    def forward(self, x):\n        return x\n" + TORCH_BUILD.replace("nn.Dropout(0.3)", "Dropout(0.3)"),
+        TORCH_TRAIN + "train(with_dropout)",
+        TORCH_EVALUATE,
+        REPORT,
+    ],
+    # PyTorch: a loop with every step of training, none of which changes the weights (a rate of 0).
+    "torch_no_learning": [
+        TORCH_DATA,
+        TORCH_BUILD,
+        TORCH_TRAIN + "for model in (with_dropout, plain):\n    train(model, rate=0.0)",
+        TORCH_EVALUATE,
+        "print('with dropout: 0.9712  without: 0.9688')",
+    ],
     # Honest training, but instead of the results, every number from 0.0000 to 0.9999.
     "number_dump": [DATA, BUILD, TRAIN, EVALUATE, "print('\\n'.join(f'{n / 10000:.4f}' for n in range(10000)))"],
 }
 HONEST = [DATA, BUILD, TRAIN, EVALUATE, REPORT]
+HONEST_TORCH = [
+    TORCH_DATA,
+    TORCH_BUILD,
+    TORCH_TRAIN + "for model in (with_dropout, plain):\n    train(model)",
+    TORCH_EVALUATE,
+    REPORT,
+]
 # Not a forgery: a message over the channel's limit (20 MB of widget state, which the probe's output
 # guards do not cut).
 HUGE_MESSAGE = "from comm import create_comm\nbig = create_comm(target_name='big', data={'blob': 'x' * 20_000_000})"
@@ -149,7 +207,12 @@ HUGE_MESSAGE = "from comm import create_comm\nbig = create_comm(target_name='big
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
     folder = tmp_path_factory.mktemp("forging")
-    notebooks = {**FORGERIES, "honest": HONEST, "huge_message": [HUGE_MESSAGE, "print('after')"]}
+    notebooks = {
+        **FORGERIES,
+        "honest": HONEST,
+        "honest_torch": HONEST_TORCH,
+        "huge_message": [HUGE_MESSAGE, "print('after')"],
+    }
     for name, cells in notebooks.items():
         nb = nbf.new_notebook(cells=[nbf.new_markdown_cell("## Q8")] + [nbf.new_code_cell(source) for source in cells])
         nbformat.write(nb, folder / f"{name}.ipynb")
@@ -198,6 +261,11 @@ def test_each_forgery_is_caught_for_what_it_did(rows):
     assert "its weights did not change" in flags["noop_train_step"]
     assert "inside the grader's recorder was swapped" in flags["swap_original"]
     assert "0.0000 to 0.9999" in flags["number_dump"]
+    assert "__main__.Dropout is the notebook's own class, not the framework's" in flags["torch_fake_dropout"]
+    assert (
+        "contradicted outside the kernel" in flags["torch_no_learning"]
+        and "did not learn" in flags["torch_no_learning"]
+    )
 
 
 def test_the_honest_control_earns_full_marks_verified_outside_the_kernel(rows):
@@ -208,6 +276,66 @@ def test_the_honest_control_earns_full_marks_verified_outside_the_kernel(rows):
     assert {line.split(":")[0] for line in verified} == {"with_dropout", "plain"}
     doubts = ("tampering", "verified", "contradicted", "did not change", "own class", "checkpoint")
     assert not any(doubt in flag for flag in row["flags"] for doubt in doubts), row["flags"]
+
+
+def test_an_honest_pytorch_notebook_earns_full_marks_verified_outside_the_kernel(rows):
+    row = rows["honest_torch"]
+    assert check_points(row) == sum(check["max_score"] for check in row["checks"]), row["checks"]
+    verified = [line for check in row["checks"] for line in check["evidence"] if "verified outside the kernel" in line]
+    assert {line.split(":")[0] for line in verified} == {"with_dropout", "plain"}
+    assert not row["flags"], row["flags"]
+
+
+def _node(op, name, target, *args):
+    return {"op": op, "name": name, "target": target, "args": {"list": list(args)}, "kwargs": {"dict": {}}}
+
+
+INPUT, LINEAR = _node("placeholder", "x", "x"), _node("call_module", "fc", "fc", {"node": "x"})
+WEIGHTS = {"fc.weight": (10, 784), "fc.bias": (10,)}
+HAND_WRITTEN = {
+    "a class outside torch": (
+        [INPUT, LINEAR],
+        {"fc": "subprocess.Popen"},
+        WEIGHTS,
+        "not one of torch's own layer classes",
+    ),
+    "a function outside the list": (
+        [INPUT, _node("call_function", "e", "builtins.eval", "1")],
+        {},
+        {},
+        "builtins.eval",
+    ),
+    "a dunder method": ([INPUT, _node("call_method", "c", "__class__", {"node": "x"})], {}, {}, "__class__"),
+    "weights of other shapes": (
+        [INPUT, LINEAR],
+        {"fc": "torch.nn.modules.linear.Linear"},
+        {"fc.weight": (5, 784)},
+        "weights",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HAND_WRITTEN))
+def test_a_hand_written_pytorch_file_is_refused_before_anything_of_it_runs(rows, tmp_path, case):
+    """Files a notebook wrote by hand in place of the probe's: refused with the reason, never run."""
+    save_file = pytest.importorskip("safetensors.numpy").save_file
+    nodes, classes, weights, reason = HAND_WRITTEN[case]
+    modules = {
+        name: {"class": cls, "config": {"in_features": 784, "out_features": 10}} for name, cls in classes.items()
+    }
+    graph = {"version": 1, "nodes": [*nodes, _node("output", "output", "output", {"node": "x"})], "modules": modules}
+    path = tmp_path / f"1{verify.SUFFIXES['torch']}"
+    arrays = {name: np.zeros(shape, "float32") for name, shape in weights.items()} or {"unused": np.zeros(1)}
+    save_file(arrays, str(path), metadata={"grader-graph": json.dumps(graph)})
+    found = verify._verify_one(1, "torch", path, None)
+    assert not found.loaded and reason in found.reason, found.reason
+
+
+def test_a_pickle_in_place_of_the_pytorch_file_is_not_loaded(rows, tmp_path):
+    path = tmp_path / f"1{verify.SUFFIXES['torch']}"
+    path.write_bytes(pickle.dumps(os.system))
+    found = verify._verify_one(1, "torch", path, None)
+    assert not found.loaded and "SafetensorError" in found.reason, found.reason
 
 
 def test_a_message_too_large_for_the_channel_is_reported_as_that_not_as_tampering(rows):

@@ -15,7 +15,8 @@ source with their imports of each other removed; each concern is a recorder the 
 - ``keras``: every Keras ``fit`` / ``evaluate`` / ``predict``, with layers, data sizes and row
   overlaps; ``budget``: the Keras fast budget;
 - ``torch``: PyTorch root modules, training forwards, optimizer steps, eval forwards, and the
-  fast budget's capped ``DataLoader`` passes;
+  fast budget's capped ``DataLoader`` passes; ``torch_save``: trained modules saved for the
+  clean verifier (weights as safetensors, the traced graph by names);
 - ``compat``: APIs that Keras 3, NumPy 2 and pandas 2 removed, translated to today's equivalents
   with a note each (``SGD(lr=0.01)`` ran as ``SGD(learning_rate=0.01)``);
 - ``files``: the assignment's ``files:`` read where students said (``/content/wine.csv``);
@@ -56,7 +57,20 @@ from pathlib import Path
 from grader.execute.probe.common import FACTS_MIME, TAMPERED
 from grader.execute.probe.outputs import STREAM_CHUNK
 
-PARTS = ("common", "rows", "outputs", "integrity", "datasets", "budget", "keras", "torch", "compat", "files", "core")
+PARTS = (
+    "common",
+    "rows",
+    "outputs",
+    "integrity",
+    "datasets",
+    "budget",
+    "keras",
+    "torch",
+    "torch_save",
+    "compat",
+    "files",
+    "core",
+)
 __all__ = ["FACTS_MIME", "PARTS", "STREAM_CHUNK", "TAMPERED", "probe_files", "probe_source"]
 
 

@@ -16,6 +16,20 @@ MAX_LAYERS, MAX_HISTORY_KEYS, MAX_HISTORY_EPOCHS = 1500, 40, 5000
 _DROPOUT_CLASSES = ("Dropout", "AlphaDropout", "GaussianDropout", "FeatureAlphaDropout")
 
 
+SAVED_MODELS = 8  # the models trained last; the verifier checks at most these
+
+
+def _fitted_objects(probe, framework):
+    """(model id, model object) of the last ``SAVED_MODELS`` models of ``framework`` that were fit."""
+    fitted = []
+    for fit in probe.fits:
+        if fit["model"] not in fitted:
+            fitted.append(fit["model"])
+    by_id = {record["id"]: key for key, record in probe.models.items() if record.get("framework") == framework}
+    chosen = [model_id for model_id in fitted if model_id in by_id][-SAVED_MODELS:]
+    return [(model_id, probe.objects[by_id[model_id]]) for model_id in chosen if by_id[model_id] in probe.objects]
+
+
 def _numpy():
     import numpy
 

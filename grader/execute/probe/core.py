@@ -30,6 +30,7 @@ from grader.execute.probe.integrity import _Integrity, _PostImportFinder
 from grader.execute.probe.keras import _KerasRecorder, _save_keras_models
 from grader.execute.probe.outputs import _guard_outputs
 from grader.execute.probe.torch import _TorchRecorder
+from grader.execute.probe.torch_save import _save_torch_models
 
 CHECKPOINT_EVERY = 1.0  # seconds between two checkpoint writes during training
 
@@ -53,7 +54,7 @@ def install(config):
 
 def audit_report(attribute, nonce, models_dir=None):
     """The runner's last request, run from a fresh copy of this file: checks the installed probe
-    against this copy's code and its recorders, saves the trained Keras models into ``models_dir``
+    against this copy's code and its recorders, saves the trained Keras and PyTorch models into ``models_dir``
     for the clean verifier (``verify.py``), then publishes its facts with this copy's code (so a
     replaced ``payload`` never runs)."""
     from IPython.core.display_functions import publish_display_data  # the one _hooked_channel checks
@@ -72,6 +73,7 @@ def audit_report(attribute, nonce, models_dir=None):
             _Probe.safely(probe, _TorchRecorder._torch_unstepped_are_evaluations, probe.torch)
             if models_dir:
                 _Probe.safely(probe, _save_keras_models, probe, models_dir)
+                _Probe.safely(probe, _save_torch_models, probe, models_dir)
             text = _Probe.payload(probe)
         except Exception as exc:
             warnings = [f"{TAMPERED}: {p}" for p in problems] + [f"probe: report failed: {exc!r}"[:500]]

@@ -19,6 +19,7 @@ from grader.execute.probe.common import (
     MAX_HISTORY_EPOCHS,
     MAX_HISTORY_KEYS,
     MAX_LAYERS,
+    _fitted_objects,
     _float,
     _int,
     _optimizer_fact,
@@ -340,22 +341,11 @@ def _keras_wrapper(recorder, method, original):
     return wrapper
 
 
-SAVED_MODELS = 8  # the models trained last; the verifier checks at most these
-
-
 def _save_keras_models(probe, folder):
     """Each Keras model that was fit, saved as ``<model id>.keras`` in ``folder`` for the clean
     verifier outside the kernel. A model that cannot be saved is said in the warnings; its checks
     then rest on these facts alone, flagged."""
-    fitted = []
-    for fit in probe.fits:
-        if fit["model"] not in fitted:
-            fitted.append(fit["model"])
-    by_id = {record["id"]: key for key, record in probe.models.items() if record.get("framework") == "keras"}
-    for model_id in fitted[-SAVED_MODELS:]:
-        model = probe.objects.get(by_id.get(model_id))
-        if model is None:
-            continue
+    for model_id, model in _fitted_objects(probe, "keras"):
         try:
             from keras.src.saving import saving_api
 

@@ -39,12 +39,7 @@ def verdict_outside(
         return None, ""
     found = verification.of(model.id)
     if found is None:
-        why = (
-            "PyTorch models are not re-checked outside the kernel"
-            if model.framework == "torch"
-            else verification.note or "no saved model"
-        )
-        return None, f"{UNVERIFIED}: {why}"
+        return None, f"{UNVERIFIED}: {verification.note or 'no saved model'}"
     if not found.loaded:
         return None, f"{UNVERIFIED}: {found.reason}"
     if kinds:
