@@ -91,6 +91,7 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
         _with_placement_flags(
             score_question(q, evidence.answers.get(q.id), semantic),
             evidence,
+            placement.shared_answer_flags(q, evidence.answers.get(q.id), rubric.questions, evidence.answers),
         )
         for q in rubric.questions
     )
@@ -143,8 +144,8 @@ def _tampering(execution: Execution, evidence) -> str | None:
     return "tampering: " + "; ".join(reasons) if reasons else None
 
 
-def _with_placement_flags(grade: QuestionGrade, evidence: Evidence) -> QuestionGrade:
-    extra = placement.question_flags(grade.answer, evidence.unplaced)
+def _with_placement_flags(grade: QuestionGrade, evidence: Evidence, shared: list[str]) -> QuestionGrade:
+    extra = placement.question_flags(grade.answer, evidence.unplaced) or shared
     return replace(grade, flags=(*grade.flags, *extra)) if extra else grade
 
 

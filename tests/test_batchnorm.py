@@ -56,3 +56,63 @@ def test_a_plain_network_evaluated_on_its_training_data_fails_the_comparison(gra
     assert not checks["evaluated_on_held_out_data"]["passed"]
     assert checks["plain_model"]["passed"]  # the plain network did train: that part is credited
     assert weak["score"] == checks["plain_model"]["score"] == 7
+
+
+# ------------------------------------------------------------------ students' notebooks, not run
+# Re-created from public notebooks of this homework (assignments/batchnorm/make_student_examples.py names
+# each source). Graded once with --no-run: what the saved notebooks show.
+
+STUDENTS = ("raw_prompts", "markdown_code", "pytorch_claims")
+
+
+@pytest.fixture(scope="module")
+def students(tmp_path_factory):
+    out = tmp_path_factory.mktemp("students")
+    notebooks = [str(ASSIGNMENT / "examples" / f"{name}.ipynb") for name in STUDENTS]
+    result = CliRunner().invoke(
+        app, ["grade", *notebooks, "--assignment", str(ASSIGNMENT), "--out", str(out), "--no-run", "--quiet"]
+    )
+    assert result.exit_code == 0, result.output
+    return {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
+
+
+def _questions(record):
+    return {q["label"]: q for q in record["questions"]}
+
+
+def _checks(record):
+    return {c["id"]: c for c in record["checks"]}
+
+
+def test_code_pasted_into_markdown_earns_at_most_half_and_is_flagged(students):
+    record = students["markdown_code"]
+    checks = _checks(record)
+    assert all(c["source"] == "static" for k, c in checks.items() if k != "comparison_reported")
+    assert all(c["score"] <= c["max_score"] / 2 for c in checks.values())
+    assert "a markdown cell, which never runs" in checks["bn_model"]["evidence"][0]
+    assert any("come from reading the code" in f for f in record["flags"])
+    questions = _questions(record)
+    assert questions["3.1"]["score"] == 0  # "try different batch sizes" is not an experiment
+    assert any("placed under 1.1" in f for f in questions["1.3"]["flags"])  # one cell for the whole Part
+
+
+def test_answers_listed_under_one_heading_are_not_a_silent_zero(students):
+    questions = _questions(students["pytorch_claims"])
+    assert questions["1.1"]["score"] == 10
+    for label in ("1.2", "1.3"):
+        assert questions[label]["score"] == 0
+        assert any("placed under 1.1 (cells 2, 3, 4, 5)" in f for f in questions[label]["flags"]), questions[label]
+    assert questions["3.2"]["score"] == 15
+    assert _checks(students["pytorch_claims"])["comparison_reported"]["passed"]  # the saved accuracies
+
+
+def test_a_wrong_formula_does_not_earn_the_formula_and_raw_cell_answers_are_flagged(students):
+    record = students["raw_prompts"]
+    questions = _questions(record)
+    found = {c["id"]: c["found"] for c in questions["1.3"]["concepts"]}
+    assert not found["normalization_formula"]  # (x - µ) / √σ
+    assert found["gamma_beta"] and found["batch_mean_variance"]
+    assert any("placed under 3.1" in f for f in questions["2.2"]["flags"])  # its 2.5 and 2.6 answers are raw cells
+    checks = _checks(record)
+    assert checks["bn_model"]["passed"] and checks["bn_model"]["source"] == "static"  # the saved training log
+    assert not checks["comparison_reported"]["passed"]  # no numbers compared in words or printed

@@ -18,6 +18,7 @@ from grader.assignment import load_assignment
 from grader.cli import app
 from grader.extract.evidence import gather_evidence
 from grader.models import Answer, Unplaced
+from grader.rubric import parse_rubric
 from grader.score import placement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,31 @@ def test_a_notebook_with_many_empty_questions_and_much_unplaced_prose_asks_for_r
     flags = placement.notebook_flags([None] * 4 + [Answer("q5", "text", (1,), 0.9)] * 5, (Unplaced(0, prose),), 9)
     assert len(flags) == 1 and "4 of 9 questions have no answer" in flags[0]
     assert placement.notebook_flags([None] * 2 + [Answer("q5", "text", (1,), 0.9)] * 7, (Unplaced(0, prose),), 9) == []
+
+
+def test_an_empty_question_whose_points_stand_under_another_question_is_flagged():
+    rubric = parse_rubric(
+        {
+            "title": "T",
+            "questions": [
+                {"id": "q1_1", "label": "1.1", "prompt": "What is it?", "points": 2,
+                 "concepts": [{"id": "what", "points": 2, "any": ["normalizes"]}]},
+                {"id": "q1_2", "label": "1.2", "prompt": "Its benefits?", "points": 3,
+                 "concepts": [{"id": c, "points": 1, "any": [c]} for c in ("faster", "stable", "regularizes")]},
+            ],
+        }
+    )
+    first, second = rubric.questions
+    both = Answer("q1_1", "It normalizes each batch. Training is faster and more stable.", (2, 3), 0.9)
+    flags = placement.shared_answer_flags(second, None, rubric.questions, {"q1_1": both})
+    assert flags == [
+        "needs review: no answer was found, but the answer placed under 1.1 (cells 2, 3) makes this question's "
+        "points (faster, stable): it may answer both"
+    ]
+    one = Answer("q1_1", "It normalizes each batch, so training is faster.", (2,), 0.9)  # one of three: not enough
+    assert placement.shared_answer_flags(second, None, rubric.questions, {"q1_1": one}) == []
+    own = Answer("q1_2", "Faster.", (4,), 0.9)
+    assert placement.shared_answer_flags(second, own, rubric.questions, {"q1_1": both, "q1_2": own}) == []
 
 
 def test_prose_before_any_question_is_kept_and_named_by_the_question_it_may_answer():

@@ -8,15 +8,19 @@ as handed out, a person should look before the grade stands.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from grader.execute.shell import SKIP_MARK
 from grader.extract.cells import code_lines, prose_lines
 from grader.models import Answer, Evidence, Unplaced
+from grader.rubric import Question
+from grader.score.concepts import AnswerIndex, match_concept
+from grader.text import tokenize
 
 LOW_CONFIDENCE = 0.6
 EMPTY_SHARE = 1 / 3
 NOTEBOOK_UNPLACED_WORDS = 150
+SHARED_MIN_CONCEPTS = 2  # and at least two thirds of the question's concepts
 QUOTE_CHARS = 90
 
 
@@ -30,6 +34,27 @@ def question_flags(answer: Answer | None, unplaced: tuple[Unplaced, ...]) -> lis
     what = "no answer was found" if answer is None or not answer.text else "the answer was located with low confidence"
     more = f" (and {len(unplaced) - 1} more passages)" if len(unplaced) > 1 else ""
     return [f"needs review: {what}, while prose in cell {first.cell} went to no question{more}: “{_quote(first.text)}”"]
+
+
+def shared_answer_flags(question: Question, answer: Answer | None, questions: list[Question], answers: Mapping[str, Answer]) -> list[str]:
+    """A question without an answer whose ideas stand in the answer placed under another question: one cell
+    for a whole Part, or a Part's prompts listed together and answered below them, went to one question."""
+    if (answer is not None and answer.text) or not question.concepts:
+        return []
+    needed = max(SHARED_MIN_CONCEPTS, -(-2 * len(question.concepts) // 3))
+    for other in questions:
+        placed = answers.get(other.id)
+        if other.id == question.id or placed is None or not placed.text:
+            continue
+        index = AnswerIndex(tokenize(placed.text))
+        shown = [c.id for c in question.concepts if not c.published and match_concept(index, c).found]
+        if len(shown) >= needed:
+            cells = ", ".join(str(c) for c in placed.cells)
+            return [
+                f"needs review: no answer was found, but the answer placed under {other.name} (cell{'s' * (len(placed.cells) > 1)} "
+                f"{cells}) makes this question's points ({', '.join(shown)}): it may answer both"
+            ]
+    return []
 
 
 def notebook_flags(answers: Iterable[Answer | None], unplaced: tuple[Unplaced, ...], questions: int) -> list[str]:
