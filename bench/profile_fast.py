@@ -91,7 +91,7 @@ def install_wrappers() -> None:
     import grader.batch.executors as executors
     import grader.batch.grading as grading
     import grader.batch.jobs as jobs
-    import grader.cli as cli
+    import grader.cli.grading as cli
     import grader.execute.runner as runner
     import grader.gradebook as gradebook
     import grader.report.render as render
