@@ -6,6 +6,7 @@ Real (tiny) kernels; ``max_train_samples`` and friends are set low so that the b
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -14,6 +15,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from grader.execute import digits
 from grader.execute.runner import run_notebook
+from grader.score.checks.base import held_out
 from grader.settings import ExecutionLimits, FastBudget
 
 pytestmark = pytest.mark.slow  # real kernels with TensorFlow or PyTorch, or a whole batch of kernels
@@ -196,3 +198,46 @@ def test_a_pytorch_loop_draws_at_most_the_batch_cap_per_epoch(cache_dir):
     assert (held_out.samples, held_out.budgeted, held_out.overlap_with_training) == (30, True, 0.0)
     # drawn from the training loader: other rows than the six batches it trained on, yet training rows
     assert (on_training.samples, on_training.overlap_with_training) == (30, 1.0)
+
+
+def verdicts(facts, names) -> dict[str, list[bool]]:
+    """For the models in the order they were made, one for each of ``names``: whether each of the
+    model's evaluations counts as held-out."""
+    assert len(facts.models) == len(names)
+    found = {}
+    for name, model in zip(names, facts.models):
+        kept = {id(e) for e in held_out(facts, model)}
+        found[name] = [id(e) in kept for e in facts.evaluations if e.model == model.id]
+    return found
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("torchvision") is None, reason="torchvision is not installed (pyproject.toml)"
+)
+def test_fast_mode_keeps_the_held_out_verdicts_of_every_torchvision_stand_in(cache_dir):
+    """A fast run draws a few batches of each loader: the training split evaluated is still its
+    training data (a whole pass's rows count), the test split still held-out."""
+    nb = notebook(
+        "import torch\nfrom torch import nn\nfrom torchvision import datasets, transforms\ntorch.manual_seed(0)\n"
+        "loaders = {}\nfor name in ('MNIST', 'FashionMNIST', 'CIFAR10', 'CIFAR100'):\n"
+        "    train, test = (getattr(datasets, name)('./data', train=split, download=True, transform=transforms.ToTensor())\n"
+        "                   for split in (True, False))\n"
+        "    loaders[name] = (torch.utils.data.DataLoader(train, batch_size=50, shuffle=True),\n"
+        "                     torch.utils.data.DataLoader(test, batch_size=50), train[0][0].numel())",
+        "for train_loader, test_loader, size in loaders.values():\n"
+        "    net = nn.Sequential(nn.Flatten(), nn.Linear(size, 100))\n"
+        "    opt = torch.optim.SGD(net.parameters(), lr=0.05)\n"
+        "    for images, labels in train_loader:\n"
+        "        opt.zero_grad()\n        nn.functional.cross_entropy(net(images), labels).backward()\n        opt.step()\n"
+        "    net.eval()\n"
+        "    with torch.no_grad():\n"
+        "        held_out = [net(images) for images, _ in test_loader]\n"
+        "        on_training = [net(images) for images, _ in train_loader]",
+    )
+    execution = run(nb, cache_dir)
+    assert execution.status == "ok", execution.message
+    assert execution.cell_errors == ()
+    assert all(f.budgeted for f in execution.facts.fits) and len(execution.facts.fits) == 4
+    names = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+    assert [d.name for d in execution.facts.datasets] == list(names)
+    assert verdicts(execution.facts, names) == dict.fromkeys(names, [True, False])

@@ -10,7 +10,8 @@ Each dataset served becomes a Dataset fact naming its source (a stand-in or the 
 At each Keras or OpenML load, each split gets a scale-invariant fingerprint (its length and the
 hashes of rows at fixed positions, each row divided by its largest absolute value), so
 ``x_test / 255.`` is still the test split even when the data file repeats its test images inside
-its training images. Kernel-side code (see ``common.py``)."""
+its training images. A torchvision dataset served, and any ``Subset`` of one, is known by the rows
+of the split it picks (``torch_rows``). Kernel-side code (see ``common.py``)."""
 
 import functools
 import sys
@@ -37,6 +38,7 @@ class _Datasets:
         self.served = {name: spec for name, spec in served.items() if name != "files"}  # name -> {"path", "source"}
         self.split_prints = {}  # dataset name -> {split: (rows, sampled positions, their hashes)}
         self.facts = {}  # dataset name -> its Dataset fact
+        self.torch_served = {}  # id(a torchvision dataset served) -> (that dataset, (name, "train" | "test"))
 
     def hooks(self):
         """Module -> patch applied once the notebook imports it."""
@@ -111,6 +113,7 @@ class _Datasets:
                 root if root is not None else "data", transform=transform, target_transform=target_transform
             )
             _dataset.train = train
+            recorder.torch_served[id(_dataset)] = (_dataset, (name, "train" if train else "test"))
             (x_train, y_train), (x_test, y_test) = recorder.load(name)
             images, labels = (x_train, y_train) if train else (x_test, y_test)
             labels = labels.reshape(-1)
@@ -128,6 +131,22 @@ class _Datasets:
 
         functools.update_wrapper(__init__, original)
         return __init__
+
+    def torch_rows(self, dataset, depth=0):
+        """((name, split), positions in that split) of a torchvision dataset the probe served, or of a
+        ``Subset`` (``random_split``) of one; else None. A fast run's loaders stop after a few
+        batches: these positions say which rows a whole pass would have given, without running the
+        dataset's transforms."""
+        entry = self.torch_served.get(id(dataset))
+        if entry is not None and entry[0] is dataset:
+            return entry[1], _numpy().arange(len(dataset.targets))
+        inner, indices = getattr(dataset, "dataset", None), getattr(dataset, "indices", None)
+        if inner is None or indices is None or depth >= 10:
+            return None
+        found = self.torch_rows(inner, depth + 1)
+        if found is None:
+            return None
+        return found[0], found[1][_numpy().asarray(indices, dtype="int64")]
 
     def _patch_openml(self, module):
         original = module.fetch_openml

@@ -33,6 +33,7 @@ class _TorchRecorder:
         self.torch_pass = None  # the DataLoader pass (fast budget) that yielded the last batch
         self.torch_passes = 0
         self.torch_dataset_rows = set()  # (model id, id(dataset)) whose rows were all remembered
+        self.torch_served_rows = {}  # model id -> {(dataset name, split): [positions it trained on]}
         self.torch_fits, self.torch_evaluations, self.torch_param_owner = {}, {}, {}
         self.torch_unstepped = {}  # model id -> train-mode batches no optimizer step has followed yet
 
@@ -105,6 +106,11 @@ class _TorchRecorder:
             hashes = row_hashes(rows.detach().cpu().numpy() if hasattr(rows, "detach") else rows)
             if hashes is not None:
                 self.probe.pending_rows.setdefault(model_id, []).append(hashes)
+            return
+        served = self.probe.datasets.torch_rows(dataset)
+        if served is not None:
+            split, positions = served
+            self.torch_served_rows.setdefault(model_id, {}).setdefault(split, []).append(positions)
 
     def _describe_torch(self, module):
         layers = []
@@ -177,7 +183,26 @@ class _TorchRecorder:
             state["checked"] += len(sampled)
             state["hits"] += int(_numpy().isin(sampled, known).sum())
             record["overlap_with_training"] = state["hits"] / state["checked"]
+        if "served" not in state:
+            state["served"] = self.probe.safely(self._served_overlap, model_id, batch.get("pass"))
+        if state["served"] is not None:
+            record["overlap_with_training"] = max(state["served"], record["overlap_with_training"] or 0.0)
         self.probe.safely(self.probe.checkpoint)
+
+    def _served_overlap(self, model_id, torch_pass):
+        """Fast budget, a served torchvision split (or a Subset of one) evaluated: the share of its rows
+        among those of the served splits the model trained on, as a whole pass over each would have
+        given (its few batches' rows alone would make the training split look held-out). None when
+        either side is not a served split."""
+        trained = self.torch_served_rows.get(model_id)
+        evaluated = self.probe.datasets.torch_rows(torch_pass.dataset) if torch_pass is not None else None
+        if not trained or evaluated is None or not len(evaluated[1]):
+            return None
+        split, positions = evaluated
+        if split not in trained:
+            return 0.0
+        np = _numpy()
+        return float(np.isin(positions, np.concatenate(trained[split])).mean())
 
     def _torch_step(self, optimizer):
         for group in optimizer.param_groups:

@@ -1,0 +1,72 @@
+"""Each dataset stand-in's splits are recognised by the probe as fast mode needs them: the test
+split (whatever its scaling) and the training split by their fingerprints, taken at the load,
+before the fast budget cuts anything; a torchvision split, and any Subset of one, by the rows of
+the split it picks, since a fast run's loaders draw only a few batches.
+
+In-process, no kernel: the probe's dataset recorder on the real stand-in files. The same facts in
+a real fast kernel: tests/test_budget.py."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from grader.execute import standins
+from grader.execute.probe.core import _Probe
+from grader.execute.probe.rows import _Data
+
+
+@pytest.fixture(scope="module")
+def recorder(cache_dir):
+    served = {
+        name: {"path": str(standins.standin_npz(name, cache_dir)), "source": standins.source_of(name)}
+        for name in standins.SERVED
+    }
+    return _Probe({"nonce": "n", "attribute": "_unused", "datasets": served}).datasets
+
+
+def loaded_through_keras(recorder, name):
+    module = types.ModuleType(f"keras.src.datasets.{name}")
+    module.load_data = lambda: None
+    recorder._patch_keras_loader(name, module)
+    return module.load_data()
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10", "cifar100"])
+def test_each_keras_stand_in_names_its_splits_scaled_or_not_and_a_slice_is_neither(recorder, name):
+    (x_train, _), (x_test, _) = loaded_through_keras(recorder, name)
+    split = recorder._dataset_split
+    assert (split(_Data(x_test)), split(_Data(x_test / 255.0)), split(_Data(x_test.astype("float32")))) == ("test",) * 3
+    assert split(_Data(x_train / 255.0)) == "train"
+    assert split(_Data(x_train[: len(x_train) // 2])) is None
+    assert recorder.facts[name]["source"] == standins.source_of(name)
+
+
+def test_openmls_mnist_784_names_its_splits_as_students_cut_them(recorder):
+    module = types.ModuleType("sklearn.datasets._openml")
+    module.fetch_openml = lambda *args, **kwargs: None
+    recorder._patch_openml(module)
+    x, _ = module.fetch_openml("mnist_784", version=1, return_X_y=True, as_frame=False)
+    assert x.shape == (70_000, 784)
+    split = recorder._dataset_split
+    assert (split(_Data(x[:60_000] / 255.0)), split(_Data(x[60_000:]))) == ("train", "test")
+
+
+class Subset:
+    """What torch.utils.data.Subset (and random_split) holds: a dataset and positions in it."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, indices
+
+
+def test_a_torchvision_split_and_its_subsets_are_the_rows_of_the_split_they_pick(recorder):
+    train = types.SimpleNamespace(targets=list(range(100)))
+    recorder.torch_served[id(train)] = (train, ("cifar10", "train"))
+    key, rows = recorder.torch_rows(train)
+    assert key == ("cifar10", "train") and np.array_equal(rows, np.arange(100))
+    validation = Subset(Subset(train, [5, 7, 9, 11]), [3, 0])
+    key, rows = recorder.torch_rows(validation)
+    assert key == ("cifar10", "train") and rows.tolist() == [11, 5]
+    assert recorder.torch_rows(types.SimpleNamespace(targets=list(range(100)))) is None  # not served
