@@ -5,6 +5,7 @@ finish, asks who is running, and cancels."""
 from __future__ import annotations
 
 import queue
+import socket
 import threading
 import uuid
 from dataclasses import replace
@@ -108,6 +109,20 @@ class LocalExecutor:
         self.cancel()
 
 
+def _refuse_closed_port(address: str) -> None:
+    """A refused TCP connection is final: say so at once instead of letting dask retry for its whole timeout."""
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme != "tcp" or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except ConnectionRefusedError as exc:
+        raise BatchError(f"--scheduler {address}: no dask scheduler answered there ({exc.strerror})") from None
+    except OSError:  # unreachable or slow: dask's own timeout decides
+        return
+
+
 class DaskExecutor:
     """Sends each job to a dask.distributed cluster; results come back here to be scored and stored."""
 
@@ -116,6 +131,7 @@ class DaskExecutor:
             from distributed import Client
         except ImportError:
             raise BatchError("--scheduler needs dask.distributed: pip install 'notebook-grader[dask]'") from None
+        _refuse_closed_port(address)
         try:
             self.client = Client(address, timeout="20s")
         except Exception as exc:  # refused, timed out, a malformed address: all mean no cluster to use
