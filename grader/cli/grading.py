@@ -20,21 +20,32 @@ from grader.pipeline import RunOptions
 from grader.words import count
 
 
-def _warn_readable(task, submissions, out: Path) -> None:
-    """Says at the start which files that matter a student's kernel could read on this machine:
-    the kernel's view of the file system is not reduced to its run folder, so only permissions hide them."""
+def _warn_readable(task, submissions, out: Path, quiet: bool) -> None:
+    """Says at the start what a student's kernel sees of the file system: with bubblewrap only its
+    run folder and Python; without it, which files that matter it could read (only their
+    permissions hide them)."""
     from grader.execute.sandbox import plan, readable_by_kernels
 
+    contained = task.limits.sandbox
+    enforcement = plan(contained.network, contained.user)
+    if enforcement.bubblewrap:
+        if not quiet:
+            console.print("Kernels see only their run folder and Python (bubblewrap).", highlight=False)
+        return
     files = {task.rubric_path, task.solution, out / "gradebook.sqlite"}
     files.update(Path(s.source.split("!", 1)[0]) for s in submissions[:5000])
-    contained = task.limits.sandbox
-    exposed = readable_by_kernels(sorted(f for f in files if f is not None), plan(contained.network, contained.user))
+    exposed = readable_by_kernels(sorted(f for f in files if f is not None), enforcement)
+    why = enforcement.note("file system view") or "bubblewrap is not used"
     if exposed:
         shown = ", ".join(map(str, exposed[:3])) + (f" and {len(exposed) - 3} more" if len(exposed) > 3 else "")
         console.print(
-            f"[yellow]warning:[/] a student's kernel could read {shown}: the sandbox cannot hide files others may read"
-            " (chmod o-rwx the assignment, submissions and output folders)",
+            f"[yellow]warning:[/] a student's kernel could read {shown}: {why}, and the other layers cannot hide"
+            " files others may read (install bubblewrap, or chmod o-rwx the assignment, submissions and output folders)",
             highlight=False,
+        )
+    elif not quiet:
+        console.print(
+            f"Kernels see the whole file system ({why}); permissions hide this batch's files.", highlight=False
         )
 
 
@@ -82,7 +93,7 @@ def grade(
         fail(f"--audience {audience!r}: use instructor or student")
     task, submissions = _read_class(paths, assignment, data or [], roster)
     if not no_run:
-        _warn_readable(task, submissions, out)
+        _warn_readable(task, submissions, out, quiet)
     kernels = jobs or default_jobs()
     options = RunOptions(
         run=not no_run, mode=budget or task.budget.default, threads=None if scheduler else threads_per_kernel(kernels)

@@ -111,6 +111,7 @@ def _kernel_manager(run: Run):
     km.connection_file = str(run.folder.kernel / "connection.json")
     km.write_connection_file()
     sandbox.hand_over(run.folder.kernel, run.who)  # the kernel's user reads the connection file
+    sandbox.confine(km, run.enforcement, run.contained, list(run.folder.kernels), run.folder.work)  # bubblewrap
     return km
 
 
@@ -156,6 +157,7 @@ async def death_reason(run: Run) -> str:
         if code is not None:
             break
         await asyncio.sleep(0.05)
+    code = sandbox.kernel_returncode(code, run.enforcement)
     log_tail = "\n".join(_kernel_log_lines(run))
     run.died_by_limit = sandbox.limit_ended(code, log_tail)
     return sandbox.exit_reason(code, run.contained, log_tail)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,18 @@ from grader.assignment import AssignmentError, load_assignment
 from grader.execute.outputs import OutputBudget
 from grader.execute.probe.outputs import _shrink
 from grader.execute.runner import run_notebook
-from grader.execute.sandbox import Enforcement, SandboxLimits, exit_reason, plan, readable_by_kernels, size_text
+from grader.execute.sandbox import (
+    Enforcement,
+    SandboxLimits,
+    exit_reason,
+    kernel_returncode,
+    plan,
+    readable_by_kernels,
+    size_text,
+)  # fmt: skip
 from grader.execute.sandbox.containment import preexec
 from grader.execute.sandbox.planning import _exposures, _reachable
+from grader.execute.sandbox.view import in_view, python_paths, view_command
 from grader.settings import ExecutionLimits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,6 +150,35 @@ def test_the_grader_can_tell_which_files_a_kernel_could_read_anyway(open_folder)
     own_user = Enforcement(network="isolated", user="auto")
     assert readable_by_kernels([shared, private, open_folder / "missing"], own_user) == [shared]
     assert readable_by_kernels([shared, private], Enforcement(user=None)) == [shared, private]
+
+
+def test_the_kernels_view_holds_its_run_folders_python_and_the_system_and_not_the_checkout(open_folder):
+    work, kernel = open_folder / "work", open_folder / "kernel"
+    viewed = Enforcement(network="isolated", user="auto", bubblewrap="/usr/bin/bwrap")
+    args = view_command("/usr/bin/bwrap", viewed, SandboxLimits(file_size="100 MiB"), [work, kernel], work)
+    pairs = {(args[i], args[i + 1]) for i in range(len(args) - 1)}
+    assert args[0] == "/usr/bin/bwrap" and args[-1] == "--"
+    assert {("--bind", str(work)), ("--bind", str(kernel)), ("--ro-bind", "/usr"), ("--chdir", str(work))} <= pairs
+    assert {"--unshare-ipc", "--unshare-pid", "--unshare-net", "--die-with-parent"} <= set(args)
+    for scratch in ("/tmp", "/var/tmp", "/dev/shm"):
+        at = args.index(scratch)
+        assert args[at - 1] == "--tmpfs" and args[at - 5 : at - 3] == ["--size", str(100 << 20)]
+    shown = python_paths()
+    assert os.path.realpath(sys.prefix) in shown or any(sys.prefix.startswith(path + "/") for path in shown)
+    assert not any(str(ROOT).startswith(path) for path in shown)  # the checkout (rubrics, assignments) is not
+    assert in_view(Path(sys.executable)) and not in_view(ROOT / "rubrics" / "regularization.yaml")
+    allowed = replace(viewed, network="allowed")
+    assert "--unshare-net" not in view_command("bwrap", allowed, SandboxLimits(), [work], work)
+
+
+def test_a_kernel_killed_inside_bubblewrap_is_named_by_its_signal():
+    viewed, plain = Enforcement(bubblewrap="/usr/bin/bwrap"), Enforcement()
+    assert kernel_returncode(128 + signal.SIGXCPU, viewed) == -signal.SIGXCPU  # bwrap exits as a shell would
+    assert kernel_returncode(1, viewed) == 1 and kernel_returncode(None, viewed) is None
+    assert kernel_returncode(128 + signal.SIGXCPU, plain) == 128 + signal.SIGXCPU
+    assert viewed.describe().endswith("sees only its run folder and Python (bubblewrap)")
+    off = Enforcement(notes=("network (EPERM)", "file system view: bubblewrap is not installed"))
+    assert off.note("file system view") == "bubblewrap is not installed" and off.note("user") is None
 
 
 def test_each_message_is_cut_to_what_is_left_of_its_outputs_allowance():

@@ -15,23 +15,27 @@ Layers, applied in the kernel's process between fork and exec (``preexec``):
   the grader's command line, which names the assignment and output folders), and a folder the
   kernel's user cannot enter (``/root`` holding a pyenv Python) is replaced by an empty one that
   holds only the Python installation the kernel needs.
+On top of them, where ``bwrap`` is installed and works, the kernel starts inside bubblewrap
+(``view``): it sees only its run folders, its Python and the system's libraries, with private
+``/tmp`` and ``/dev/shm`` and its own process and IPC namespaces.
 ``plan`` finds what this machine allows by trying it; ``Enforcement.describe`` says it, for the
 report header. What each layer does and does not protect is in docs/security.md.
 
 The package's modules: ``planning`` (what this machine allows), ``containment`` (the child's
 side), ``users`` (who a kernel runs as), ``cleanup`` (nothing outlives a run), ``exits`` (why a
-kernel ended), ``enforcement`` (the records they share).
+kernel ended), ``view`` (bubblewrap: what the kernel sees of the file system), ``enforcement`` (the records they share).
 """
 
 from grader.execute.sandbox.cleanup import release, sweep_stale, world_writable
 from grader.execute.sandbox.containment import preexec
 from grader.execute.sandbox.enforcement import Enforcement, KernelUser, size_text
-from grader.execute.sandbox.exits import exit_reason, limit_ended
+from grader.execute.sandbox.exits import exit_reason, kernel_returncode, limit_ended
 from grader.execute.sandbox.planning import plan, readable_by_kernels
 from grader.execute.sandbox.users import FRESH_UIDS, REGISTRY, hand_over, kernel_user, process_allowance
+from grader.execute.sandbox.view import confine
 from grader.settings import SandboxLimits
 
 __all__ = [
-    "FRESH_UIDS", "REGISTRY", "Enforcement", "KernelUser", "SandboxLimits", "exit_reason", "hand_over", "kernel_user", "limit_ended", "plan", "preexec",
+    "FRESH_UIDS", "REGISTRY", "Enforcement", "KernelUser", "SandboxLimits", "confine", "exit_reason", "hand_over", "kernel_returncode", "kernel_user", "limit_ended", "plan", "preexec",
     "process_allowance", "readable_by_kernels", "release", "size_text", "sweep_stale", "world_writable",
 ]  # fmt: skip

@@ -19,6 +19,7 @@ MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 MS_BIND, MS_REC, MS_PRIVATE = 0x1000, 0x4000, 0x40000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 ADDRESS_ROOM = 8 * GiB  # address space beyond ``memory`` for libraries' code: TensorFlow with CUDA PyTorch maps 4.2 GiB
+SIG_IGN = 1  # the C library's handler value for an ignored signal, inherited across exec
 
 
 def preexec(
@@ -70,6 +71,8 @@ def preexec(
         libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # setuid programs (sudo, su) gain nothing
         if die_with_parent:
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the grader's death ends the kernel
+        if enforcement.bubblewrap:  # bwrap outlives an interrupt sent to the process group; the kernel handles it
+            libc.signal(signal.SIGINT, SIG_IGN)
 
     return contain
 
@@ -139,12 +142,16 @@ class _Libc:
     def __init__(self) -> None:
         if _Libc._functions is None:
             libc = ctypes.CDLL(None, use_errno=True)
-            unshare, mount, prctl = (getattr(libc, name, None) for name in ("unshare", "mount", "prctl"))
+            unshare, mount, prctl, handler = (
+                getattr(libc, name, None) for name in ("unshare", "mount", "prctl", "signal")
+            )  # fmt: skip
+            if handler is not None:
+                handler.argtypes, handler.restype = (ctypes.c_int, ctypes.c_void_p), ctypes.c_void_p
             if mount is not None:
                 mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
             if prctl is not None:
                 prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
             else:
                 prctl = lambda *args: 0  # noqa: E731 - not Linux: nothing to set
-            _Libc._functions = (unshare, mount, prctl)
-        self.unshare, self.mount, self.prctl = _Libc._functions
+            _Libc._functions = (unshare, mount, prctl, handler)
+        self.unshare, self.mount, self.prctl, self.signal = _Libc._functions

@@ -30,12 +30,17 @@ class Enforcement:
     mounts: bool = False  # private mount namespace: /proc shows only the kernel's own processes
     expose: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (folder replaced by an empty one, what it keeps)
     userns: bool = False  # not root: the network namespace comes with a user namespace
+    bubblewrap: str | None = None  # the ``bwrap`` program: the kernel sees only its run folder and Python (view.py)
     grader_user: str = field(default_factory=lambda: _user_name(os.geteuid()))
     notes: tuple[str, ...] = ()  # why a layer is not enforced
 
     @property
     def network_isolated(self) -> bool:
         return self.network == "isolated"
+
+    def note(self, layer: str) -> str | None:
+        """Why ``layer`` (``network``, ``user``, ``file system view``...) is not enforced, if a note says."""
+        return next((note.removeprefix(layer).lstrip(": ") for note in self.notes if note.startswith(layer)), None)
 
     def describe(self, limits: SandboxLimits | None = None) -> str:
         """One line for the report header: what held the kernel, and what did not."""
@@ -52,8 +57,10 @@ class Enforcement:
             parts.append(f"runs as {self.user}")
         else:
             parts.append(f"runs as the grader's user ({self.grader_user})")
-        if self.mounts:
+        if self.mounts or self.bubblewrap:
             parts.append("other processes and shared memory hidden")
+        if self.bubblewrap:
+            parts.append("sees only its run folder and Python (bubblewrap)")
         text = "sandbox: " + "; ".join(parts)
         return text + (f" (not enforced: {'; '.join(self.notes)})" if self.notes else "")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 
-from grader.execute.sandbox.enforcement import size_text
+from grader.execute.sandbox.enforcement import Enforcement, size_text
 from grader.settings import SandboxLimits
 
 _MEMORY_WORDS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of memory", "pthread_create")
@@ -12,6 +12,15 @@ _MEMORY_WORDS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "out of m
 
 def _memory_death(number: int, log_tail: str) -> bool:
     return number in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS) and any(word in log_tail for word in _MEMORY_WORDS)
+
+
+def kernel_returncode(returncode: int | None, enforcement: Enforcement) -> int | None:
+    """The kernel's own exit status from that of the process the grader started: under bubblewrap
+    that is ``bwrap``, which exits with 128 + N when the kernel was killed by signal N (as a shell
+    does), and this gives -N back, as ``subprocess`` reports a signal."""
+    if enforcement.bubblewrap and returncode is not None and 128 < returncode < 128 + signal.NSIG:
+        return 128 - returncode
+    return returncode
 
 
 def limit_ended(returncode: int | None, log_tail: str = "") -> bool:

@@ -1,5 +1,6 @@
 """What this machine allows (``plan``), found by trying it, and which files a kernel could read
-anyway (``readable_by_kernels``)."""
+anyway (``readable_by_kernels``). bubblewrap, where it works, is tried last: it adds a view of the
+file system to whatever the other layers could enforce."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ from grader.execute.sandbox.containment import (
     preexec,
 )  # fmt: skip
 from grader.execute.sandbox.enforcement import Enforcement, _user_name
-from grader.execute.sandbox.users import FRESH_UIDS, kernel_user
+from grader.execute.sandbox.users import FRESH_UIDS, hand_over, kernel_user
+from grader.execute.sandbox.view import bubblewrap_program, in_view, view_command
 from grader.settings import SandboxLimits
 
 
@@ -83,9 +85,23 @@ def plan(network_allowed: bool = False, user: str = "auto") -> Enforcement:
     for candidate in candidates:
         failure = _smoke_test(candidate) if candidate.user or candidate.mounts or candidate.network_isolated else None
         if failure is None:
-            return replace(candidate, notes=tuple(notes))
+            return _with_view(replace(candidate, notes=tuple(notes)))
         notes.append(f"sandbox: {failure}")  # e.g. seccomp forbids what the first try said worked
-    return replace(candidates[-1], notes=tuple(notes))
+    return _with_view(replace(candidates[-1], notes=tuple(notes)))
+
+
+def _with_view(enforcement: Enforcement) -> Enforcement:
+    """The plan with bubblewrap when it is installed and passes the smoke test (Python runs in
+    the kernel's view and does not see a file outside it), else the plan as it is and why."""
+    program, why = bubblewrap_program()
+    if program is not None:
+        viewed = replace(enforcement, bubblewrap=program)
+        failure = _smoke_test(viewed)
+        if failure is None:
+            return viewed
+        why = f"bubblewrap fails here: {failure}"
+    note = f"file system view: {why}"
+    return replace(enforcement, notes=(*enforcement.notes, note))
 
 
 def kernel_paths() -> list[str]:
@@ -200,15 +216,24 @@ def _exposures(blocked: list[str], uid: int, gids: set[int]) -> tuple[tuple[str,
 
 def _smoke_test(enforcement: Enforcement) -> str | None:
     """Runs ``python -c`` once in the planned sandbox; the reason it failed, or None."""
-    work = Path(tempfile.mkdtemp(prefix=f"grader-check-{os.getpid()}-"))
+    root = Path(tempfile.mkdtemp(prefix=f"grader-check-{os.getpid()}-"))
+    work, outside = root / "work", root / "outside"
+    work.mkdir()
+    outside.write_text("not for the kernel")
     who = kernel_user(enforcement)
     try:
         if who is not None:
-            os.chmod(work, 0o711)
+            os.chmod(root, 0o711)
+        hand_over(work, who)
         code = "import json, encodings.idna, socket; print('ok')"
+        command = [sys.executable, "-I", "-c", code]
+        if enforcement.bubblewrap:
+            seen = f"import os\nassert not os.path.exists({str(outside)!r}), 'a file outside the view is visible'\n"
+            command = view_command(enforcement.bubblewrap, enforcement, SandboxLimits(), [work], work)
+            command += [sys.executable, "-I", "-c", seen + code]
         try:
             done = subprocess.run(
-                [sys.executable, "-I", "-c", code], cwd=str(work), env={"PATH": os.defpath, "HOME": str(work)},
+                command, cwd=str(work), env={"PATH": os.defpath, "HOME": str(work)},
                 capture_output=True, timeout=60, preexec_fn=preexec(SandboxLimits(), enforcement, who),
             )  # fmt: skip
         except (OSError, subprocess.SubprocessError) as exc:
@@ -219,12 +244,14 @@ def _smoke_test(enforcement: Enforcement) -> str | None:
         return None
     finally:
         release(who)
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def readable_by_kernels(paths: list[Path], enforcement: Enforcement) -> list[Path]:
     """Which of ``paths`` (a rubric, a solution, the output folder) a kernel could read anyway:
     files every user on the machine may read. For a warning before a batch: chmod them o-rwx."""
+    if enforcement.bubblewrap:
+        paths = [path for path in paths if in_view(path)]  # nothing else is in the kernel's view
     if enforcement.user is None:
         return [path for path in paths if path.exists()]  # the kernel runs as the grader's user
     uid, gids = _ids_of(enforcement.user)
