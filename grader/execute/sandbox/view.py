@@ -49,20 +49,24 @@ def bubblewrap_program() -> tuple[str | None, str]:
 @lru_cache(maxsize=1)
 def python_paths() -> tuple[str, ...]:
     """The folders of the kernel's Python: its installation, the one it was made from, and every
-    folder on its import path (a ``.pth`` file may add another environment's packages), but no
-    folder that holds the grader's own checkout (its rubrics, assignments and tests) or the
-    temporary folder (the run folders of other kernels)."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    paths.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
-    paths.update(entry for entry in sys.path if entry and os.path.isabs(entry))
-    checkout = str(Path(__file__).resolve().parents[3])  # the folder that holds the ``grader`` package
+    folder on its import path (a ``.pth`` file may add another environment's packages), but
+    nothing of the grader's own checkout (its rubrics, assignments and tests) except a venv inside
+    it, and nothing of the temporary folder (the run folders of other kernels)."""
+    installed = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    installed.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
+    installed = {os.path.realpath(path) for path in installed}
+    paths = installed | {os.path.realpath(entry) for entry in sys.path if entry and os.path.isabs(entry)}
+    source = Path(__file__).resolve().parents[3]  # the folder that holds the ``grader`` package
+    checkout = str(source) if (source / "pyproject.toml").is_file() else None  # not an installed package
     scratch = os.path.realpath(tempfile.gettempdir())
     kept = set()
     for path in paths:
-        real = os.path.realpath(path)
-        if os.path.isdir(real) and not _within(checkout, real) and not _within(real, scratch):
-            kept.add(real)
-    return tuple(sorted(path for path in kept if not any(_within(path, other) for other in kept if other != path)))
+        if not os.path.isdir(path) or _within(path, scratch):
+            continue
+        if checkout and (_within(checkout, path) or _within(path, checkout) and not _inside_any(path, installed)):
+            continue
+        kept.add(path)
+    return tuple(sorted(path for path in kept if not _inside_any(path, kept - {path})))
 
 
 def in_view(path: Path) -> bool:
@@ -126,3 +130,7 @@ def confine(km, enforcement: Enforcement, limits: SandboxLimits, writable: list[
 
 def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _inside_any(path: str, folders) -> bool:
+    return any(_within(path, folder) for folder in folders)
