@@ -30,6 +30,7 @@ from grader.models import (
     Submission,
 )
 from grader.redact import redact
+from grader.report import page_process
 from grader.report.answer_html import render_answer
 from grader.report.charts import Bar, bar_chart, histogram
 from grader.report.fix_first import fixes
@@ -516,6 +517,40 @@ def test_write_reports_writes_each_page_and_links_them(tmp_path: Path):
     assert 'href="reports/ana.html"' in index and 'href="notebooks/ana.html"' in index
     for page in [*(tmp_path / "reports").iterdir(), *(tmp_path / "notebooks").iterdir(), tmp_path / "index.html"]:
         assert_inert(page.read_text())
+
+
+READY = "import sys; from grader.report.page_process import _send; _send(sys.stdout.buffer, {'ready': True}); "
+HANGS = READY + "import time; time.sleep(600)"
+ALLOCATES = READY + (  # answers what 2 GiB, over the child's limit, came to
+    "from grader.report.page_process import _send\nsys.stdin.buffer.read(8)\n"
+    "try:\n    block = bytearray(2 << 30)\n    _send(sys.stdout.buffer, {'page': 'allocated'})\n"
+    "except MemoryError:\n    _send(sys.stdout.buffer, {'error': 'MemoryError'})"
+)
+
+
+def test_a_page_that_renders_too_long_is_a_plain_page_that_says_why_and_a_flag(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(page_process, "_RENDERER", page_process._Renderer())
+    monkeypatch.setattr(page_process, "_CHILD", HANGS)
+    monkeypatch.setattr(page_process, "TIMEOUT", 1.0)
+    written = {g.submission.student: g for g in write_reports(class_of_three(), ASSIGNMENT, tmp_path, "instructor")}
+    assert "the executed notebook page could not be rendered: rendering took longer than 1 s" in written["ana"].flags
+    page = (tmp_path / "notebooks" / "ana.html").read_text()
+    assert "This notebook could not be shown" in page and "longer than 1 s" in page
+    assert_inert(page)
+    assert 'href="../notebooks/ana.html"' in (tmp_path / "reports" / "ana.html").read_text()
+
+
+def test_the_page_renderer_runs_under_a_memory_limit_and_a_new_one_serves_the_next_page(monkeypatch):
+    renderer = page_process._Renderer()
+    monkeypatch.setattr(page_process, "_CHILD", ALLOCATES)
+    with pytest.raises(page_process.RenderFailed, match="MemoryError"):
+        renderer.render({"notebook": dict(notebook()), "student": "ana", "title": "HW"})
+    monkeypatch.undo()
+    try:
+        page = renderer.render({"notebook": dict(notebook()), "student": "ana", "title": "HW"})
+    finally:
+        renderer.close()
+    assert "cell-3" in page and "could not be shown" not in page
 
 
 def test_one_redaction_hides_by_the_concept_ids_a_flag_carries_not_by_its_words():

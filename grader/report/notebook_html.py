@@ -284,6 +284,15 @@ def notebook_page(notebook: Any, student: str, title: str, subtitle: str = "", r
         body, error = notebook_body(notebook), ""
     except Exception as exc:  # one student's odd notebook must not stop the other reports
         body, error = Markup(""), f"{type(exc).__name__}: {exc}"
+    return _page(body, error, student, title, subtitle, report_href)
+
+
+def unrendered_page(error: str, student: str, title: str, subtitle: str = "", report_href: str = "") -> str:
+    """The page without the notebook, saying why it could not be rendered."""
+    return _page(Markup(""), error, student, title, subtitle, report_href)
+
+
+def _page(body: Markup, error: str, student: str, title: str, subtitle: str, report_href: str) -> str:
     return _ENV.get_template("notebook.html").render(
         body=body,
         error=error,

@@ -28,7 +28,8 @@ from grader.report.code_evidence import cells_shown, code_question, models_seen
 from grader.report.csp import CSP
 from grader.report.fix_first import fixes
 from grader.report.images import output_images
-from grader.report.notebook_html import notebook_page
+from grader.report.notebook_html import unrendered_page
+from grader.report.page_process import RenderFailed, render_page
 from grader.rubric import Rubric
 from grader.words import humanize, named
 
@@ -201,7 +202,9 @@ def overview_page(
 
 
 def executed_notebook_page(grade: Grade, assignment: Assignment, report_href: str = "") -> str | None:
-    """The notebook as the grader ran it (or as saved, with --no-run); None when there is none."""
+    """The notebook as the grader ran it (or as saved, with --no-run), rendered in a child process
+    with time and memory limits; None when there is none. A page that could not be rendered
+    within them says why, and ``RenderFailed`` is raised with it as ``page``."""
     execution = grade.execution
     if execution is None or execution.notebook is None:
         return None
@@ -214,7 +217,17 @@ def executed_notebook_page(grade: Grade, assignment: Assignment, report_href: st
         subtitle = f"As the grader ran it: {execution.mode} run, {state}, {execution.seconds:.1f} s."
         if execution.message:
             subtitle += f" {execution.message}"
-    return notebook_page(execution.notebook, grade.submission.student, assignment.title, subtitle, report_href)
+    page = {
+        "student": grade.submission.student,
+        "title": assignment.title,
+        "subtitle": subtitle,
+        "report_href": report_href,
+    }
+    try:
+        return render_page(execution.notebook, **page)
+    except RenderFailed as exc:
+        exc.page = unrendered_page(str(exc), **page)
+        raise
 
 
 def _percent(grade: Grade) -> float:
@@ -234,10 +247,14 @@ def _write_notebook_page(grade: Grade, assignment: Assignment, path: Path) -> bo
                 return True
     except OSError:
         pass
-    page = executed_notebook_page(grade, assignment, f"../reports/{grade.submission.student}.html")
+    path.parent.mkdir(exist_ok=True)
+    try:
+        page = executed_notebook_page(grade, assignment, f"../reports/{grade.submission.student}.html")
+    except RenderFailed as exc:  # the plain page, without the stamp: the next report tries again
+        path.write_text(exc.page, encoding="utf-8")
+        raise
     if page is None:
         return False
-    path.parent.mkdir(exist_ok=True)
     path.write_text(stamp + page, encoding="utf-8")
     return True
 
@@ -267,11 +284,15 @@ def write_reports(
         try:
             if notebooks and _write_notebook_page(grade, assignment, notebook_folder / f"{student}.html"):
                 notebook_href = f"../{NOTEBOOKS}/{student}.html"
-                notebook_links[student] = f"{NOTEBOOKS}/{student}.html"
+        except RenderFailed as exc:  # linked all the same: the plain page says why
+            notebook_href = f"../{NOTEBOOKS}/{student}.html"
+            grade = replace(grade, flags=(*grade.flags, f"the executed notebook page could not be rendered: {exc}"))
         except Exception as exc:  # RecursionError, MemoryError included: one notebook never stops the reports
             grade = replace(
                 grade, flags=(*grade.flags, f"the executed notebook page could not be rendered: {_failure(exc)}")
             )
+        if notebook_href:
+            notebook_links[student] = notebook_href.removeprefix("../")
         path = reports / f"{student}.html"
         try:
             page = student_page(grade, assignment, audience, notebook_href=notebook_href, overview_href="../index.html")

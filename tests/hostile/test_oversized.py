@@ -1,6 +1,7 @@
 """Notebooks built to stop a parser or exhaust the grader: deep nesting, 100k cells, 20 MB of tiny
 lists, and unsafe zip entries. Each becomes an error row that says why, the batch goes on, the
-good notebook is graded, and the grader's peak memory stays under 1 GiB."""
+good notebook is graded, 20 MB of saved outputs are graded and their page rendered (in a child
+process: report/page_process.py), and the grader's peak memory stays under 1 GiB."""
 
 import json
 import zipfile
@@ -48,6 +49,9 @@ def batch(tmp_path_factory, grader_process):
     (folder / "tiny_lists.ipynb").write_text(
         notebook([markdown(GOOD)]).replace('"metadata": {}', f'"metadata": {{"x": {tiny}}}', 1)
     )
+    printed = {"cell_type": "code", "metadata": {}, "source": "print('y' * 20_000_000)", "execution_count": 1,
+               "outputs": [{"output_type": "stream", "name": "stdout", "text": "y\n" * 10_000_000}]}  # fmt: skip
+    (folder / "big_outputs.ipynb").write_text(notebook([markdown(GOOD), printed]))
     big_metadata = {"widgets": {"state": "w" * 2_000_000}}
     (folder / "big_metadata.ipynb").write_text(notebook([markdown(GOOD)], big_metadata))
     archive = folder / "class.zip"
@@ -77,6 +81,14 @@ def test_the_batch_goes_on_and_the_good_notebooks_are_graded(batch):
     for name in ("good", "zoe", "big_metadata"):
         assert rows[name]["status"] == "graded", rows[name]
         assert next(q for q in rows[name]["questions"] if q["id"] == "q1")["score"] > 0
+
+
+def test_20_mb_of_saved_outputs_are_graded_and_their_page_rendered_apart_and_cut(batch):
+    rows, out, _ = batch
+    row = rows["big_outputs"]
+    assert row["status"] == "graded" and not any("could not be rendered" in flag for flag in row["flags"]), row
+    page = out / "notebooks" / "big_outputs.html"
+    assert page.stat().st_size < 1 << 20 and "characters left out" in page.read_text(encoding="utf-8")
 
 
 def test_oversized_metadata_is_dropped_with_a_note_and_the_answers_kept(batch):
