@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from grader.execute.dataset_files import FILE_PREFIX, DatasetError, check_dataset
 from grader.extract.cells import code_lines, prose_lines
 from grader.files import read_yaml
-from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric, publish
+from grader.redact import visible_rubric
+from grader.rubric import Rubric, RubricError, format_validation_error, load_rubric
 from grader.settings import Budget, ExecutionLimits, SandboxLimits
 
 
@@ -106,8 +107,7 @@ def load_assignment(folder: Path, audience: Literal["instructor", "student"] = "
         rubric = load_rubric(rubric_path)
     except RubricError as exc:
         raise AssignmentError(str(exc)) from None
-    if audience == "student":
-        rubric = publish(rubric)
+    rubric = visible_rubric(rubric, audience)
     asked = [q.id for q in config.questions]
     graded = [q.id for q in rubric.questions]
     if asked != graded:

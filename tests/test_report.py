@@ -17,6 +17,10 @@ from types import SimpleNamespace
 import nbformat.v4 as nbf
 import pytest
 
+from grader.export.common import feedback_text
+from grader.export.grades_json import grade_record
+from grader.export.gradescope import gradescope_results
+from grader.export.write import FORMATS, build_export
 from grader.facts import Evaluation, Facts, Fit, Layer, Model
 from grader.models import (
     Answer,
@@ -29,7 +33,7 @@ from grader.models import (
     QuestionGrade,
     Submission,
 )
-from grader.redact import redact
+from grader.redact import redact, redact_record
 from grader.report import page_process
 from grader.report.answer_html import render_answer
 from grader.report.charts import Bar, bar_chart, histogram
@@ -322,7 +326,8 @@ NEGATED = Flag(
 )  # as the scorer makes it
 
 
-def test_hidden_concepts_are_not_revealed_to_students():
+def ben_grade() -> Grade:
+    """Ben found one hidden concept and wrote the other only in negated form (a flag names it)."""
     ben = grade(
         "ben",
         answer="It trains many thinned networks.",
@@ -334,7 +339,11 @@ def test_hidden_concepts_are_not_revealed_to_students():
             ),
         ),
     )
-    ben = replace(ben, questions=(replace(ben.questions[0], flags=(NEGATED,)), ben.questions[1]))
+    return replace(ben, questions=(replace(ben.questions[0], flags=(NEGATED,)), ben.questions[1]))
+
+
+def test_hidden_concepts_are_not_revealed_to_students():
+    ben = ben_grade()
     student = student_page(ben, ASSIGNMENT, "student")
     instructor = student_page(ben, ASSIGNMENT, "instructor")
 
@@ -566,6 +575,65 @@ def test_one_redaction_hides_by_the_concept_ids_a_flag_carries_not_by_its_words(
     assert json.dumps([NEGATED]) == json.dumps([str(NEGATED)])  # and is its words in grades.json
 
 
+# A hidden concept's phrase and the reference answer: never in any export. The names and hints of
+# hidden concepts: never in what students read before grades are published.
+NEVER_EXPORTED = ("scaled at test time", "implicit ensemble of thinned networks")
+HIDDEN_FROM_STUDENTS = ("inference_scaling", "Inference scaling", "Ensemble view", "SECRET-HINT", "average of networks")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_no_export_leaks_hidden_concepts_or_the_reference_answer(fmt):
+    records = [grade_record(g) for g in (grade(), ben_grade())]
+    for record in records:  # the LMS files match students by email or login
+        record["identity"] |= {"email": f"{record['student']}@example.edu", "login_id": record["student"]}
+    files = build_export(fmt, records, RUBRIC).files
+    text = b"".join(files.values()).decode("utf-8")
+    assert not [secret for secret in NEVER_EXPORTED if secret in text]
+    if fmt in ("canvas", "moodle", "blackboard"):  # files students see in their LMS
+        assert not [name for name in HIDDEN_FROM_STUDENTS if name in text]
+
+
+def test_moodle_feedback_is_the_student_view_of_the_record():
+    feedback = feedback_text(grade_record(ben_grade()), RUBRIC)
+    assert "Missing: Co adaptation (Say what dropout stops neurons from doing.)" in feedback
+    assert not [name for name in HIDDEN_FROM_STUDENTS if name in feedback]
+
+
+def test_gradescope_shows_what_the_redaction_hides_only_once_grades_are_published():
+    results = gradescope_results(grade_record(ben_grade()), RUBRIC)
+    before = json.dumps([results["output"], [t for t in results["tests"] if t["visibility"] == "visible"]])
+    assert not [name for name in (*HIDDEN_FROM_STUDENTS, "thinned") if name in before]
+    (later,) = [t for t in results["tests"] if t["visibility"] == "after_published"]
+    assert "Found Ensemble view: “many thinned networks”" in later["output"]
+    assert "Inference scaling (mentioned only in negated form)" in later["output"]
+
+
+def test_a_record_is_redacted_by_the_same_policy_as_a_grade():
+    words_only = "needs review: compare with inference_scaling"  # names no concept as data: kept
+    ben = ben_grade()
+    ben = replace(ben, questions=(replace(ben.questions[0], flags=(NEGATED, words_only)), ben.questions[1]))
+    record = grade_record(ben)
+    assert record["questions"][0]["flag_concepts"] == [["inference_scaling"], []]
+    by_grade = grade_record(redact(ben, RUBRIC, "student"))["questions"]
+    by_record = redact_record(record, RUBRIC, "student")["questions"]
+    fields = by_grade[0]["concepts"][0].keys()
+    assert [{**q, "concepts": [{k: c[k] for k in fields} for c in q["concepts"]]} for q in by_record] == by_grade
+    assert by_record[0]["flags"] == [words_only]
+    assert redact_record(record, RUBRIC, "instructor") is record
+    with pytest.raises(ValueError, match="audience"):
+        redact_record(record, RUBRIC, "public")
+
+
+def test_a_record_without_the_concepts_of_its_flags_shows_students_no_flag_of_a_hidden_question():
+    old = grade_record(
+        replace(ben_grade(), questions=(ben_grade().questions[0], replace(grade().questions[1], flags=("late",))))
+    )
+    for question in old["questions"]:
+        del question["flag_concepts"]
+    seen = redact_record(old, RUBRIC, "student")["questions"]
+    assert seen[0]["flags"] == [] and seen[1]["flags"] == ["late"]
+
+
 def test_a_question_is_shown_by_its_label_and_keyed_by_its_id():
     """A rubric key made safe from "1.1" (q1_1) is what grades.json keys on; people read "1.1"."""
     from grader.attention import attention
@@ -574,7 +642,10 @@ def test_a_question_is_shown_by_its_label_and_keyed_by_its_id():
 
     labelled = grade(flags=())
     first = replace(
-        labelled.questions[0], id="q1_1", label="1.1", flags=("needs review: the answer was located with low confidence",)
+        labelled.questions[0],
+        id="q1_1",
+        label="1.1",
+        flags=("needs review: the answer was located with low confidence",),
     )
     labelled = replace(labelled, questions=(first, *labelled.questions[1:]))
     record = grade_record(labelled)
@@ -585,4 +656,8 @@ def test_a_question_is_shown_by_its_label_and_keyed_by_its_id():
     assert "Question 1.1</h3>" in page and '<span class="label">1.1</span>' in page
     assert '<a href="#q1_1">1.1</a>: needs review' in page
     assert "Q1_1" not in page
-    assert [f.label for f in fixes(labelled)][1:] == ["Q2: no answer found", "1.1: Ensemble view", "1.1: Inference scaling"]
+    assert [f.label for f in fixes(labelled)][1:] == [
+        "Q2: no answer found",
+        "1.1: Ensemble view",
+        "1.1: Inference scaling",
+    ]

@@ -286,21 +286,7 @@ def draft_question(
         notes.append(
             "The reference only uses the question's own words: its concepts repeat the question; rewrite them."
         )
-    groups = _group(words, weights, model) if row.points > 0 else []
-    shares = split_points(row.points, len(groups))
-    groups = groups[: len(shares)]
-    taken: set[str] = set()
-    concepts = []
-    for group, share in zip(groups, shares):
-        phrases = list(dict.fromkeys(w.phrase for w in group))
-        concepts.append(
-            {
-                "id": _concept_id(group, taken),
-                "points": share,
-                "any": phrases,
-                "hint": _hint(group, row.prompt, weights),
-            }
-        )
+    concepts = _draft_concepts(row, words, weights, model)
     question: dict = {"id": key}
     if key != row.label:
         question["label"] = row.label
@@ -323,16 +309,7 @@ def draft_question(
     if not row.reference:
         notes.append("No reference answer: write the concepts by hand.")
     elif concepts:
-        count = len(concepts)
-        split = " + ".join(f"{c['points']:g}" for c in concepts)
-        notes.append(
-            f"{count} concept{'s' * (count != 1)}: the reference's most central key words (the words it repeats; "
-            f"question words, digits and common words left out), points split {split} = {row.points:g}."
-        )
-        if count < MIN_CONCEPTS:
-            notes.append(
-                f"The reference has fewer than {MIN_CONCEPTS} key ideas: add concepts by hand if the answer should show more."
-            )
+        notes.extend(_concept_notes(concepts, row.points))
         if model is not None:
             notes.append(
                 f"reference_weight {DRAFT_REFERENCE_WEIGHT}: {DRAFT_REFERENCE_WEIGHT:.0%} of the points from similarity to the "
@@ -341,6 +318,43 @@ def draft_question(
             question["reference_weight"] = DRAFT_REFERENCE_WEIGHT
     question["concepts"] = concepts
     return question, notes
+
+
+def _draft_concepts(
+    row: QuestionRow, words: list[KeyWord], weights: dict[str, float], model: Encoder | None
+) -> list[dict]:
+    """The question's concepts: its key words grouped (synonyms together when ``model`` is given),
+    the points split between the groups."""
+    groups = _group(words, weights, model) if row.points > 0 else []
+    shares = split_points(row.points, len(groups))
+    groups = groups[: len(shares)]
+    taken: set[str] = set()
+    concepts = []
+    for group, share in zip(groups, shares):
+        phrases = list(dict.fromkeys(w.phrase for w in group))
+        concepts.append(
+            {
+                "id": _concept_id(group, taken),
+                "points": share,
+                "any": phrases,
+                "hint": _hint(group, row.prompt, weights),
+            }
+        )
+    return concepts
+
+
+def _concept_notes(concepts: list[dict], points: float) -> list[str]:
+    count = len(concepts)
+    split = " + ".join(f"{c['points']:g}" for c in concepts)
+    notes = [
+        f"{count} concept{'s' * (count != 1)}: the reference's most central key words (the words it repeats; "
+        f"question words, digits and common words left out), points split {split} = {points:g}."
+    ]
+    if count < MIN_CONCEPTS:
+        notes.append(
+            f"The reference has fewer than {MIN_CONCEPTS} key ideas: add concepts by hand if the answer should show more."
+        )
+    return notes
 
 
 def locate_fields(rows: list[QuestionRow], row: QuestionRow) -> dict:

@@ -29,4 +29,3 @@ rubric_app.command("publish")(rubric_publish)
 rubric_app.command("lint")(rubric_lint)
 rubric_app.command("try")(rubric_try)
 rubric_app.command("draft")(rubric_draft)
-

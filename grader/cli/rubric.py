@@ -12,7 +12,8 @@ import yaml
 from grader.authoring.draft import DraftError, draft_rubric, read_questions
 from grader.authoring.lint import lint_rubric
 from grader.cli.common import SemanticOption, fail, semantic_matcher
-from grader.rubric import RubricError, load_rubric, parse_rubric, publish
+from grader.redact import visible_rubric
+from grader.rubric import RubricError, load_rubric, parse_rubric
 from grader.score.semantic import SemanticUnavailable
 from grader.words import count
 
@@ -47,7 +48,7 @@ def rubric_publish(
 ) -> None:
     """Write a rubric students may see: hidden concepts keep id, points and hint, lose their phrases."""
     try:
-        public = publish(load_rubric(rubric))
+        public = visible_rubric(load_rubric(rubric), "student")
     except RubricError as exc:
         fail(str(exc))
     data = public.model_dump(mode="json", exclude_defaults=True)

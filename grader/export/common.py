@@ -15,6 +15,7 @@ from typing import Iterable, Literal
 
 from grader.export.grades_json import question_name
 from grader.overrides import with_overrides
+from grader.redact import redact_record, visible_rubric
 from grader.rubric import Rubric
 from grader.words import humanize
 
@@ -114,19 +115,16 @@ def duplicate_warnings(records: list[dict], target: str) -> list[str]:
     ]
 
 
-def concept_rules(rubric: Rubric) -> dict[tuple[str, str], tuple[bool, str]]:
-    """(question id, concept id) -> (hidden, hint), from the rubric."""
-    return {(q.id, c.id): (c.hidden, c.hint) for q in rubric.questions for c in q.concepts}
-
-
 def feedback_text(record: dict, rubric: Rubric) -> str:
     """A plain-text summary for the student: totals, what each answer missed, which checks failed.
 
-    Hidden concepts are never named when missed (that would publish the hidden rubric).
+    Made from the student's view of the record and rubric (``grader.redact``): a hidden concept
+    that was missed is never named (that would publish the hidden rubric).
     """
     if not is_graded(record):
         return f"Not graded: {record.get('error') or 'the submission could not be graded'}"
-    rules = concept_rules(rubric)
+    record, rubric = redact_record(record, rubric, "student"), visible_rubric(rubric, "student")
+    concept_hints = {(q.id, c.id): c.hint for q in rubric.questions for c in q.concepts}
     hints = {c.id: c.hint for c in rubric.checks}
     min_words = {q.id: q.min_words for q in rubric.questions}
     lines = [f"Score: {number(record.get('score'))} / {number(record.get('max_score'))}"]
@@ -134,8 +132,8 @@ def feedback_text(record: dict, rubric: Rubric) -> str:
         line = f"{question_name(question)}: {number(question['score'])} / {number(question['max_score'])}"
         missing = []
         for concept in question.get("concepts", []):
-            hidden, hint = rules.get((question["id"], concept["id"]), (False, ""))
-            if not concept.get("found") and not hidden:
+            hint = concept_hints.get((question["id"], concept["id"]), "")
+            if not concept.get("found") and not concept.get("redacted"):
                 missing.append(f"{humanize(concept['id'])} ({hint})" if hint else humanize(concept["id"]))
         if missing:
             line += ". Missing: " + "; ".join(missing)

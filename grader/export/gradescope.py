@@ -5,7 +5,8 @@ Schema (Gradescope "Autograder Specifications"): top-level ``score``, ``executio
 ``score``, ``max_score``, ``output`` and ``visibility``.
 
 One test per question and one per check. A question with hidden concepts is split in two: the
-visible concepts' points in a ``visible`` test, the rest in an ``after_published`` test, so the
+``visible`` test is made from the student's view of the record (``grader.redact``) and holds the
+visible concepts' points; what the redaction hid goes in an ``after_published`` test, so the
 hidden rubric stays unseen until grades are published (Gradescope also hides the total until
 then). The two parts always add up to the question's score. Stdout (the grader's log) is hidden.
 A submission that could not be graded scores 0 with the reason in ``output``: on Gradescope the
@@ -18,8 +19,9 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from grader.export.common import Export, by_student, concept_rules, is_graded, number, safe_dirname
+from grader.export.common import Export, by_student, is_graded, number, safe_dirname
 from grader.export.grades_json import question_name
+from grader.redact import redact_record, visible_rubric
 from grader.rubric import Rubric
 from grader.words import humanize, named
 
@@ -39,9 +41,11 @@ def gradescope_results(record: dict, rubric: Rubric) -> dict:
             "stdout_visibility": "hidden",
             "tests": [],
         }
+    shown = redact_record(record, rubric, "student")  # what students see before grades are published
+    rubric = visible_rubric(rubric, "student")
     tests: list[dict] = []
-    for question in record.get("questions", []):
-        tests.extend(_question_tests(question, rubric))
+    for question, released in zip(shown.get("questions", []), record.get("questions", [])):
+        tests.extend(_question_tests(question, released, rubric))
     descriptions = {c.id: (c.description, c.hint) for c in rubric.checks}
     for check in record.get("checks", []):
         description, hint = descriptions.get(check["id"], ("", ""))
@@ -67,14 +71,18 @@ def gradescope_results(record: dict, rubric: Rubric) -> dict:
     }
 
 
-def _question_tests(question: dict, rubric: Rubric) -> list[dict]:
-    rules = concept_rules(rubric)
+def _question_tests(question: dict, released: dict, rubric: Rubric) -> list[dict]:
+    """``question`` as students see it before grades are published (``redact_record``), and as
+    they see it after (``released``): what the redaction hid goes in an ``after_published`` test."""
     asked = next((q for q in rubric.questions if q.id == question["id"]), None)
-    name = question_name(question) + (f": {_short(asked.prompt)}" if asked else "")
+    hints = {c.id: c.hint for c in asked.concepts} if asked else {}
     visible, hidden = [], []
-    for concept in question.get("concepts", []):
-        is_hidden, hint = rules.get((question["id"], concept["id"]), (False, ""))
-        (hidden if is_hidden else visible).append((concept, hint))
+    for concept, unredacted in zip(question.get("concepts", []), released.get("concepts", [])):
+        if concept.get("redacted"):
+            hidden.append((unredacted, hints.get(concept["id"], "")))
+        else:
+            visible.append((concept, hints.get(concept["id"], "")))
+    name = question_name(question) + (f": {_short(asked.prompt)}" if asked else "")
     score, max_score = float(question["score"]), float(question["max_score"])
     found_points = sum(float(c["points"]) for c in question.get("concepts", []) if c.get("found"))
     capped = []

@@ -125,54 +125,66 @@ def class_stats(grades: list[Grade], rubric: Rubric, attention: list[Attention],
         checks=checks,
         attention=attention,
         reports={row.student: row.report for row in rows if row.report},
-        histogram_svg=histogram(
-            "score-histogram",
-            bins,
-            labels,
-            "Score distribution",
-            f"Number of graded submissions in each 10-point band of the percentage score, {len(graded)} in all: "
-            + ", ".join(f"{label}%: {count}" for label, count in zip(labels, bins)),
-            "score (% of the total)",
+        histogram_svg=_histogram_svg(bins, labels, len(graded)),
+        questions_svg=_questions_svg(questions),
+        missed_svg=_missed_svg(missed),
+        checks_svg=_checks_svg(checks),
+    )
+
+
+def _histogram_svg(bins: list[int], labels: list[str], graded: int) -> Markup:
+    return histogram(
+        "score-histogram",
+        bins,
+        labels,
+        "Score distribution",
+        f"Number of graded submissions in each 10-point band of the percentage score, {graded} in all: "
+        + ", ".join(f"{label}%: {count}" for label, count in zip(labels, bins)),
+        "score (% of the total)",
+    )
+
+
+def _questions_svg(questions: list[Spread]) -> Markup:
+    return bar_chart(
+        "question-means",
+        [
+            Bar(
+                s.label,
+                s.mean_percent,
+                f"{s.mean:.1f} / {s.max_score:g} (range {s.low:g}–{s.high:g})",
+                _share(s.low, s.max_score),
+                _share(s.high, s.max_score),
+            )
+            for s in questions
+        ],
+        "Mean score per question",
+        "Mean points per question as a share of its maximum, with the lowest and highest score as a range line: "
+        + "; ".join(
+            f"{s.label} mean {s.mean:.1f} of {s.max_score:g}, min {s.low:g}, max {s.high:g}" for s in questions
         ),
-        questions_svg=bar_chart(
-            "question-means",
-            [
-                Bar(
-                    s.label,
-                    s.mean_percent,
-                    f"{s.mean:.1f} / {s.max_score:g} (range {s.low:g}–{s.high:g})",
-                    _share(s.low, s.max_score),
-                    _share(s.high, s.max_score),
-                )
-                for s in questions
-            ],
-            "Mean score per question",
-            "Mean points per question as a share of its maximum, with the lowest and highest score as a range line: "
-            + "; ".join(
-                f"{s.label} mean {s.mean:.1f} of {s.max_score:g}, min {s.low:g}, max {s.high:g}" for s in questions
-            ),
-        ),
-        missed_svg=bar_chart(
-            "missed-concepts",
-            [
-                Bar(
-                    f"{m.question} {humanize(m.concept)}",
-                    m.percent,
-                    f"{m.missed} of {m.answered} ({m.percent:.0f}%)",
-                )
-                for m in missed
-            ],
-            "Most-missed concepts",
-            "Share of the submissions that answered the question but missed the concept: "
-            + "; ".join(f"{m.question} {m.concept}: {m.missed} of {m.answered}" for m in missed),
-        ),
-        checks_svg=bar_chart(
-            "check-pass-rates",
-            [Bar(humanize(c.id), c.percent, f"{c.passed} of {c.graded} passed ({c.percent:.0f}%)") for c in checks],
-            "Code check pass rates",
-            "Share of graded submissions that passed each code check: "
-            + "; ".join(f"{c.id}: {c.passed} of {c.graded}" for c in checks),
-        ),
+    )
+
+
+def _missed_svg(missed: list[Missed]) -> Markup:
+    return bar_chart(
+        "missed-concepts",
+        [
+            Bar(f"{m.question} {humanize(m.concept)}", m.percent, f"{m.missed} of {m.answered} ({m.percent:.0f}%)")
+            for m in missed
+        ],
+        "Most-missed concepts",
+        "Share of the submissions that answered the question but missed the concept: "
+        + "; ".join(f"{m.question} {m.concept}: {m.missed} of {m.answered}" for m in missed),
+    )
+
+
+def _checks_svg(checks: list[PassRate]) -> Markup:
+    return bar_chart(
+        "check-pass-rates",
+        [Bar(humanize(c.id), c.percent, f"{c.passed} of {c.graded} passed ({c.percent:.0f}%)") for c in checks],
+        "Code check pass rates",
+        "Share of graded submissions that passed each code check: "
+        + "; ".join(f"{c.id}: {c.passed} of {c.graded}" for c in checks),
     )
 
 
