@@ -159,7 +159,7 @@ def test_the_kernels_view_holds_its_run_folders_python_and_the_system_and_not_th
     pairs = {(args[i], args[i + 1]) for i in range(len(args) - 1)}
     assert args[0] == "/usr/bin/bwrap" and args[-1] == "--"
     assert {("--bind", str(work)), ("--bind", str(kernel)), ("--ro-bind", "/usr"), ("--chdir", str(work))} <= pairs
-    assert {"--unshare-ipc", "--unshare-pid", "--unshare-net", "--die-with-parent"} <= set(args)
+    assert {"--unshare-ipc", "--unshare-pid", "--unshare-net", "--disable-userns", "--die-with-parent"} <= set(args)
     for scratch in ("/tmp", "/var/tmp", "/dev/shm"):
         at = args.index(scratch)
         assert args[at - 1] == "--tmpfs" and args[at - 5 : at - 3] == ["--size", str(100 << 20)]

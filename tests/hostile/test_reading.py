@@ -48,6 +48,9 @@ def reader(paths: dict[str, Path]) -> nbformat.NotebookNode:
         f"    print({label!r}, 'READ', os.listdir(p) if os.path.isdir(p) else len(open(p, 'rb').read()), sep='|')\n"
         f"except Exception as error:\n    print({label!r}, type(error).__name__, sep='|')"
         for label, path in paths.items()
+    ) + (
+        "\nimport ctypes\nmade = ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0  # CLONE_NEWUSER\n"
+        "print('new user namespace', 'made' if made else 'refused', sep='|')"
     )  # fmt: skip
     return nbf.new_notebook(cells=[nbf.new_markdown_cell("## Q1\nNothing."), nbf.new_code_cell(code)])
 
@@ -89,7 +92,7 @@ def batch(request, base, copy_assignment, grader_process):
 @NEEDS_BUBBLEWRAP
 def test_the_kernel_sees_none_of_the_files_that_matter(batch):
     user, paths, seen, _ = batch
-    assert seen == dict.fromkeys(paths, "FileNotFoundError"), (user, seen)
+    assert seen == dict.fromkeys(paths, "FileNotFoundError") | {"new user namespace": "refused"}, (user, seen)
 
 
 @NEEDS_BUBBLEWRAP

@@ -77,10 +77,11 @@ def hostile_cases(secrets: dict[str, Path], port: int) -> dict[str, nbformat.Not
         ),
         "fifty_megabytes": notebook("print('x' * 50_000_000)", "print('after the flood')"),
         # Endless printing that ends in the kernel's own memory limit whatever the machine's load:
-        # the loop also keeps 10 MB a turn, so MemoryError comes after about 100 MB printed, in the
-        # cell (not in a thread of the kernel's, nor at the cell limit), and frees it before the next.
+        # the loop also keeps 50 MB a turn, so MemoryError (1 GiB of written memory) comes after about
+        # 20 MB printed, in the cell (not in a thread of the kernel's, nor at the cell limit), and
+        # frees it before the next.
         "print_flood": notebook(
-            "kept = []\ntry:\n    while True:\n        kept.append(bytearray(10**7))\n        print('x' * 10**6)\n"
+            "kept = []\ntry:\n    while True:\n        kept.append(bytearray(5 * 10**7))\n        print('x' * 10**6)\n"
             "finally:\n    kept.clear()",
             "print('after the endless flood')",
         ),

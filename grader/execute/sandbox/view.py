@@ -101,17 +101,11 @@ def view_command(
         args += ["--bind", str(folder), str(folder)]
     # In its own process namespace the kernel's parent is bubblewrap's pid 1, which ipykernel takes
     # for its parent's exit: no parent polling; bubblewrap and the grader end it (--die-with-parent).
-    args += [
-        "--unsetenv",
-        "JPY_PARENT_PID",
-        "--chdir",
-        str(workdir),
-        "--unshare-ipc",
-        "--unshare-pid",
-        "--die-with-parent",
-        "--cap-drop",
-        "ALL",
-    ]
+    args += ["--unsetenv", "JPY_PARENT_PID", "--chdir", str(workdir), "--die-with-parent"]
+    args += ["--unshare-ipc", "--unshare-pid", "--cap-drop", "ALL"]
+    # A user namespace of its own in which no further one may be made (the usual way in to a
+    # kernel exploit); outside it the kernel is still its own user.
+    args += ["--unshare-user", "--disable-userns"]
     if enforcement.network_isolated:
         args.append("--unshare-net")
     return args + ["--"]
@@ -119,10 +113,12 @@ def view_command(
 
 def confine(km, enforcement: Enforcement, limits: SandboxLimits, writable: list[Path], workdir: Path) -> None:
     """Makes the kernel manager ``km`` start its kernel in the kernel's view, when the plan uses
-    bubblewrap: its command is prefixed with ``bwrap`` (the kernel spec's folder also shown)."""
+    bubblewrap: its command is prefixed with ``bwrap`` (the kernel spec's folder also shown). A
+    kernel spec that names a Python other than the grader's finds it missing in the view and says
+    so when the kernel does not start: its folder could be anything, a course folder included."""
     if enforcement.bubblewrap is None:
         return
-    spec = getattr(km.kernel_spec, "resource_dir", None)
+    spec = km.kernel_spec.resource_dir
     prefix = view_command(enforcement.bubblewrap, enforcement, limits, writable, workdir, (spec,) if spec else ())
     command = km.format_kernel_cmd
     km.format_kernel_cmd = lambda extra_arguments=None: prefix + command(extra_arguments)
