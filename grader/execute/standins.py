@@ -10,14 +10,14 @@ are drawn independently. Each is written once as an ``.npz`` (Keras' keys) in th
 
 from __future__ import annotations
 
-import os
+import io
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from grader.atomic import write_atomically
 from grader.execute import digits
 
 VERSION = "standins-v1"
@@ -89,13 +89,7 @@ def standin_npz(name: str, cache_dir: Path | None = None) -> Path:
     target = folder / f"{name}-standin-{VERSION}.npz"
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **make_standin(STANDINS[name]))
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    data = io.BytesIO()
+    np.savez(data, **make_standin(STANDINS[name]))
+    write_atomically(target, data.getvalue())
     return target
