@@ -25,6 +25,7 @@ from grader.files import read_yaml
 from grader.ingest.notebooks import read_submission
 from grader.models import Execution, Grade
 from grader.pipeline import RunOptions, grade_submission, score
+from grader.redact import redact
 from grader.words import humanize, named, sentences
 
 POINTER = "grader.yaml"  # shipped with the template: where the published assignment is
@@ -102,11 +103,13 @@ def check_notebook(
     on_progress: Callable[[str], None] | None = None,
 ) -> tuple[Assignment, SelfCheck]:
     """What ``grader check`` and ``grader.check()`` both do: the assignment as students see it
-    (published rubric), then the check of the saved notebook."""
+    (published rubric), then the check of the saved notebook, its grade as students see it
+    (``grader.redact``)."""
     from grader.assignment import load_assignment
 
     task = load_assignment(folder, audience="student")
-    return task, self_check(notebook, task, budget=budget, question=question, on_progress=on_progress)
+    result = self_check(notebook, task, budget=budget, question=question, on_progress=on_progress)
+    return task, replace(result, grade=redact(result.grade, task.rubric, "student"))
 
 
 def write_feedback(result: SelfCheck, task: Assignment, notebook: Path, report: Path | None = None) -> Path:
@@ -142,7 +145,7 @@ def summary_rows(result: SelfCheck) -> list[tuple[str, str, str]]:
     """(item, points, what to do) for every question and check."""
     rows = []
     for question in result.grade.questions:
-        missing = [c for c in question.concepts if not c.found and not c.pending]
+        missing = [c for c in question.concepts if not (c.found or c.pending or c.redacted)]
         pending = sum(1 for c in question.concepts if c.pending)
         advice = (
             sentences(c.hint or f"Show: {humanize(c.id)}" for c in missing)

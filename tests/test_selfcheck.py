@@ -122,3 +122,23 @@ def test_grader_check_inside_a_real_kernel_shows_the_table_inline(tmp_path):
     )
     assert "more points are graded after submission" in shown[1]
     assert (tmp_path / "homework-feedback.html").is_file()
+
+
+def test_the_check_table_is_made_from_the_redacted_grade():
+    """A hidden concept that reached the check unpublished (a public_rubric that kept one) is not
+    named in the table, nor is its hint: the table reads the grade as students see it."""
+    from grader.models import ConceptResult, Grade, QuestionGrade, Submission
+    from grader.redact import redact
+    from grader.selfcheck import SelfCheck, summary_rows
+    from grader.words import humanize
+
+    rubric = load_rubric(RUBRIC)
+    asked = next(q for q in rubric.questions if any(c.hidden for c in q.concepts))
+    missed = tuple(ConceptResult(c.id, c.points, False, hint=c.hint, hidden=c.hidden) for c in asked.concepts)
+    question = QuestionGrade(asked.id, 0, asked.points, missed, None)
+    grade = Grade(Submission("ana", "ana.ipynb", "0" * 64, {}), "graded", None, 0, asked.points, (question,))
+    advice = summary_rows(SelfCheck(redact(grade, rubric, "student"), (), 0.0, 0))[0][2]
+    hidden = [c for c in asked.concepts if c.hidden]
+    visible = [c for c in asked.concepts if not c.hidden]
+    assert not [c.id for c in hidden if humanize(c.id) in advice or (c.hint and c.hint in advice)]
+    assert all(c.hint in advice for c in visible if c.hint)
