@@ -212,9 +212,7 @@ def test_a_rubric_edit_and_rescore_change_scores_without_starting_a_kernel(cours
         raise AssertionError("rescore started a kernel")
 
     monkeypatch.setattr("grader.execute.runner.run_notebook", no_kernel)
-    started = time.monotonic()
     invoke("rescore", "--out", out, "--assignment", edited, "--quiet")
-    assert time.monotonic() - started < 20
     rows = records(out)
     assert q1(rows["ana"]) == q1(first["ana"]) - 2 and rows["ana"]["score"] == first["ana"]["score"] - 2
     assert rows["cara"]["score"] == first["cara"]["score"]  # never mentioned overfitting

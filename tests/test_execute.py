@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 
 import numpy as np
 import pytest
@@ -69,7 +68,6 @@ def test_a_bash_cell_is_skipped_whole_and_python_calls_are_left_alone():
 
 
 def test_the_mnist_stand_in_has_keras_layout_disjoint_splits_and_is_cached(cache_dir):
-    started = time.perf_counter()
     path = digits.mnist_standin_npz(cache_dir)
     with np.load(path) as data:
         x_train, y_train, x_test, y_test = (data[k] for k in ("x_train", "y_train", "x_test", "y_test"))
@@ -79,7 +77,6 @@ def test_the_mnist_stand_in_has_keras_layout_disjoint_splits_and_is_cached(cache
     assert set(np.unique(y_train)) == set(range(10)) and x_train.max() > 200
     train = set(row_hashes(x_train).tolist())
     assert not train & set(row_hashes(x_test).tolist())
-    assert time.perf_counter() - started < 15  # built once (about a second), then reused
     mtime = path.stat().st_mtime_ns
     assert digits.mnist_standin_npz(cache_dir) == path and path.stat().st_mtime_ns == mtime
 
@@ -92,13 +89,11 @@ def test_the_cache_folder_comes_from_the_environment(monkeypatch, tmp_path):
 # -- row hashing ---------------------------------------------------------------------------------
 
 
-def test_row_hashes_match_equal_rows_across_dtypes_and_are_fast():
+def test_row_hashes_match_equal_rows_across_dtypes():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (55000, 28, 28), dtype=np.uint8)
     scaled = images / 255.0
-    started = time.perf_counter()
     hashes = row_hashes(scaled)
-    assert time.perf_counter() - started < 1.5  # about 0.06 s on a laptop
     assert len(np.unique(hashes)) == 55000
     assert np.array_equal(hashes, row_hashes(scaled.astype(np.float32)))
     assert np.array_equal(row_hashes(scaled.reshape(55000, -1), rows=[3, 7]), hashes[[3, 7]])
@@ -106,13 +101,11 @@ def test_row_hashes_match_equal_rows_across_dtypes_and_are_fast():
     assert len(sample_rows(10)) == 10 and len(sample_rows(55000)) == 256
 
 
-def test_normalised_row_hashes_ignore_scale_and_dtype_and_are_fast():
+def test_normalised_row_hashes_ignore_scale_and_dtype():
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (60000, 28, 28), dtype=np.uint8)
     images[5] = 0  # an empty row stays an empty row
-    started = time.perf_counter()
     hashes = normalised_row_hashes(images)
-    assert time.perf_counter() - started < 1.0  # about 0.07 s
     rows = sample_rows(60000)
     for same in (
         images / 255.0,
