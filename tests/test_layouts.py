@@ -72,10 +72,20 @@ def test_an_empty_question_whose_points_stand_under_another_question_is_flagged(
         {
             "title": "T",
             "questions": [
-                {"id": "q1_1", "label": "1.1", "prompt": "What is it?", "points": 2,
-                 "concepts": [{"id": "what", "points": 2, "any": ["normalizes"]}]},
-                {"id": "q1_2", "label": "1.2", "prompt": "Its benefits?", "points": 3,
-                 "concepts": [{"id": c, "points": 1, "any": [c]} for c in ("faster", "stable", "regularizes")]},
+                {
+                    "id": "q1_1",
+                    "label": "1.1",
+                    "prompt": "What is it?",
+                    "points": 2,
+                    "concepts": [{"id": "what", "points": 2, "any": ["normalizes"]}],
+                },
+                {
+                    "id": "q1_2",
+                    "label": "1.2",
+                    "prompt": "Its benefits?",
+                    "points": 3,
+                    "concepts": [{"id": c, "points": 1, "any": [c]} for c in ("faster", "stable", "regularizes")],
+                },
             ],
         }
     )

@@ -146,7 +146,9 @@ more robust features (higher validation accuracy).
 Reduced Overfitting: Batch normalization acts as a regularizer, potentially leading to a smoother loss curve.
 """)
     b.md("# Q3. Experimentation and Analysis:")
-    b.raw("1.Experiment with different batch sizes and observe the effect on the training dynamics and model performance")
+    b.raw(
+        "1.Experiment with different batch sizes and observe the effect on the training dynamics and model performance"
+    )
     b.code("""
 def create_model():
   model = Sequential([
@@ -165,7 +167,9 @@ def train_model(batch_size):
 
 batch_sizes = [32, 64, 128]  # Adjust this list as needed
 """)
-    b.raw("2.Discuss the advantages and potential limitations of batch normalization in improving the training of neural networks.")
+    b.raw(
+        "2.Discuss the advantages and potential limitations of batch normalization in improving the training of neural networks."
+    )
     b.md("""
 Faster Convergence: by normalizing the activations of each layer, BN reduces internal covariate shift. This
 makes the gradient updates more stable and alleviates the vanishing or exploding gradient problem.
@@ -477,7 +481,12 @@ average of the mini-batch statistics) instead of the statistics of the current b
             f"Training model with batch normalization...\nFinished Training\n"
             f"Evaluating model without batch normalization:\nAccuracy: {plain}%\n"
             f"Evaluating model with batch normalization:\nAccuracy: {bn}%"
-            for size, plain, bn in ((32, "53.10", "12.58"), (64, "50.67", "10.51"), (128, "48.22", "9.71"), (256, "44.73", "10.03"))
+            for size, plain, bn in (
+                (32, "53.10", "12.58"),
+                (64, "50.67", "10.51"),
+                (128, "48.22", "9.71"),
+                (256, "44.73", "10.03"),
+            )
         ),
         7,
     )

@@ -6,17 +6,13 @@ import re
 from dataclasses import dataclass
 
 from grader.authoring import common_words
-from grader.authoring.draft import GENERIC_WORDS
+from grader.authoring.draft import GENERIC_WORDS, VAGUE_WORDS
 from grader.models import Answer
 from grader.rubric import Concept, Question, Rubric
 from grader.score.concepts import AnswerIndex, find_phrase, match_phrase, score_answer
 from grader.score.semantic import FUNCTION_WORDS
 from grader.text import NEGATORS, is_symbolic, phrase_stems, tokenize
 
-# Words too vague to show an idea alone, on top of the scorer's function words and the draft's generic ones.
-VAGUE_WORDS = frozenset(
-    "more less most least same up down out off over under back better worse good bad big small large high low".split()
-)
 MAX_HOLDERS = 2  # a phrase more questions say is the homework's vocabulary, not another question's idea
 EPSILON = 1e-6  # points are whole, half or cents: sums closer than this are equal
 _WORD = re.compile(r"[A-Za-z]+")

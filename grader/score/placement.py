@@ -36,7 +36,9 @@ def question_flags(answer: Answer | None, unplaced: tuple[Unplaced, ...]) -> lis
     return [f"needs review: {what}, while prose in cell {first.cell} went to no question{more}: “{_quote(first.text)}”"]
 
 
-def shared_answer_flags(question: Question, answer: Answer | None, questions: list[Question], answers: Mapping[str, Answer]) -> list[str]:
+def shared_answer_flags(
+    question: Question, answer: Answer | None, questions: list[Question], answers: Mapping[str, Answer]
+) -> list[str]:
     """A question without an answer whose ideas stand in the answer placed under another question: one cell
     for a whole Part, or a Part's prompts listed together and answered below them, went to one question."""
     if (answer is not None and answer.text) or not question.concepts:
