@@ -124,7 +124,7 @@ def _runs(out: Path) -> int:
 
 def rescore_phases(out: Path) -> tuple[float, float, int]:
     from grader.assignment import load_assignment
-    from grader.batch import class_grades, write_outputs
+    from grader.batch.class_results import class_grades, write_outputs
     from grader.gradebook import Gradebook
 
     assignment = load_assignment(ASSIGNMENT)

@@ -12,6 +12,9 @@ Tables (nothing is ever updated or deleted; a re-grade, a re-run or a new overri
   not run again.
 - ``grades``: one row per scoring (submission, run, rubric hash, score, the grades.json record).
 - ``overrides``: manual grades (student, question/check id or ``total``, score, by, at, comment).
+- ``parts``: what scoring worked out and a rescore need not work out again (a notebook's evidence,
+  its answers' places, a question's grade for an answer, a run's checks), JSON under a key that
+  hashes every input (``grader.batch.memo``). A cache: deleting its rows loses nothing.
 
 Each result is committed as it lands: the notebook file is written atomically first, then the run
 and its grades go in one transaction, so a grader killed at any moment loses nothing finished.
@@ -95,6 +98,7 @@ CREATE TABLE IF NOT EXISTS overrides (
     comment TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS overrides_by_student ON overrides (student, id);
+CREATE TABLE IF NOT EXISTS parts (key TEXT PRIMARY KEY, kind TEXT NOT NULL, value TEXT NOT NULL);
 """
 
 # Runs that say nothing about the notebook (the kernel did not start, the grader failed) are kept
@@ -366,9 +370,20 @@ class Gradebook:
         return [(submissions[row["submission"]], _grade_row(row)) for row in grades]
 
     def count(self, table: str) -> int:
-        if table not in ("submissions", "runs", "grades", "overrides", "settings"):
+        if table not in ("submissions", "runs", "grades", "overrides", "settings", "parts"):
             raise ValueError(table)
         return self.db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+    # -- parts (grader.batch.memo)
+
+    def part(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM parts WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def add_parts(self, parts: Iterable[tuple[str, str, str]]) -> None:
+        """(key, kind, JSON value) rows; a key already there keeps its value (same key, same inputs)."""
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO parts (key, kind, value) VALUES (?, ?, ?)", parts)
 
     # -- overrides
 

@@ -16,7 +16,7 @@ from grader.assignment import Assignment
 from grader.environment.failures import environment_failures, failure_flags
 from grader.extract.evidence import gather_evidence
 from grader.extract.internals import reaching_for_internals
-from grader.models import Evidence, Execution, Grade, QuestionGrade, Submission
+from grader.models import Answer, CheckGrade, Evidence, Execution, Grade, QuestionGrade, Submission
 from grader.score import placement
 from grader.score.checks import DOUBTS, number_flood, run_checks
 from grader.score.questions import score_question
@@ -82,24 +82,44 @@ def semantic_matcher(rubric):
     return _SEMANTIC[key]
 
 
-def score(submission: Submission, execution: Execution, assignment: Assignment) -> Grade:
+class Parts:
+    """How ``score`` works out the parts of a grade that depend on the notebook; ``grader.batch.memo``
+    keeps them in the gradebook so that a rescore works out only what an edit changed."""
+
+    def evidence(self, notebook, rubric, template_lines: frozenset[str]) -> Evidence:
+        return gather_evidence(notebook, rubric, template_lines)
+
+    def internals(self, code_cells: tuple[tuple[int, str], ...]) -> list[str]:
+        return reaching_for_internals(code_cells)
+
+    def question(self, question, answer: Answer | None, semantic) -> QuestionGrade:
+        return score_question(question, answer, semantic)
+
+    def checks(self, checks: list, execution: Execution, evidence: Evidence) -> tuple[CheckGrade, ...]:
+        return run_checks(checks, execution.facts, evidence, execution)
+
+
+WORKED_OUT = Parts()
+
+
+def score(submission: Submission, execution: Execution, assignment: Assignment, parts: Parts = WORKED_OUT) -> Grade:
     """Pure: the grade for what ran, under the assignment's rubric."""
     rubric = assignment.rubric
-    evidence = gather_evidence(execution.notebook, rubric, assignment.template_lines)
+    evidence = parts.evidence(execution.notebook, rubric, assignment.template_lines)
     semantic = semantic_matcher(rubric)
     questions = tuple(
         _with_placement_flags(
-            score_question(q, evidence.answers.get(q.id), semantic),
+            parts.question(q, evidence.answers.get(q.id), semantic),
             evidence,
             placement.shared_answer_flags(q, evidence.answers.get(q.id), rubric.questions, evidence.answers),
         )
         for q in rubric.questions
     )
-    checks = run_checks(list(rubric.checks), execution.facts, evidence, execution)
+    checks = parts.checks(list(rubric.checks), execution, evidence)
     flags = failure_flags(environment_failures(execution))
     doubts = {line for check in checks for line in check.evidence if any(doubt in line for doubt in DOUBTS)}
     flags.extend(f"needs review: {line}" for line in sorted(doubts))
-    if tampering := _tampering(execution, evidence):
+    if tampering := _tampering(execution, evidence, parts.internals(evidence.code_cells)):
         checks = tuple(
             replace(c, passed=False, score=0.0, evidence=(f"no points: {tampering}", *c.evidence)) for c in checks
         )
@@ -131,14 +151,14 @@ def score(submission: Submission, execution: Execution, assignment: Assignment) 
     )
 
 
-def _tampering(execution: Execution, evidence) -> str | None:
+def _tampering(execution: Execution, evidence: Evidence, internals: list[str]) -> str | None:
     """Why no code check may earn points in this run, or None: the runner found the recorders or
     the facts channel tampered with, or the code reaches for the grader's internals."""
     reasons = []
     if execution.tampered:
         reasons.append((execution.message or "the grader's recorders were tampered with")[:600])
-    if found := reaching_for_internals(evidence.code_cells):
-        reasons.append("the code reaches for the grader's internals: " + "; ".join(found))
+    if internals:
+        reasons.append("the code reaches for the grader's internals: " + "; ".join(internals))
     if flood := number_flood(execution.facts, evidence.outputs):
         reasons.append(flood)
     return "tampering: " + "; ".join(reasons) if reasons else None

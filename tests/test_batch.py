@@ -393,21 +393,3 @@ def test_cluster_workers_get_the_dataset_files_they_do_not_have(tmp_path, monkey
     assert found["extra"] is None and found["mnist"].read_bytes() == b"the bytes"
     assert found["mnist"].parent.name == "ab" * 32
     assert _datasets_here(refs, None)["mnist"] == Path("/coordinator/only/mnist.npz")  # same machine: used in place
-
-
-def test_many_stored_submissions_are_scored_in_worker_processes_with_the_same_result(course, graded, monkeypatch):
-    import grader.batch.class_results as batch
-    from grader.assignment import load_assignment
-    from grader.export.grades_json import grade_record
-    from grader.gradebook import Gradebook
-
-    out, _ = graded
-    assignment = load_assignment(course[2])
-    with Gradebook(out, create=False) as book:
-        currents = book.current()
-        here = batch.rescore_many(out, currents, assignment)
-        monkeypatch.setattr(batch, "PARALLEL_SCORING", 2)
-        monkeypatch.setattr(batch, "available_cores", lambda: 2)
-        in_workers = batch.rescore_many(out, currents, assignment)
-    assert [grade_record(g) for g in in_workers] == [grade_record(g) for g in here]
-    assert [g.submission for g in in_workers] == [g.submission for g in here]

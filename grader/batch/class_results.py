@@ -5,36 +5,29 @@ and what needs review."""
 from __future__ import annotations
 
 import json
-import logging
-import pickle
-import threading
 import traceback
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
-from multiprocessing import get_all_start_methods, get_context
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from grader.assignment import Assignment
 from grader.atomic import write_atomically
 from grader.attention import Attention, attention, class_attention, worst_first
+from grader.batch.memo import PartStore
 from grader.batch.settings import scoring_fingerprint
 from grader.export.grades_json import grade_record
 from grader.gradebook import Gradebook
 from grader.identical import identical_hand_ins, mark_identical
-from grader.machine import available_cores
 from grader.models import Execution, Grade, Submission
 from grader.overrides import Override, apply_overrides
-from grader.pipeline import failed, score
-from grader.stored import Current, NewGrade, StoredOverride, StoredRun, load_run
-
-log = logging.getLogger(__name__)
+from grader.pipeline import WORKED_OUT, Parts, failed, score
+from grader.stored import Current, NewGrade, StoredOverride, StoredRun, load_execution
 
 
-def score_safely(submission: Submission, execution: Execution, assignment: Assignment) -> Grade:
+def score_safely(
+    submission: Submission, execution: Execution, assignment: Assignment, parts: Parts = WORKED_OUT
+) -> Grade:
     try:
-        return score(submission, execution, assignment)
+        return score(submission, execution, assignment, parts)
     except Exception as exc:  # one submission must never stop the batch
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return failed(submission, assignment, f"the grader failed on this notebook: {detail}")
@@ -69,7 +62,7 @@ def class_grades(book: Gradebook, assignment: Assignment, fresh: dict[str, Grade
     stored_overrides = book.overrides()
     currents = book.current()
     stale = [c for c in currents if c.submission.student not in fresh]
-    again = dict(zip((c.submission.student for c in stale), rescore_many(book.out, stale, assignment)))
+    again = dict(zip((c.submission.student for c in stale), rescore_many(book, stale, assignment)))
     grades, rows = [], []
     for current in currents:
         student = current.submission.student
@@ -91,51 +84,33 @@ def class_grades(book: Gradebook, assignment: Assignment, fresh: dict[str, Grade
     return ClassGrades(grades, overrides, needs, rescored)
 
 
-PARALLEL_SCORING = 200  # fewer than this: one process is quicker than starting workers
+def score_runs(book: Gradebook, pairs: list[tuple[Submission, StoredRun]], assignment: Assignment) -> list[Grade]:
+    """Each submission scored from its stored run (no kernel), with the parts kept in the gradebook.
+
+    One process: with the parts kept, a stored run takes a few milliseconds, less than sending its
+    grade back from a worker process would (bench/rescore.py).
+    """
+    store = PartStore(book)
+    grades = [score_stored(book.out, submission, run, assignment, store) for submission, run in pairs]
+    store.save()
+    return grades
 
 
-def score_runs(out: Path, pairs: list[tuple[Submission, StoredRun]], assignment: Assignment) -> list[Grade]:
-    """Each submission scored from its stored run (no kernel); in worker processes, one per core, when many."""
-    workers = available_cores()
-    if len(pairs) < PARALLEL_SCORING or workers < 2:
-        return [score_stored(out, submission, run, assignment) for submission, run in pairs]
-    light = [(replace(submission, notebook=None), run) for submission, run in pairs]  # less to send
-    chunk = max(1, len(pairs) // (workers * 8))
-    # fork starts a worker in milliseconds, but only a single-threaded process forks safely
-    method = "fork" if "fork" in get_all_start_methods() and threading.active_count() == 1 else "spawn"
+def score_stored(
+    out: Path, submission: Submission, run: StoredRun, assignment: Assignment, store: PartStore | None = None
+) -> Grade:
+    """One submission's grade from its stored run under the current rubric (with the parts ``store`` kept)."""
     try:
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=get_context(method), initializer=_worker_init, initargs=(out, assignment)
-        ) as pool:
-            grades = list(pool.map(_score_in_worker, light, chunksize=chunk))
-    except (BrokenProcessPool, OSError, pickle.PicklingError):
-        log.warning("scoring in worker processes failed; scoring here", exc_info=True)
-        return [score_stored(out, submission, run, assignment) for submission, run in pairs]
-    return [replace(grade, submission=submission) for grade, (submission, _) in zip(grades, pairs)]
-
-
-_WORKER: dict[str, Any] = {}
-
-
-def _worker_init(out: Path, assignment: Assignment) -> None:
-    _WORKER.update(out=out, assignment=assignment)
-
-
-def _score_in_worker(pair: tuple[Submission, StoredRun]) -> Grade:
-    return score_stored(_WORKER["out"], pair[0], pair[1], _WORKER["assignment"])
-
-
-def score_stored(out: Path, submission: Submission, run: StoredRun, assignment: Assignment) -> Grade:
-    """One submission's grade from its stored run under the current rubric."""
-    try:
-        execution = load_run(out, run, cached=True)
+        text = (out / run.notebook).read_text(encoding="utf-8")
+        execution = load_execution(run.payload, text, cached=True)
     except (OSError, ValueError) as exc:
         message = f"the stored run {run.notebook} could not be read ({exc}); run `grader grade` again"
         return failed(submission, assignment, message)
-    return score_safely(submission, execution, assignment)
+    parts = store.for_run(text, run.payload) if store is not None else WORKED_OUT
+    return score_safely(submission, execution, assignment, parts)
 
 
-def rescore_many(out: Path, currents: list[Current], assignment: Assignment) -> list[Grade]:
+def rescore_many(book: Gradebook, currents: list[Current], assignment: Assignment) -> list[Grade]:
     """The grade of each stored submission under the current rubric, from its stored run: no kernel."""
     grades: dict[int, Grade] = {}
     pairs, where = [], []
@@ -150,7 +125,7 @@ def rescore_many(out: Path, currents: list[Current], assignment: Assignment) -> 
         else:
             pairs.append((stored.submission(), current.run))
             where.append(index)
-    grades.update(zip(where, score_runs(out, pairs, assignment)))
+    grades.update(zip(where, score_runs(book, pairs, assignment)))
     return [grades[index] for index in range(len(currents))]
 
 

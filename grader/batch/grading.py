@@ -12,6 +12,7 @@ from grader.assignment import Assignment
 from grader.batch.class_results import new_grade, score_runs, score_safely
 from grader.batch.executors import Executor
 from grader.batch.jobs import Job, make_job
+from grader.batch.memo import PartStore
 from grader.batch.settings import execution_settings, scoring_fingerprint
 from grader.gradebook import Gradebook
 from grader.models import Grade, Submission
@@ -51,6 +52,7 @@ class _Batch:
     rubric: str  # the scoring fingerprint
     stored: dict[str, StoredSubmission]  # student -> the gradebook's row of this hand-in
     pending: dict[str, list[Submission]]  # sha256 -> who handed that notebook in, not run yet
+    parts: PartStore  # what scoring works out, kept for the next rescore (grader.batch.memo)
     result: BatchResult = field(default_factory=BatchResult)
 
     def row(self, grade: Grade, run: int | None) -> NewGrade:
@@ -101,13 +103,15 @@ class _Batch:
             for grade in grades:
                 self.graded(grade, cached=False)
             return
+        parts = self.parts.for_run(outcome["notebook"], outcome)
         grades = [
-            score_safely(submission, replace(execution, cached=index > 0), self.assignment)
+            score_safely(submission, replace(execution, cached=index > 0), self.assignment, parts)
             for index, submission in enumerate(submissions)
         ]
         with self.book.transaction():
             run_id = self.book.add_run(job.sha256, self.settings, outcome, path)
             self.book.add_grades([self.row(grade, run_id) for grade in grades])
+            self.parts.save()
         self.result.executed += 1
         self.result.cached += len(submissions) - 1
         for index, grade in enumerate(grades):
@@ -132,8 +136,9 @@ def grade_batch(
     settings, description = execution_settings(assignment, options)
     book.record_settings(settings, description)
     batch = _Batch(
-        assignment, book, progress, settings, scoring_fingerprint(assignment), book.record_submissions(submissions), {}
-    )
+        assignment, book, progress, settings, scoring_fingerprint(assignment), book.record_submissions(submissions), {},
+        PartStore(book),
+    )  # fmt: skip
     cached: list[tuple[Submission, StoredRun]] = []
     unreadable: list[Submission] = []
     for submission in submissions:
@@ -152,7 +157,7 @@ def grade_batch(
             grade = failed(submission, assignment, submission.error or "the notebook could not be read")
             rows.append(batch.row(grade, None))
             batch.graded(grade, cached=False)
-        for (submission, run), grade in zip(cached, score_runs(book.out, cached, assignment)):
+        for (submission, run), grade in zip(cached, score_runs(book, cached, assignment)):
             rows.append(batch.row(grade, run.id))
             batch.result.cached += 1
             batch.graded(grade, cached=True)

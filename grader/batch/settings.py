@@ -34,12 +34,26 @@ def grader_version() -> str:
     return f"{version}+execute.{code_digest(Path(__file__).parents[1] / 'execute')}"
 
 
-def code_digest(folder: Path) -> str:
-    """A hash of every Python file under ``folder``, sub-packages (the probe's parts) included."""
+def code_digest(folder: Path, leave_out: tuple[str, ...] = ()) -> str:
+    """A hash of every Python file under ``folder``, sub-packages (the probe's parts) included,
+    but those under the paths ``leave_out`` names (relative to ``folder``)."""
     digest = hashlib.sha256()
     for file in sorted(folder.rglob("*.py")):
-        digest.update(file.relative_to(folder).as_posix().encode() + b"\0" + file.read_bytes())
+        name = file.relative_to(folder).as_posix()
+        if not any(name == path or name.startswith(path + "/") for path in leave_out):
+            digest.update(name.encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()[:10]
+
+
+# What scoring cannot depend on: the layers above it (tests/test_layering.py keeps it so).
+_ABOVE_SCORING = ("report", "export", "authoring", "attention.py", "cli.py", "console.py")
+
+
+@lru_cache(maxsize=1)
+def scoring_code_version() -> str:
+    """A hash of the code a grade's parts come from (every module below the reports): a changed
+    extractor or scorer means no part kept by an earlier version is used again."""
+    return code_digest(Path(__file__).parents[1], leave_out=_ABOVE_SCORING)
 
 
 def file_sha256(path: Path) -> str:
