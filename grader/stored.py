@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import nbformat
+from nbformat import NotebookNode
 
 from grader.facts import Facts
 from grader.models import CellError, Execution, SkippedLine, Student, Submission
@@ -44,7 +44,7 @@ def load_execution(payload: dict[str, Any], notebook_text: str | None = None, ca
     """The Execution back from ``dump_execution``'s data (``notebook_text`` when the notebook is a stored file)."""
     text = payload["notebook"] if notebook_text is None else notebook_text
     return Execution(
-        notebook=nbformat.from_dict(json.loads(text)),
+        notebook=json.loads(text, object_hook=NotebookNode),  # nbformat.from_dict's result, in half the time
         facts=Facts.model_validate_json(payload["facts"]),
         status=payload["status"],
         mode=payload["mode"],

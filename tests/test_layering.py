@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = (
     ("records and schemas", ("grader.models", "grader.rubric", "grader.schema", "grader.check_specs", "grader.settings",
                              "grader.facts", "grader.overrides", "grader.identical", "grader.text", "grader.words",
-                             "grader.atomic", "grader.machine", "grader.files", "grader.redact")),
+                             "grader.atomic", "grader.machine", "grader.files", "grader.redact",
+                             "grader.code_version")),
     ("ingest", ("grader.ingest",)),
     ("execute", ("grader.execute",)),
     ("extract", ("grader.extract", "grader.environment")),  # environment: whose fault a failing cell is

@@ -4,7 +4,7 @@ Scoring a stored run is mostly reading the notebook (static facts, code, outputs
 answers; a rubric edit changes neither, nor the grade of a question it did not touch. So each part
 of a grade is kept under a key that hashes everything it was worked out from:
 
-- ``evidence``: the notebook's text (sha256) and the scoring code (``scoring_code_version``);
+- ``evidence``: the notebook's text (sha256) and the scoring code (``code_version.scoring_code``);
 - ``internals``: the same (what the code reaches for);
 - ``placement``: the same plus the questions' locating fields and the template's prose;
 - ``question``: the placement's key plus that question's part of the rubric;
@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from pydantic import TypeAdapter
 
-from grader.batch.settings import scoring_code_version
+from grader.code_version import scoring_code
 from grader.extract.answers import Placement
 from grader.extract.evidence import locating_part, place_answers, read_evidence
 from grader.gradebook import Gradebook
@@ -51,8 +51,12 @@ class _KeptQuestion:
 _QUESTION = TypeAdapter(_KeptQuestion)
 
 
-def _key(*inputs: Any) -> str:
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+def _key(*inputs: str) -> str:
+    return hashlib.sha256("\0".join(inputs).encode()).hexdigest()
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 class PartStore:
@@ -60,7 +64,7 @@ class PartStore:
 
     def __init__(self, book: Gradebook):
         self.book = book
-        self.version = scoring_code_version()
+        self.version = scoring_code()
         self.new: dict[str, tuple[str, str]] = {}
         self.reused = 0
         self.worked_out = 0
@@ -78,7 +82,7 @@ class PartStore:
         """The hash of ``describe()`` for this rubric object, worked out once per rescore."""
         found = self._digests.get((kind, id(source)))
         if found is None or found[0] is not source:
-            found = (source, _key(describe()))
+            found = (source, _digest(describe()))
             self._digests[(kind, id(source))] = found
         return found[1]
 
@@ -141,7 +145,7 @@ class KeptParts(Parts):
     def checks(self, checks: list, execution: Execution, evidence: Evidence) -> tuple[CheckGrade, ...]:
         if not self.placement:
             return super().checks(checks, execution, evidence)
-        part = _key([check.model_dump(mode="json") for check in checks])
+        part = _digest([check.model_dump(mode="json") for check in checks])
         key = _key("checks", self.placement, self.run, part)
         return self.store.get(
             "checks", key, _CHECKS, lambda: super(KeptParts, self).checks(checks, execution, evidence)

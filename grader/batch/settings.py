@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from grader.assignment import Assignment
+from grader.code_version import code_digest
 from grader.machine import available_cores
 from grader.pipeline import RunOptions
 
@@ -32,28 +33,6 @@ def grader_version() -> str:
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
     return f"{version}+execute.{code_digest(Path(__file__).parents[1] / 'execute')}"
-
-
-def code_digest(folder: Path, leave_out: tuple[str, ...] = ()) -> str:
-    """A hash of every Python file under ``folder``, sub-packages (the probe's parts) included,
-    but those under the paths ``leave_out`` names (relative to ``folder``)."""
-    digest = hashlib.sha256()
-    for file in sorted(folder.rglob("*.py")):
-        name = file.relative_to(folder).as_posix()
-        if not any(name == path or name.startswith(path + "/") for path in leave_out):
-            digest.update(name.encode() + b"\0" + file.read_bytes())
-    return digest.hexdigest()[:10]
-
-
-# What scoring cannot depend on: the layers above it (tests/test_layering.py keeps it so).
-_ABOVE_SCORING = ("report", "export", "authoring", "attention.py", "cli.py", "console.py")
-
-
-@lru_cache(maxsize=1)
-def scoring_code_version() -> str:
-    """A hash of the code a grade's parts come from (every module below the reports): a changed
-    extractor or scorer means no part kept by an earlier version is used again."""
-    return code_digest(Path(__file__).parents[1], leave_out=_ABOVE_SCORING)
 
 
 def file_sha256(path: Path) -> str:

@@ -11,7 +11,9 @@ hidden concept's phrases, hints or evidence, nor the reference answers.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -20,6 +22,8 @@ from markupsafe import Markup
 
 from grader.assignment import Assignment
 from grader.attention import Attention, class_attention
+from grader.code_version import page_code
+from grader.export.grades_json import grade_record
 from grader.models import Grade, QuestionGrade
 from grader.redact import Audience, redact, visible_rubric
 from grader.report.answer_html import render_answer
@@ -259,6 +263,30 @@ def _write_notebook_page(grade: Grade, assignment: Assignment, path: Path) -> bo
     return True
 
 
+def _page_stamp(grade: Grade, made_with: list, notebook_href: str | None) -> str:
+    """What a student's page is made of, hashed: its grade (the grades.json record, the answers'
+    text, the run as the notebook page identifies it), the links, and what every page is ``made_with``
+    (the assignment, the audience, the grader's code). A page whose stamp is unchanged is not rendered again (a rescore that changed
+    nothing for this student, a manual grade for another)."""
+    execution = grade.execution
+    run = None
+    if execution is not None:
+        run = [execution.mode, execution.status, execution.seconds, execution.message, execution.sandbox,
+               execution.facts.model_dump_json()]  # fmt: skip
+    answers = [q.answer.text if q.answer else None for q in grade.questions]
+    content = [grade_record(grade), answers, run, notebook_href, made_with]
+    digest = hashlib.sha256(json.dumps(content, ensure_ascii=False, default=str).encode()).hexdigest()
+    return f"<!-- page {digest} -->\n"
+
+
+def _unchanged(path: Path, stamp: str) -> bool:
+    try:
+        with path.open(encoding="utf-8") as existing:
+            return existing.readline() == stamp
+    except OSError:
+        return False
+
+
 def write_reports(
     grades: list[Grade],
     assignment: Assignment,
@@ -278,6 +306,7 @@ def write_reports(
     notebook_folder = out / NOTEBOOKS
     reports.mkdir(parents=True, exist_ok=True)
     written, notebook_links = [], {}
+    made_with = [assignment.title, assignment.rubric.fingerprint(), audience, page_code()]
     for grade in grades:
         student = grade.submission.student
         notebook_href = None
@@ -294,12 +323,16 @@ def write_reports(
         if notebook_href:
             notebook_links[student] = notebook_href.removeprefix("../")
         path = reports / f"{student}.html"
-        try:
-            page = student_page(grade, assignment, audience, notebook_href=notebook_href, overview_href="../index.html")
-        except Exception as exc:  # as above: this student's report says what failed, the others are written
-            grade = replace(grade, flags=(*grade.flags, f"the report could not be rendered: {_failure(exc)}"))
-            page = _plain_page(grade)
-        path.write_text(page, encoding="utf-8")
+        stamp = _page_stamp(grade, made_with, notebook_href)
+        if not _unchanged(path, stamp):
+            try:
+                page = stamp + student_page(
+                    grade, assignment, audience, notebook_href=notebook_href, overview_href="../index.html"
+                )
+            except Exception as exc:  # as above: this student's report says what failed, the others are written
+                grade = replace(grade, flags=(*grade.flags, f"the report could not be rendered: {_failure(exc)}"))
+                page = _plain_page(grade)
+            path.write_text(page, encoding="utf-8")
         written.append(replace(grade, report_path=path))
     (out / "index.html").write_text(overview_page(written, assignment, notebook_links, attention), encoding="utf-8")
     return written
