@@ -95,7 +95,9 @@ def grade(folder: Path, out: Path, jobs: int) -> float:
 
 
 def copy_one_run(out: Path, count: int) -> None:
-    """``count`` more submissions, each with its own run row pointing at one stored run's notebook."""
+    """``count`` more submissions, each with its own run row and its own copy of one stored run's
+    notebook (a ``bench_copy`` number in its metadata: distinct bytes, so that no kept part of a
+    grade is shared between copies, as between real students)."""
     from grader.gradebook import Gradebook
     from grader.models import Student, Submission
     from grader.stored import NewGrade
@@ -103,14 +105,18 @@ def copy_one_run(out: Path, count: int) -> None:
     with Gradebook(out, create=False) as book:
         template = next(c for c in book.current() if c.run is not None and c.run.status == "ok")
         run = template.run
+        notebook = json.loads((out / run.notebook).read_text(encoding="utf-8"))
         submissions = [
             Submission(f"copy{i:04d}", f"copy{i:04d}.ipynb", f"{i:064x}", None, identity=Student(id=f"copy{i:04d}"))
             for i in range(count)
         ]
         stored = book.record_submissions(submissions)
         with book.transaction():
-            for submission in submissions:
-                run_id = book.add_run(submission.sha256, run.settings, run.payload, run.notebook)
+            for index, submission in enumerate(submissions):
+                notebook["metadata"]["bench_copy"] = index
+                payload = {**run.payload, "notebook": json.dumps(notebook, ensure_ascii=False)}
+                path = book.save_run_file(submission.sha256, run.settings, payload)
+                run_id = book.add_run(submission.sha256, run.settings, run.payload, path)
                 book.add_grades([NewGrade(stored[submission.student].id, template.grade.rubric, "grade", "graded",
                                           None, 0.0, 100.0, {}, run_id)])  # fmt: skip
 

@@ -32,11 +32,9 @@ from typing import Any, Iterable
 
 from grader.atomic import write_atomically
 from grader.models import Execution, Submission
+from grader.out_folder import OutFolder
 from grader.stored import Current, NewGrade, StoredGrade, StoredOverride, StoredRun, StoredSubmission, load_run, now
 
-FILE_NAME = "gradebook.sqlite"
-LOCK_NAME = "gradebook.lock"
-RUNS_FOLDER = "runs"
 SCHEMA_VERSION = "1"
 
 SCHEMA = """
@@ -153,7 +151,8 @@ class Gradebook:
 
     def __init__(self, out: Path, *, create: bool = True):
         self.out = Path(out)
-        self.path = self.out / FILE_NAME
+        self.folder = OutFolder(self.out)
+        self.path = self.folder.gradebook
         if not create and not self.path.is_file():
             raise GradebookError(f"{self.path}: no gradebook here; run `grader grade ... --out {self.out}` first")
         self.out.mkdir(parents=True, exist_ok=True)
@@ -186,7 +185,7 @@ class Gradebook:
             import fcntl
         except ImportError:  # Windows: no advisory locks; SQLite still keeps each transaction whole
             return
-        handle = open(self.out / LOCK_NAME, "a+", encoding="utf-8")
+        handle = open(self.folder.lock, "a+", encoding="utf-8")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -291,7 +290,7 @@ class Gradebook:
         return None
 
     def run_notebook_path(self, sha256: str, settings: str) -> Path:
-        return self.out / RUNS_FOLDER / f"{sha256}-{settings}.ipynb"
+        return self.folder.run_notebook(sha256, settings)
 
     def load_run(self, run: StoredRun, cached: bool = True) -> Execution:
         return load_run(self.out, run, cached)

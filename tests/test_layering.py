@@ -14,7 +14,7 @@ LAYERS = (
     ("records and schemas", ("grader.models", "grader.rubric", "grader.schema", "grader.check_specs", "grader.settings",
                              "grader.facts", "grader.overrides", "grader.identical", "grader.text", "grader.words",
                              "grader.atomic", "grader.machine", "grader.files", "grader.redact",
-                             "grader.code_version")),
+                             "grader.code_version", "grader.out_folder")),
     ("ingest", ("grader.ingest",)),
     ("execute", ("grader.execute",)),
     ("extract", ("grader.extract", "grader.environment")),  # environment: whose fault a failing cell is

@@ -18,6 +18,7 @@ from grader.export.grades_json import grade_record
 from grader.gradebook import Gradebook
 from grader.identical import identical_hand_ins, mark_identical
 from grader.models import Execution, Grade, Submission
+from grader.out_folder import OutFolder
 from grader.overrides import Override, apply_overrides
 from grader.pipeline import WORKED_OUT, Parts, failed, score
 from grader.stored import Current, NewGrade, StoredOverride, StoredRun, load_execution
@@ -146,7 +147,7 @@ def write_outputs(view: ClassGrades, assignment: Assignment, out: Path, audience
         records.append(record)
     # One record a line: Python's JSON encoder is three times slower with indent (a second for 1,000)
     lines = ",\n".join(json.dumps(record, ensure_ascii=False) for record in records)
-    write_atomically(out / "grades.json", f"[\n{lines}\n]\n" if records else "[]\n")
+    write_atomically(OutFolder(out).grades_json, f"[\n{lines}\n]\n" if records else "[]\n")
     return grades
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from grader.assignment import AssignmentError, load_assignment
+from grader.out_folder import OutFolder
 
 console = Console(stderr=True, soft_wrap=True)  # one message, one line: people grep and paste them
 
@@ -54,12 +55,12 @@ def refresh_exports(out: Path, rubric) -> None:
 
 def remember_assignment(out: Path, folder: Path) -> None:
     """So that later commands on OUT (export, rescore) know which assignment it holds."""
-    (out / "assignment.json").write_text(json.dumps({"assignment": str(folder)}), encoding="utf-8")
+    OutFolder(out).assignment_record.write_text(json.dumps({"assignment": str(folder)}), encoding="utf-8")
 
 
 def recalled_assignment(out: Path) -> Path:
     try:
-        return Path(json.loads((out / "assignment.json").read_text(encoding="utf-8"))["assignment"])
+        return Path(json.loads(OutFolder(out).assignment_record.read_text(encoding="utf-8"))["assignment"])
     except (OSError, ValueError, KeyError):
         raise AssignmentError(f"{out}: no graded assignment recorded here; pass --assignment DIR") from None
 

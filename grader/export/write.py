@@ -18,6 +18,7 @@ from grader.export.gradescope import gradescope_files
 from grader.export.moodle import MoodleIdentifier, moodle_csv
 from grader.export.table import grades_csv, grades_table_json
 from grader.files import read_json
+from grader.out_folder import OutFolder
 from grader.rubric import Rubric
 
 FORMATS = ("canvas", "moodle", "blackboard", "gradescope", "csv", "json")
@@ -71,7 +72,7 @@ def build_export(fmt: str, records: list[dict], rubric: Rubric, options: ExportO
 
 
 def load_records(out: Path) -> list[dict]:
-    path = out / "grades.json"
+    path = OutFolder(out).grades_json
     records = read_json(path, ExportError, missing=f"not found; run `grader grade ... --out {out}` first")
     if not isinstance(records, list) or not all(isinstance(r, dict) and "student" in r for r in records):
         raise ExportError(f"{path}: expected a list of grade records, each with a student")
@@ -80,7 +81,7 @@ def load_records(out: Path) -> list[dict]:
 
 def write_export(export: Export, out: Path) -> list[Path]:
     """Write every file of ``export`` under ``out/exports/``; return the paths written."""
-    root = (out / "exports").resolve()
+    root = OutFolder(out).exports.resolve()
     written = []
     for relative, content in export.files.items():
         path = (root / relative).resolve()
@@ -101,8 +102,9 @@ def export_grades(
     export = build_export(fmt, load_records(out), rubric, options)
     paths = write_export(export, out)
     made = _made(out)
-    made[fmt] = {"options": asdict(options), "files": [str(p.relative_to(out.resolve() / "exports")) for p in paths]}
-    (out / "exports" / MADE).write_text(json.dumps(made, indent=2), encoding="utf-8")
+    exports = OutFolder(out).exports
+    made[fmt] = {"options": asdict(options), "files": [str(p.relative_to(exports.resolve())) for p in paths]}
+    (exports / MADE).write_text(json.dumps(made, indent=2), encoding="utf-8")
     return paths, export.warnings
 
 
@@ -124,7 +126,7 @@ def refresh_exports(out: Path, rubric: Rubric) -> list[Refreshed]:
             )
             paths, _ = export_grades(out, rubric, fmt, options)
         except (ExportError, TypeError) as exc:
-            stale = [out / "exports" / name for name in entry.get("files", [])]
+            stale = [OutFolder(out).exports / name for name in entry.get("files", [])]
             refreshed.append(Refreshed(fmt, stale, str(exc)))
         else:
             refreshed.append(Refreshed(fmt, paths, None))
@@ -133,7 +135,7 @@ def refresh_exports(out: Path, rubric: Rubric) -> list[Refreshed]:
 
 def _made(out: Path) -> dict:
     try:
-        made = json.loads((out / "exports" / MADE).read_text(encoding="utf-8"))
+        made = json.loads((OutFolder(out).exports / MADE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return made if isinstance(made, dict) else {}

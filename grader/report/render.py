@@ -25,6 +25,7 @@ from grader.attention import Attention, class_attention
 from grader.code_version import page_code
 from grader.export.grades_json import grade_record
 from grader.models import Grade, QuestionGrade
+from grader.out_folder import OutFolder
 from grader.redact import Audience, redact, visible_rubric
 from grader.report.answer_html import render_answer
 from grader.report.class_stats import class_stats
@@ -36,8 +37,6 @@ from grader.report.notebook_html import unrendered_page
 from grader.report.page_process import RenderFailed, render_page
 from grader.rubric import Rubric
 from grader.words import humanize, named
-
-NOTEBOOKS = "notebooks"
 
 _ENV = Environment(loader=PackageLoader("grader", "report/templates"), autoescape=select_autoescape(["html"]))
 _ENV.globals.update(csp=CSP, humanize=humanize, named=named, zip=zip)
@@ -302,19 +301,19 @@ def write_reports(
     next to reports/, so that reports/ holds exactly one page per student; ``notebooks=False``
     skips them (nbconvert takes a fraction of a second per notebook).
     """
-    reports = out / "reports"
-    notebook_folder = out / NOTEBOOKS
-    reports.mkdir(parents=True, exist_ok=True)
+    folder = OutFolder(out)
+    folder.reports.mkdir(parents=True, exist_ok=True)
     written, notebook_links = [], {}
     made_with = [assignment.title, assignment.rubric.fingerprint(), audience, page_code()]
     for grade in grades:
         student = grade.submission.student
         notebook_href = None
+        page_href = f"../{folder.notebook_page(student).relative_to(out).as_posix()}"
         try:
-            if notebooks and _write_notebook_page(grade, assignment, notebook_folder / f"{student}.html"):
-                notebook_href = f"../{NOTEBOOKS}/{student}.html"
+            if notebooks and _write_notebook_page(grade, assignment, folder.notebook_page(student)):
+                notebook_href = page_href
         except RenderFailed as exc:  # linked all the same: the plain page says why
-            notebook_href = f"../{NOTEBOOKS}/{student}.html"
+            notebook_href = page_href
             grade = replace(grade, flags=(*grade.flags, f"the executed notebook page could not be rendered: {exc}"))
         except Exception as exc:  # RecursionError, MemoryError included: one notebook never stops the reports
             grade = replace(
@@ -322,7 +321,7 @@ def write_reports(
             )
         if notebook_href:
             notebook_links[student] = notebook_href.removeprefix("../")
-        path = reports / f"{student}.html"
+        path = folder.report(student)
         stamp = _page_stamp(grade, made_with, notebook_href)
         if not _unchanged(path, stamp):
             try:
@@ -334,7 +333,7 @@ def write_reports(
                 page = _plain_page(grade)
             path.write_text(page, encoding="utf-8")
         written.append(replace(grade, report_path=path))
-    (out / "index.html").write_text(overview_page(written, assignment, notebook_links, attention), encoding="utf-8")
+    folder.index.write_text(overview_page(written, assignment, notebook_links, attention), encoding="utf-8")
     return written
 
 
