@@ -24,9 +24,11 @@ from grader.execute.sandbox import (
     exit_reason,
     kernel_returncode,
     plan,
+    planning,
     readable_by_kernels,
     size_text,
 )  # fmt: skip
+from grader.execute.sandbox.cgroups import cgroup_parent, end_group, new_group, set_limits, sweep_groups
 from grader.execute.sandbox.containment import preexec
 from grader.execute.sandbox.planning import _exposures, _reachable
 from grader.execute.sandbox.view import in_view, python_paths, view_command
@@ -179,6 +181,44 @@ def test_a_kernel_killed_inside_bubblewrap_is_named_by_its_signal():
     assert viewed.describe().endswith("sees only its run folder and Python (bubblewrap)")
     off = Enforcement(notes=("network (EPERM)", "file system view: bubblewrap is not installed"))
     assert off.note("file system view") == "bubblewrap is not installed" and off.note("user") is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a grader run as root makes cgroups")
+def test_a_per_kernel_cgroup_is_made_only_where_cgroup_v2_has_the_controllers(tmp_path):
+    v1 = tmp_path / "v1"
+    (v1 / "memory").mkdir(parents=True)
+    assert cgroup_parent(v1) == (None, f"cgroup v2 is not mounted at {v1} (this machine has cgroup v1 only)")
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "cgroup.controllers").write_text("cpu io\n")
+    assert cgroup_parent(bare) == (None, "cgroup v2 here has no memory or pids controller")
+    v2 = tmp_path / "v2"  # a stand-in: plain files where the kernel's cgroup files would be
+    v2.mkdir()
+    (v2 / "cgroup.controllers").write_text("cpu memory pids\n")
+    parent, _ = cgroup_parent(v2)
+    assert parent == v2 / "grader-kernels" and (parent / "cgroup.subtree_control").read_text() == "+memory +pids"
+    group = Path(new_group(str(parent)))
+    set_limits(str(group), SandboxLimits(memory="2 GiB"), 64)
+    assert (group / "memory.max").read_text() == str(2 << 30) and (group / "pids.max").read_text() == "64"
+    (group / "cgroup.kill").write_text("")
+    end_group(str(group))
+    assert (group / "cgroup.kill").read_text() == "1"  # every process left in it killed
+    stale = parent / "kernel-999999999-dead"
+    stale.mkdir()
+    assert sweep_groups(v2) == [str(stale)] and not stale.exists()
+
+
+def test_a_cgroup_the_kernel_does_not_join_is_left_out_of_the_plan_with_the_reason(tmp_path, monkeypatch):
+    fake = tmp_path / "grader-kernels"  # plain folders: no process can join them
+    fake.mkdir()
+    monkeypatch.setattr(planning, "cgroup_parent", lambda: (fake, ""))
+    plan.cache_clear()
+    try:
+        planned = plan(False, "auto")
+    finally:
+        plan.cache_clear()
+    assert planned.cgroup is None and planned.user == "auto"
+    assert "memory and processes per kernel: cgroup v2 fails here" in planned.describe()
 
 
 def test_each_message_is_cut_to_what_is_left_of_its_outputs_allowance():

@@ -13,6 +13,7 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from grader.execute.sandbox.cgroups import end_group, sweep_groups
 from grader.execute.sandbox.enforcement import KernelUser
 from grader.execute.sandbox.users import FRESH_UIDS, _alive_process, _fresh_in_use, _fresh_lock, _registry
 
@@ -28,15 +29,19 @@ SCRATCH = (
 
 def release(who: KernelUser | None) -> None:
     """After the run: a fresh user's processes are killed and its files in every world-writable
-    folder removed (nothing it started survives the run); then its id is free again."""
-    if who is None or not who.fresh:
+    folder removed (nothing it started survives the run); then its id is free again. A kernel's
+    cgroup (any user) ends with every process still in it."""
+    if who is None:
         return
     try:
-        _clear_user(who.uid)
+        if who.fresh:
+            _clear_user(who.uid)
     finally:
-        with _fresh_lock:
-            _fresh_in_use.discard(who.uid)
-        _registry().joinpath(str(who.uid)).unlink(missing_ok=True)
+        end_group(who.group)
+        if who.fresh:
+            with _fresh_lock:
+                _fresh_in_use.discard(who.uid)
+            _registry().joinpath(str(who.uid)).unlink(missing_ok=True)
 
 
 def _clear_user(uid: int) -> None:
@@ -99,7 +104,7 @@ def sweep_stale() -> list[str]:
         if stale.is_dir() and pid.isdigit() and not Path(f"/proc/{pid}").exists():
             shutil.rmtree(stale, ignore_errors=True)
             swept.append(str(stale))
-    return swept
+    return swept + sweep_groups()
 
 
 def _kill_all(uid: int) -> None:

@@ -8,6 +8,7 @@ import os
 import resource
 import signal
 
+from grader.execute.sandbox.cgroups import set_limits
 from grader.execute.sandbox.enforcement import Enforcement, KernelUser
 from grader.settings import GiB, SandboxLimits
 
@@ -37,6 +38,9 @@ def preexec(
     """
     libc = _Libc()
     nproc = _within(resource.RLIMIT_NPROC, processes or limits.processes)
+    if who is not None and who.group:
+        set_limits(who.group, limits, limits.processes)
+    joins = f"{who.group}/cgroup.procs" if who is not None and who.group else None
     rlimits = _rlimits(limits)
     as_root = os.geteuid() == 0
     unshare = 0
@@ -53,6 +57,8 @@ def preexec(
     ]  # fmt: skip
 
     def contain() -> None:  # pragma: no cover - runs in the child process
+        if joins is not None:
+            _write(joins, b"0")  # into the kernel's cgroup, while still root
         for which, soft, hard in rlimits:
             resource.setrlimit(which, (soft, hard))
         if unshare:

@@ -30,6 +30,7 @@ class Enforcement:
     mounts: bool = False  # private mount namespace: /proc shows only the kernel's own processes
     expose: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (folder replaced by an empty one, what it keeps)
     userns: bool = False  # not root: the network namespace comes with a user namespace
+    cgroup: str | None = None  # the cgroup v2 group under which each kernel gets one capping it (cgroups.py)
     bubblewrap: str | None = None  # the ``bwrap`` program: the kernel sees only its run folder and Python (view.py)
     grader_user: str = field(default_factory=lambda: _user_name(os.geteuid()))
     notes: tuple[str, ...] = ()  # why a layer is not enforced
@@ -57,6 +58,8 @@ class Enforcement:
             parts.append(f"runs as {self.user}")
         else:
             parts.append(f"runs as the grader's user ({self.grader_user})")
+        if self.cgroup:
+            parts.append("memory and processes capped per kernel (cgroup)")
         if self.mounts or self.bubblewrap:
             parts.append("other processes and shared memory hidden")
         if self.bubblewrap:
@@ -73,6 +76,7 @@ class KernelUser:
     gid: int
     name: str
     fresh: bool  # an id of its own: every process and scratch file it owns is removed after the run
+    group: str | None = None  # its cgroup, when the plan caps each kernel (cgroups.py)
 
 
 def _user_name(uid: int) -> str:

@@ -17,6 +17,7 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
+from grader.execute.sandbox.cgroups import cgroup_parent
 from grader.execute.sandbox.cleanup import release
 from grader.execute.sandbox.containment import (
     CLONE_NEWIPC,
@@ -85,9 +86,24 @@ def plan(network_allowed: bool = False, user: str = "auto") -> Enforcement:
     for candidate in candidates:
         failure = _smoke_test(candidate) if candidate.user or candidate.mounts or candidate.network_isolated else None
         if failure is None:
-            return _with_view(replace(candidate, notes=tuple(notes)))
+            return _with_view(_with_cgroup(replace(candidate, notes=tuple(notes))))
         notes.append(f"sandbox: {failure}")  # e.g. seccomp forbids what the first try said worked
-    return _with_view(replace(candidates[-1], notes=tuple(notes)))
+    return _with_view(_with_cgroup(replace(candidates[-1], notes=tuple(notes))))
+
+
+def _with_cgroup(enforcement: Enforcement) -> Enforcement:
+    """The plan with a cgroup v2 cap per kernel when the machine has one and a kernel joins its
+    group (the smoke test), else the plan as it is and why."""
+    parent, why = cgroup_parent()
+    if parent is not None and enforcement.user is None:
+        why = "the kernel runs as the grader's user"
+    elif parent is not None:
+        capped = replace(enforcement, cgroup=str(parent))
+        failure = _smoke_test(capped)
+        if failure is None:
+            return capped
+        why = f"cgroup v2 fails here: {failure}"
+    return replace(enforcement, notes=(*enforcement.notes, f"memory and processes per kernel: {why}"))
 
 
 def _with_view(enforcement: Enforcement) -> Enforcement:
@@ -226,6 +242,11 @@ def _smoke_test(enforcement: Enforcement) -> str | None:
             os.chmod(root, 0o711)
         hand_over(work, who)
         code = "import json, encodings.idna, socket; print('ok')"
+        if who is not None and who.group:
+            code = (
+                f"assert {os.path.basename(who.group)!r} in open('/proc/self/cgroup').read(), 'not in its cgroup'\n"
+                + code
+            )
         command = [sys.executable, "-I", "-c", code]
         if enforcement.bubblewrap:
             seen = f"import os\nassert not os.path.exists({str(outside)!r}), 'a file outside the view is visible'\n"

@@ -12,6 +12,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from grader.execute.sandbox.cgroups import new_group
 from grader.execute.sandbox.enforcement import Enforcement, KernelUser
 from grader.settings import SandboxLimits
 
@@ -25,12 +26,14 @@ _fresh_lock = threading.Lock()
 
 
 def kernel_user(enforcement: Enforcement) -> KernelUser | None:
-    """The user one kernel runs as (a fresh id per call with ``user: auto``); None: the grader's."""
+    """The user one kernel runs as (a fresh id per call with ``user: auto``), with a cgroup of its
+    own when the plan caps each kernel; None: the grader's."""
     if enforcement.user is None:
         return None
+    group = new_group(enforcement.cgroup) if enforcement.cgroup else None
     if enforcement.user != "auto":
         entry = pwd.getpwnam(enforcement.user)
-        return KernelUser(entry.pw_uid, entry.pw_gid, enforcement.user, fresh=False)
+        return KernelUser(entry.pw_uid, entry.pw_gid, enforcement.user, fresh=False, group=group)
     first, count = FRESH_UIDS
     with _fresh_lock:
         while True:
@@ -39,7 +42,7 @@ def kernel_user(enforcement: Enforcement) -> KernelUser | None:
                 continue
             _fresh_in_use.add(uid)
             _register(uid)
-            return KernelUser(uid, uid, "grader-kernel", fresh=True)
+            return KernelUser(uid, uid, "grader-kernel", fresh=True, group=group)
 
 
 def _account_exists(uid: int) -> bool:
