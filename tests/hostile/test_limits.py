@@ -212,11 +212,7 @@ def test_a_cgroup_the_kernel_does_not_join_is_left_out_of_the_plan_with_the_reas
     fake = tmp_path / "grader-kernels"  # plain folders: no process can join them
     fake.mkdir()
     monkeypatch.setattr(planning, "cgroup_parent", lambda: (fake, ""))
-    plan.cache_clear()
-    try:
-        planned = plan(False, "auto")
-    finally:
-        plan.cache_clear()
+    planned = planning._with_cgroup(replace(plan(False, "auto"), cgroup=None, notes=()))
     assert planned.cgroup is None and planned.user == "auto"
     assert "memory and processes per kernel: cgroup v2 fails here" in planned.describe()
 

@@ -11,7 +11,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from dataclasses import replace
 from functools import lru_cache
@@ -34,7 +33,7 @@ from grader.execute.sandbox.containment import (
 )  # fmt: skip
 from grader.execute.sandbox.enforcement import Enforcement, _user_name
 from grader.execute.sandbox.users import FRESH_UIDS, hand_over, kernel_user
-from grader.execute.sandbox.view import bubblewrap_program, in_view, view_command
+from grader.execute.sandbox.view import bubblewrap_program, in_view, installation, view_command
 from grader.settings import SandboxLimits
 
 
@@ -123,10 +122,8 @@ def _with_view(enforcement: Enforcement) -> Enforcement:
 def kernel_paths() -> list[str]:
     """Folders the kernel's Python reads: its installation and packages (not the grader's own
     source folder, which may hold rubrics), and the temporary folder its run folder is in."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    paths.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
-    paths.add(tempfile.gettempdir())
-    return sorted(os.path.realpath(path) for path in paths if os.path.isdir(path))
+    paths = installation() | {os.path.realpath(tempfile.gettempdir())}
+    return sorted(path for path in paths if os.path.isdir(path))
 
 
 def _try_namespaces(as_root: bool, network: bool) -> dict:

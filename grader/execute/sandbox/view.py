@@ -46,15 +46,21 @@ def bubblewrap_program() -> tuple[str | None, str]:
     return program, ""
 
 
+def installation() -> set[str]:
+    """The Python the kernel runs (real paths): the venv, the interpreter it was made from, their
+    standard library and packages."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    paths.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
+    return {os.path.realpath(path) for path in paths}
+
+
 @lru_cache(maxsize=1)
 def python_paths() -> tuple[str, ...]:
     """The folders of the kernel's Python: its installation, the one it was made from, and every
     folder on its import path (a ``.pth`` file may add another environment's packages), but
     nothing of the grader's own checkout (its rubrics, assignments and tests) except a venv inside
     it, and nothing of the temporary folder (the run folders of other kernels)."""
-    installed = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    installed.update(sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib"))
-    installed = {os.path.realpath(path) for path in installed}
+    installed = installation()
     paths = installed | {os.path.realpath(entry) for entry in sys.path if entry and os.path.isabs(entry)}
     source = Path(__file__).resolve().parents[3]  # the folder that holds the ``grader`` package
     checkout = str(source) if (source / "pyproject.toml").is_file() else None  # not an installed package
