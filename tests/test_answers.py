@@ -187,3 +187,15 @@ def test_topic_headings_without_numbers_or_questions_and_an_empty_heading():
     assert found["q5"].text == "Dropout randomly drops units during training."
     assert found["q6"].text == "We stop when the validation loss rises."
     assert found["q7"].text == "It normalizes activations per mini-batch."
+
+
+def test_the_homeworks_own_words_come_from_its_rubric_not_from_the_code():
+    from grader.extract.questions import QuestionIndex
+    from grader.text import stem
+
+    words = QuestionIndex(list(RUBRIC.questions), RUBRIC.title).homework_words
+    assert {stem("regularization"), stem("deep"), stem("learning")} <= words
+    assert stem("dropout") not in words and stem("overfitting") not in words  # what questions are about
+    batchnorm = load_assignment(ROOT / "assignments" / "batchnorm").rubric
+    words = QuestionIndex(list(batchnorm.questions), batchnorm.title).homework_words
+    assert {stem("batch"), stem("normalization")} <= words and stem("regularization") not in words

@@ -117,11 +117,11 @@ class KeptParts(Parts):
         locating = store.digest(
             "locating",
             rubric,
-            lambda: ([locating_part(q) for q in rubric.questions], sorted(template_lines)),
+            lambda: ([locating_part(q) for q in rubric.questions], rubric.title, sorted(template_lines)),
         )
         self.placement = _key("placement", store.version, self.notebook, locating)
         placed = store.get("placement", self.placement, _PLACEMENT,
-                           lambda: place_answers(notebook, rubric.questions, template_lines))  # fmt: skip
+                           lambda: place_answers(notebook, rubric, template_lines))  # fmt: skip
         return replace(read, answers=placed.answers, unplaced=placed.unplaced)
 
     def internals(self, code_cells: tuple[tuple[int, str], ...]) -> list[str]:

@@ -44,9 +44,9 @@ class Placement:
 
 
 def locate_answers(
-    cells: list[CellText], questions: list[Question], template_lines: frozenset[str] = frozenset()
+    cells: list[CellText], questions: list[Question], template_lines: frozenset[str] = frozenset(), title: str = ""
 ) -> Placement:
-    known = QuestionIndex(questions)
+    known = QuestionIndex(questions, title)
     blocks = _with_heads_carried(read_blocks(cells, known, template_lines))
     if not blocks:
         return Placement({}, ())

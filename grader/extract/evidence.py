@@ -17,7 +17,7 @@ _TEXT_OUTPUTS = ("text/plain", "text/markdown")
 
 
 def gather_evidence(notebook, rubric: Rubric, template_lines: frozenset[str] = frozenset()) -> Evidence:
-    placement = place_answers(notebook, rubric.questions, template_lines)
+    placement = place_answers(notebook, rubric, template_lines)
     return replace(read_evidence(notebook), answers=placement.answers, unplaced=placement.unplaced)
 
 
@@ -53,7 +53,7 @@ def read_evidence(notebook) -> Evidence:
     )
 
 
-# What placing answers reads of each question; a rubric edit elsewhere (points, hints, concept
+# What placing answers reads of each question (and the rubric's title); a rubric edit elsewhere (points, hints, concept
 # patterns other than `any`) leaves every placement as it was, so a rescore need not place again.
 LOCATING_FIELDS = ("id", "prompt", "locate", "reference")
 
@@ -65,9 +65,9 @@ def locating_part(question: Question) -> dict:
     return part
 
 
-def place_answers(notebook, questions, template_lines: frozenset[str] = frozenset()) -> Placement:
+def place_answers(notebook, rubric: Rubric, template_lines: frozenset[str] = frozenset()) -> Placement:
     texts = [read_cell(index, cell) for index, cell in enumerate(notebook.get("cells", []))]
-    return locate_answers(texts, list(questions), template_lines)
+    return locate_answers(texts, list(rubric.questions), template_lines, title=rubric.title)
 
 
 def _joined(value) -> str:

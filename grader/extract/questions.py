@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -17,11 +18,11 @@ from grader.extract.cells import normalise_line
 from grader.rubric import Question
 from grader.text import stem
 
-# Words every question of a homework about deep learning shares: they say nothing about which one.
+# Words any question may use: they say nothing about which one. The homework's own shared words
+# ("regularization", "batch normalization") come from its rubric: ``homework_words``.
 _STOPWORDS = frozenset(
     "a an and are as at be by can do does for from given how in into is it its of on or the their "
-    "this to what when which why with work works your deep learning model models regularization "
-    "concept role explain describe discuss".split()
+    "this to what when which why with work works your concept role explain describe discuss".split()
 )
 _ENGLISH = frozenset(
     "a an and are as at be by can do does for from how in into is it its of on or the their this "
@@ -35,6 +36,7 @@ TITLE_SHARE = 0.3
 LISTED_MATCH = 85
 OPENING_WORDS = 12
 OPENING_FLOOR = 60
+HOMEWORK_SHARE = 0.5  # a word in at least this share of the prompts names the homework, not a question
 # How much each source of a question's words tells about an answer to it.
 PROFILE_WEIGHTS = {"prompt": 1.0, "concepts": 0.7, "reference": 0.4}
 
@@ -44,6 +46,13 @@ def content_words(text: str) -> frozenset[str]:
     return frozenset({stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOPWORDS and len(w) > 1})
 
 
+def homework_words(questions: list[Question], title: str = "") -> frozenset[str]:
+    """The words of the homework's title and those most of its prompts share ("regularization" in all nine)."""
+    counts = Counter(word for q in questions for word in content_words(q.prompt))
+    shared = {word for word, count in counts.items() if count >= HOMEWORK_SHARE * len(questions)}
+    return frozenset(shared | content_words(title)) if len(questions) > 1 else content_words(title)
+
+
 def _plain_words(text: str) -> set[str]:
     return {stem(w) for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _ENGLISH and len(w) > 1}
 
@@ -51,8 +60,9 @@ def _plain_words(text: str) -> set[str]:
 class QuestionIndex:
     """Numbering facts, prompt text and topic words of the rubric's questions."""
 
-    def __init__(self, questions: list[Question]):
+    def __init__(self, questions: list[Question], title: str = ""):
         self.questions = questions
+        self.homework_words = homework_words(questions, title)
         self.by_id = {q.id: q for q in questions}
         self.by_number: dict[int, Question] = {}
         self.by_part: dict[tuple[int, int], Question] = {}
@@ -62,8 +72,12 @@ class QuestionIndex:
             if question.locate.part and question.locate.number_in_part:
                 self.by_part[(question.locate.part, question.locate.number_in_part)] = question
         self.prompts = {q.id: normalise_line(q.prompt) for q in questions}
-        self.prompt_words = {q.id: content_words(q.prompt + " " + " ".join(q.locate.keywords)) for q in questions}
-        self.vocabulary, self.profiles = _profiles(questions, self.prompt_words)
+        self.prompt_words = {q.id: self.words(q.prompt + " " + " ".join(q.locate.keywords)) for q in questions}
+        self.vocabulary, self.profiles = _profiles(questions, self.prompt_words, self.words)
+
+    def words(self, text: str) -> frozenset[str]:
+        """The stems of the text that can tell its question: neither stop words nor the homework's own."""
+        return content_words(text) - self.homework_words
 
     def numbered(self, number: int, part: int | None) -> list[tuple[Question, bool]]:
         """The questions a number can name, each with whether it counts within the current Part."""
@@ -75,7 +89,7 @@ class QuestionIndex:
     def prompt_match(self, line: str, threshold: float) -> Question | None:
         """The question whose prompt this line copies (typos and PDF garbling allowed)."""
         text = normalise_line(line)
-        words = content_words(line)
+        words = self.words(line)
         best, best_score = None, threshold - 1e-9
         for question in self.questions:
             prompt = self.prompts[question.id]
@@ -90,7 +104,7 @@ class QuestionIndex:
     def prompts_within(self, line: str) -> list[str]:
         """The questions whose prompts this one line holds, in order: a Part's questions run together."""
         text = normalise_line(line)
-        words = content_words(line)
+        words = self.words(line)
         found = []
         for question in self.questions:
             prompt = self.prompts[question.id]
@@ -108,7 +122,7 @@ class QuestionIndex:
 
     def shares_words(self, text: str, question: Question) -> bool:
         """A short numbered heading read within a Part must name something of its question."""
-        return len(text.split()) > 4 or bool(content_words(text) & self.prompt_words[question.id])
+        return len(text.split()) > 4 or bool(self.words(text) & self.prompt_words[question.id])
 
     def is_other_question(self, text: str, question_id: str) -> bool:
         """A question the student copied that is not this one: the notebook answers another homework."""
@@ -123,7 +137,7 @@ class QuestionIndex:
 
     def title_shares(self, title: str) -> dict[str, float]:
         """Questions a short heading names ("Early Stopping:", "L1 and L2"), with the share of its words they hold."""
-        words = content_words(title)
+        words = self.words(title)
         if not words:
             return {}
         shares = {q.id: len(words & self.prompt_words[q.id]) / len(words) for q in self.questions}
@@ -148,14 +162,16 @@ class QuestionIndex:
         return self.profiles[:, columns].sum(axis=1)
 
 
-def _profiles(questions: list[Question], prompt_words: dict[str, set[str]]) -> tuple[dict[str, int], np.ndarray]:
+def _profiles(
+    questions: list[Question], prompt_words: dict[str, frozenset[str]], distinctive: Callable[[str], frozenset[str]]
+) -> tuple[dict[str, int], np.ndarray]:
     """A (questions x words) matrix: how strongly each word points to each question (weight times rarity)."""
     weights: list[dict[str, float]] = []
     for question in questions:
         weight: dict[str, float] = {}
         sources = {
-            "reference": content_words(question.reference),
-            "concepts": content_words(" ".join(p for c in question.concepts for p in c.any)),
+            "reference": distinctive(question.reference),
+            "concepts": distinctive(" ".join(p for c in question.concepts for p in c.any)),
             "prompt": prompt_words[question.id],
         }
         for source, words in sources.items():
