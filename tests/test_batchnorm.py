@@ -83,9 +83,7 @@ def _questions(record):
 def _answered_or_flagged(question):
     """No silent zero: the answer was found and scored, or a person is told where it may be."""
     found = question["score"] > 0 and question["answer_cells"]
-    return found or any(
-        "needs review: no answer was found, but the answer placed under" in f for f in question["flags"]
-    )
+    return found or any("but the answer placed under" in f for f in question["flags"])
 
 
 def _checks(record):
@@ -101,7 +99,7 @@ def test_code_pasted_into_markdown_earns_at_most_half_and_is_flagged(students):
     assert any("come from reading the code" in f for f in record["flags"])
     questions = _questions(record)
     assert questions["3.1"]["score"] == 0  # "try different batch sizes" is not an experiment
-    assert _answered_or_flagged(questions["1.3"])  # one cell for the whole Part
+    assert _answered_or_flagged(questions["1.2"]) and _answered_or_flagged(questions["1.3"])  # one cell for Part 1
 
 
 def test_answers_listed_under_one_heading_are_not_a_silent_zero(students):

@@ -100,6 +100,11 @@ def test_an_empty_question_whose_points_stand_under_another_question_is_flagged(
     assert placement.shared_answer_flags(second, None, rubric.questions, {"q1_1": one}) == []
     own = Answer("q1_2", "Faster.", (4,), 0.9)
     assert placement.shared_answer_flags(second, own, rubric.questions, {"q1_1": both, "q1_2": own}) == []
+    elsewhere = Answer("q1_2", "Q2-- import tensorflow as tf", (5,), 0.9)  # a cell of another Part, showing nothing
+    flags = placement.shared_answer_flags(second, elsewhere, rubric.questions, {"q1_1": both, "q1_2": elsewhere})
+    assert flags[0].startswith(
+        "needs review: the answer found (cell 5) shows none of its points, but the answer placed under 1.1"
+    )
 
 
 def test_prose_before_any_question_is_kept_and_named_by_the_question_it_may_answer():

@@ -39,24 +39,42 @@ def question_flags(answer: Answer | None, unplaced: tuple[Unplaced, ...]) -> lis
 def shared_answer_flags(
     question: Question, answer: Answer | None, questions: list[Question], answers: Mapping[str, Answer]
 ) -> list[str]:
-    """A question without an answer whose ideas stand in the answer placed under another question: one cell
-    for a whole Part, or a Part's prompts listed together and answered below them, went to one question."""
-    if (answer is not None and answer.text) or not question.concepts:
+    """A question whose answer is missing, or shows none of its concepts, while its ideas stand in the answer
+    placed under another question: one cell for a whole Part, or a Part's prompts listed together and
+    answered below them, went to one question (and the next question took a cell of another Part)."""
+    concepts = [c for c in question.concepts if not c.published]
+    if not concepts or (answer is not None and answer.text and _shown(concepts, answer.text)):
         return []
-    needed = max(SHARED_MIN_CONCEPTS, -(-2 * len(question.concepts) // 3))
+    needed = max(SHARED_MIN_CONCEPTS, -(-2 * len(concepts) // 3))
     for other in questions:
         placed = answers.get(other.id)
         if other.id == question.id or placed is None or not placed.text:
             continue
-        index = AnswerIndex(tokenize(placed.text))
-        shown = [c.id for c in question.concepts if not c.published and match_concept(index, c).found]
+        shown = _shown(concepts, placed.text)
         if len(shown) >= needed:
-            cells = ", ".join(str(c) for c in placed.cells)
+            what = (
+                f"the answer found (cell{_plural(answer.cells)} {_cells(answer.cells)}) shows none of its points"
+                if answer is not None and answer.text
+                else "no answer was found"
+            )
             return [
-                f"needs review: no answer was found, but the answer placed under {other.name} (cell{'s' * (len(placed.cells) > 1)} "
-                f"{cells}) makes this question's points ({', '.join(shown)}): it may answer both"
+                f"needs review: {what}, but the answer placed under {other.name} (cell{_plural(placed.cells)} "
+                f"{_cells(placed.cells)}) makes this question's points ({', '.join(shown)}): it may answer both"
             ]
     return []
+
+
+def _shown(concepts, text: str) -> list[str]:
+    index = AnswerIndex(tokenize(text))
+    return [c.id for c in concepts if match_concept(index, c).found]
+
+
+def _plural(cells) -> str:
+    return "s" * (len(cells) > 1)
+
+
+def _cells(cells) -> str:
+    return ", ".join(str(c) for c in cells)
 
 
 def notebook_flags(answers: Iterable[Answer | None], unplaced: tuple[Unplaced, ...], questions: int) -> list[str]:
