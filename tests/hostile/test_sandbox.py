@@ -107,8 +107,12 @@ def batch(tmp_path_factory, copy_assignment, grader_process):
     secrets = {
         "secret rubric": secret / "rubric.yaml", "secret gradebook": secret / "gradebook.sqlite",
         "assignment rubric": assignment / "regularization.yaml", "this gradebook": out / "gradebook.sqlite",
-        "other submission": submissions / "good.ipynb",
+        "other submission": submissions / "good.ipynb", "assignment solution": assignment / "solution.ipynb",
     }  # fmt: skip
+    if SANDBOX.bubblewrap:  # readable by every user: only the kernel's view hides them (test_reading.py)
+        secrets.update(
+            {"checkout rubric": RUBRIC, "checkout solution": ROOT / "assignments" / "regularization" / "solution.ipynb"}
+        )
 
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -223,13 +227,9 @@ def test_the_rubric_the_gradebook_and_other_submissions_cannot_be_read(batch):
     _, rows, out, *_ = batch
     nb, _ = run_of(out, rows["reads_secrets"])
     results = dict(line.rsplit(" ", 1) for line in printed(nb, 1).splitlines())
-    assert set(results) == {
-        "secret rubric",
-        "secret gradebook",
-        "assignment rubric",
-        "this gradebook",
-        "other submission",
-    }
+    labels = {"secret rubric", "secret gradebook", "assignment rubric", "this gradebook", "other submission"}
+    labels |= {"assignment solution"} | ({"checkout rubric", "checkout solution"} if SANDBOX.bubblewrap else set())
+    assert set(results) == labels
     hidden = "FileNotFoundError" if SANDBOX.bubblewrap else "PermissionError"  # not in its view, or not its own
     assert set(results.values()) == {hidden}, results
 
