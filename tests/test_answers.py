@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import nbformat
 import nbformat.v4 as nbf
 import pytest
 
@@ -199,3 +200,13 @@ def test_the_homeworks_own_words_come_from_its_rubric_not_from_the_code():
     batchnorm = load_assignment(ROOT / "assignments" / "batchnorm").rubric
     words = QuestionIndex(list(batchnorm.questions), batchnorm.title).homework_words
     assert {stem("batch"), stem("normalization")} <= words and stem("regularization") not in words
+
+
+def test_a_parts_listed_questions_answered_in_one_cell_each_with_numbered_points():
+    """A real layout (the batchnorm pytorch_claims example): the Part's questions listed, "Ans :-",
+    then one cell per answer, each with its own numbered list whose numbers are not question numbers."""
+    assignment = load_assignment(ROOT / "assignments" / "batchnorm")
+    notebook = nbformat.read(ROOT / "assignments" / "batchnorm" / "examples" / "pytorch_claims.ipynb", as_version=4)
+    found = gather_evidence(notebook, assignment.rubric, assignment.template_lines).answers
+    assert [found[qid].cells[0] for qid in ("q1_1", "q1_2", "q1_3")] == [2, 3, 4]
+    assert 4 not in found["q1_1"].cells and 3 not in found["q1_3"].cells

@@ -21,6 +21,7 @@ SWITCH = 1.0
 SKIP = 0.4  # per question passed over: most students answer every question in turn
 BACK = 5.0
 RESTART = 5.0  # a heading that starts question k after text already given to k: that text was not k's
+MID_CELL = 0.5  # an answer starting inside a cell, under no heading: students mostly start one in a new cell
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,17 @@ def align(
     marked: np.ndarray | None = None,
     closed: np.ndarray | None = None,
     skips: np.ndarray | None = None,
+    continuing: np.ndarray | None = None,
 ) -> Alignment:
     """``scores[b, 0]``: block b is no answer; ``scores[b, k + 1]``: block b answers question k.
 
     ``marked[b, k]``: block b's heading says question k's answer starts here. Passing over
-    unanswered questions to get there is then free, and continuing k into it costs a restart
+    unanswered questions to get there is then free, unless a question list just asked for them
+    (their skip above ``SKIP``), and continuing k into it costs a restart
     (the text given to k before was not k's). ``closed[b, k]``: k's answer cannot start at block b
     (it is marked elsewhere); it can still continue there. ``skips[b, k]``: what leaving question k
-    unanswered costs when moving on at block b (``SKIP`` by default).
+    unanswered costs when moving on at block b (``SKIP`` by default). ``continuing[b]``: block b
+    goes on the previous block's cell with no heading of its own; moving on there costs ``MID_CELL`` more.
     """
     blocks, labels = scores.shape
     questions = labels - 1
@@ -64,14 +68,16 @@ def align(
     marked = np.zeros((blocks, questions), dtype=bool) if marked is None else marked
     closed = np.zeros((blocks, questions), dtype=bool) if closed is None else closed
     skips = np.full((blocks, questions), SKIP) if skips is None else skips
-    direct = transition_costs(np.zeros(questions))
+    continuing = np.zeros(blocks, dtype=bool) if continuing is None else continuing
     diagonal = np.arange(questions)
     states = questions + 1
     forward = np.full((blocks + 1, states), -np.inf)
     forward[0, 0] = 0.0
     costs = []
     for b in range(blocks):
-        block_costs = np.where(marked[b][None, :], direct, transition_costs(skips[b]))
+        asked = transition_costs(np.maximum(skips[b] - SKIP, 0.0))  # only what a question list asked for
+        block_costs = np.where(marked[b][None, :], asked, transition_costs(skips[b]))
+        block_costs += MID_CELL * continuing[b]
         block_costs[:, closed[b]] = np.inf
         block_costs[diagonal + 1, diagonal] = np.where(marked[b], RESTART, 0.0)
         costs.append(block_costs)

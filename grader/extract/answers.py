@@ -51,7 +51,7 @@ def locate_answers(
     if not blocks:
         return Placement({}, ())
     scores, marked, closed, skips = _scored(blocks, known)
-    alignment = align(scores, marked, closed, skips)
+    alignment = align(scores, marked, closed, skips, _continuing(blocks))
     answers = {}
     for index, question in enumerate(questions):
         mine = [
@@ -75,7 +75,8 @@ def _with_heads_carried(blocks: list[Block]) -> list[tuple[Block, frozenset[str]
 
     A heading with nothing under it hands its claims to the text that follows ("### Q1 ..." in one
     cell, the answer in the next). Several questions copied into one cell (a Part's questions
-    listed together) instead scope the answers that follow to those questions, in any split.
+    listed together) instead scope the answers that follow to those questions, in any split, until
+    a marker names a question that list did not hold.
     """
     carried: list[tuple[Block, frozenset[str]]] = []
     pending: list[Block] = []
@@ -95,12 +96,27 @@ def _with_heads_carried(blocks: list[Block]) -> list[tuple[Block, frozenset[str]
             handed += [c for c in pending[-1].claims if c.how == "title" and c not in handed]
             block.claims = handed + block.claims
             block.other_question = next((b.other_question for b in reversed(pending) if b.other_question), "")
-            scope = frozenset()
-        elif block.claims:
-            scope = frozenset()
+        if listing is None and any(c.strength >= LIST_START and c.question not in scope for c in block.claims):
+            scope = frozenset()  # a marker of a question the list did not hold: its answers are over
         pending = []
         carried.append((block, scope))
     return carried
+
+
+def _continuing(blocks: list[tuple[Block, frozenset[str]]]) -> np.ndarray:
+    """Blocks that go on the previous block's cell under no heading of their own (a weak list number is
+    none). After a question list, a plain paragraph may start the next answer within the cell; an
+    item of a numbered list inside an answer still goes on it."""
+    return np.array(
+        [
+            row > 0
+            and block.cell == blocks[row - 1][0].cell
+            and all(c.how != "title" and c.strength < LIST_START for c in block.claims)
+            and (not scope or any(c.how == "list number" for c in block.claims))
+            for row, (block, scope) in enumerate(blocks)
+        ],
+        dtype=bool,
+    )
 
 
 def _last_listing(heads: list[Block]) -> tuple[frozenset[str], list[Block]] | None:
@@ -149,13 +165,15 @@ def _scored(blocks: list[tuple[Block, frozenset[str]]], known: QuestionIndex):
     rivals = np.where(marked > 0, 0.0, marked.max(axis=1, keepdims=True)) * unambiguous[:, None]
     scores = np.full((len(blocks), len(order) + 1), NOWHERE)
     skips = np.full((len(blocks), len(order)), SKIP)
+    before: frozenset[str] = frozenset()
     for row, (block, scope) in enumerate(blocks):
         content = CONTENT * known.about(block.text) / math.sqrt(len(block.text.split()) + CONTENT_FLOOR)
         if marked[row].max() < LIST_START and len(block.text.split()) >= OPENING_MIN_WORDS:
             content += OPENING * known.opening(block.text)
         listed = np.array([q.id in scope for q in known.questions])
         scoped = np.where(listed, SCOPE, -OUTSIDE_SCOPE) if scope else np.zeros(len(order))
-        skips[row, listed] = SCOPE_SKIP
+        skips[row, listed | np.array([q.id in before and not scope for q in known.questions])] = SCOPE_SKIP
+        before = scope
         scores[row, 1:] = marked[row] + titled[row] - RIVAL_CLAIM * rivals[row] + content + scoped
     sole_mark = (marked >= LIST_START) & ((marked >= LIST_START).sum(axis=1, keepdims=True) == 1)
     closed = (sole_mark | sole_title).any(axis=0)[None, :] & ~((marked > 0) | (titled > 0))
