@@ -66,9 +66,9 @@ def base():
 
 @pytest.fixture(scope="module")
 def batch(base, copy_assignment, grader_process):
-    """The reader and the classmate it tries to read, with the kernel run as root: no permission
-    hides anything from it, only its view. (With a user of its own: the hostile batch of
-    test_sandbox.py, whose reader tries the same files.)"""
+    """The reader, graded alone (one kernel) with its classmate's notebook beside it, the kernel run
+    as root: no permission hides anything from it, only its view. (With a user of its own: the
+    hostile batch of test_sandbox.py, whose reader tries the same files.)"""
     user = "root"
     folder = base / user
     paths = targets(folder)
@@ -77,15 +77,16 @@ def batch(base, copy_assignment, grader_process):
         sandbox={"user": user},
     )  # fmt: skip
     (folder / "submissions").mkdir()
-    nbformat.write(reader(paths), folder / "submissions" / "reader.ipynb")
+    reader_file = folder / "submissions" / "reader.ipynb"
+    nbformat.write(reader(paths), reader_file)
     nbformat.write(nbf.new_notebook(cells=[nbf.new_code_cell("print('mine')")]), paths["classmate"])
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     out = paths["output folder"]
-    done, _ = grader_process("grade", folder / "submissions", "--assignment", folder / "assignment", "--out", out)
+    done, _ = grader_process("grade", reader_file, "--assignment", folder / "assignment", "--out", out)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    runs = [nbformat.read(path, as_version=4) for path in (out / "runs").glob("*.ipynb")]
-    (executed,) = [nb for nb in runs if "READ" in nb.cells[-1].source]
+    (run,) = (out / "runs").glob("*.ipynb")
+    executed = nbformat.read(run, as_version=4)
     printed = "".join(o.get("text", "") for o in executed.cells[-1].outputs if o.get("output_type") == "stream")
     seen = dict(line.split("|", 1) for line in printed.splitlines())
     return user, paths, seen, done.stderr
