@@ -98,6 +98,9 @@ class Parts:
     def checks(self, checks: list, execution: Execution, evidence: Evidence) -> tuple[CheckGrade, ...]:
         return run_checks(checks, execution.facts, evidence, execution)
 
+    def answered_elsewhere(self, question, questions: list, evidence: Evidence) -> list[str]:
+        return placement.shared_answer_flags(question, evidence.answers.get(question.id), questions, evidence.answers)
+
 
 WORKED_OUT = Parts()
 
@@ -111,7 +114,7 @@ def score(submission: Submission, execution: Execution, assignment: Assignment, 
         _with_placement_flags(
             parts.question(q, evidence.answers.get(q.id), semantic),
             evidence,
-            placement.shared_answer_flags(q, evidence.answers.get(q.id), rubric.questions, evidence.answers),
+            parts.answered_elsewhere(q, rubric.questions, evidence),
         )
         for q in rubric.questions
     )

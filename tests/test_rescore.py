@@ -95,7 +95,7 @@ def test_a_rubric_edit_re_scores_only_the_question_it_touched(tmp_path, saved, a
         before, _ = scored_with_parts(book, saved, original)
         after, store = scored_with_parts(book, saved, edited)
     assert after == [score(s, e, edited) for s, e, _ in saved]
-    assert store.worked_out == len(saved)  # q1 of each notebook; evidence, placement, checks and q2-q9 kept
+    assert store.worked_out == 2 * len(saved)  # q1's grade and flags of each notebook; the rest kept
     q1 = [(b.questions[0].score, a.questions[0].score) for b, a in zip(before, after)]
     assert any(a < b for b, a in q1)
     assert [b.questions[1:] for b in before] == [a.questions[1:] for a in after]
@@ -129,7 +129,7 @@ def test_grader_rescore_after_a_rubric_edit_equals_a_rescore_from_nothing_kept(t
     invoke("rescore", "--out", out, "--assignment", edited, "--quiet")
     rescored = records(out)
     new = {kind: count - kept.get(kind, 0) for kind, count in parts_by_kind(out).items()}
-    assert new == {"evidence": 0, "internals": 0, "placement": 0, "question": 3, "checks": 0}
+    assert new == {"evidence": 0, "internals": 0, "placement": 0, "question": 3, "elsewhere": 3, "checks": 0}
     changed = [s for s in graded if rescored[s]["questions"][0]["score"] < graded[s]["questions"][0]["score"]]
     assert changed and all(rescored[s]["score"] < graded[s]["score"] for s in changed)
     page = (out / "reports" / f"{changed[0]}.html").read_text(encoding="utf-8")

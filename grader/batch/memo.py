@@ -8,6 +8,8 @@ of a grade is kept under a key that hashes everything it was worked out from:
 - ``internals``: the same (what the code reaches for);
 - ``placement``: the same plus the questions' locating fields and the template's prose;
 - ``question``: the placement's key plus that question's part of the rubric;
+- ``elsewhere`` (an unanswered question's ideas in another question's answer): the same plus the
+  questions' ids and names;
 - ``checks``: the placement's key plus the run's record (facts, errors, status) and the checks.
 
 A changed input is another key, so a kept part is the one a full scoring would work out
@@ -36,7 +38,7 @@ RUN_FIELDS = ("status", "mode", "message", "seconds", "facts", "cell_errors", "s
 
 _EVIDENCE = TypeAdapter(Evidence)
 _PLACEMENT = TypeAdapter(Placement)
-_INTERNALS = TypeAdapter(list[str])
+_FLAGS = TypeAdapter(list[str])
 _CHECKS = TypeAdapter(tuple[CheckGrade, ...])
 
 
@@ -126,7 +128,7 @@ class KeptParts(Parts):
 
     def internals(self, code_cells: tuple[tuple[int, str], ...]) -> list[str]:
         key = _key("internals", self.store.version, self.notebook)
-        return self.store.get("internals", key, _INTERNALS, lambda: super(KeptParts, self).internals(code_cells))
+        return self.store.get("internals", key, _FLAGS, lambda: super(KeptParts, self).internals(code_cells))
 
     def question(self, question, answer: Answer | None, semantic) -> QuestionGrade:
         if semantic is not None or not self.placement:
@@ -141,6 +143,16 @@ class KeptParts(Parts):
 
         kept = self.store.get("question", key, _QUESTION, work_out)
         return replace(kept.grade, flags=tuple(Flag(text, concepts) for text, concepts in kept.flags))
+
+    def answered_elsewhere(self, question, questions: list, evidence: Evidence) -> list[str]:
+        if not self.placement:
+            return super().answered_elsewhere(question, questions, evidence)
+        part = self.store.digest("question", question, lambda: question.model_dump(mode="json"))
+        names = self.store.digest("names", questions, lambda: [[q.id, q.name] for q in questions])
+        key = _key("elsewhere", self.placement, question.id, part, names)
+        return self.store.get(
+            "elsewhere", key, _FLAGS, lambda: super(KeptParts, self).answered_elsewhere(question, questions, evidence)
+        )
 
     def checks(self, checks: list, execution: Execution, evidence: Evidence) -> tuple[CheckGrade, ...]:
         if not self.placement:
