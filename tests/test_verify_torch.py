@@ -81,6 +81,16 @@ def test_a_students_module_is_rebuilt_from_torchs_own_classes_and_computes_the_s
     np.testing.assert_allclose(rebuilt.predict(np, shaped), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_model_in_double_precision_is_fed_doubles(tmp_path):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 10)).double()
+    assert saved(tmp_path, model=model) == []
+    rebuilt = TorchModel(torch, str(tmp_path / f"1{TORCH_SAVE_SUFFIX}"))
+    images = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(images).double()).numpy()
+    np.testing.assert_allclose(rebuilt.predict(np, images), expected, rtol=1e-6)
+
+
 def test_a_forward_that_cannot_be_traced_leaves_no_file_and_says_so(tmp_path):
     warnings = saved(tmp_path, branching=Branching())
     assert not (tmp_path / f"1{TORCH_SAVE_SUFFIX}").exists()

@@ -62,6 +62,8 @@ class TorchModel:
         if len(self.nodes) > MAX_NODES or len(graph.get("modules") or {}) > MAX_MODULES:
             raise ValueError("the model graph is over the verifier's size limits")
         self.input_shape = _shape(graph.get("input_shape"))
+        floating = [tensor.dtype for tensor in weights.values() if tensor.is_floating_point()]
+        self.dtype = floating[0] if floating else torch.float32  # a model made .double() is fed doubles
         self.functions = _functions(torch)
         self.modules = {
             target: _layer(torch, spec, target, weights) for target, spec in dict(graph.get("modules") or {}).items()
@@ -122,7 +124,7 @@ class TorchModel:
         outputs = []
         with torch.no_grad():
             for start in range(0, len(images), 256):
-                batch = torch.from_numpy(np.ascontiguousarray(images[start : start + 256], dtype="float32"))
+                batch = torch.from_numpy(np.ascontiguousarray(images[start : start + 256])).to(self.dtype)
                 result = self.run(batch)
                 if isinstance(result, (list, tuple)):
                     result = result[0]
@@ -198,11 +200,14 @@ def _layer(torch, spec, target, weights):
         raise ValueError(f"layer {target[:80]} is a {path[:200]}, not one of torch's own layer classes")
     parameters = inspect.signature(cls.__init__).parameters
     config = {key: _plain(value) for key, value in dict(spec.get("config") or {}).items() if key in parameters}
-    if "device" in parameters:
-        config["device"] = "meta"  # nothing is allocated before the weights' shapes are known to fit
-    layer = cls(**config)
     prefix = f"{target}."
     own = {name[len(prefix) :]: tensor for name, tensor in weights.items() if name.startswith(prefix)}
+    if "device" in parameters:
+        config["device"] = "meta"  # nothing is allocated before the weights' shapes are known to fit
+    floating = [tensor.dtype for tensor in own.values() if tensor.is_floating_point()]
+    if floating and "dtype" in parameters:
+        config["dtype"] = floating[0]  # a layer made .double() stays double
+    layer = cls(**config)
     expected = layer.state_dict()
     if set(own) != set(expected):
         raise ValueError(f"layer {target[:80]}'s saved weights do not match a {cls.__name__} of its arguments")
