@@ -1,0 +1,47 @@
+"""Which held-out split the clean verifier measures a run's models on (``execute/verify.py``), with
+the verifier itself replaced by a recorder: no process, no framework."""
+
+from pathlib import Path
+
+import pytest
+
+from grader.execute import verify
+from grader.facts import Dataset, Facts, Fit, Model
+
+SPLIT = Path("/grader/cache/mnist.npz")
+
+
+@pytest.fixture
+def asked(monkeypatch, tmp_path):
+    """The splits the verifier was asked to measure on, one per model."""
+    splits = []
+
+    class Recorder:
+        def ask(self, model, split):
+            splits.append(split)
+            return {"loaded": True, "layers": []}
+
+    monkeypatch.setattr(verify, "VERIFIERS", {"keras": Recorder(), "torch": Recorder()})
+    (tmp_path / "1.keras").write_bytes(b"model")
+    (tmp_path / "2.torch.safetensors").write_bytes(b"model")
+
+    def run(*datasets: str) -> list:
+        facts = Facts(
+            models=[Model(id=1, framework="keras", cls="Sequential"), Model(id=2, framework="torch", cls="Sequential")],
+            fits=[Fit(model=1), Fit(model=2)],
+            datasets=[Dataset(name=name, source="stand-in") for name in datasets],
+        )
+        verified = verify.verify_models(facts, tmp_path, SPLIT)
+        assert [m.model for m in verified.verification.models] == [1, 2]
+        return splits
+
+    return run
+
+
+@pytest.mark.parametrize("datasets", [(), ("mnist",), ("mnist_784",), ("fashion_mnist", "mnist")])
+def test_models_of_a_notebook_that_loaded_mnist_or_read_its_own_arrays_are_measured_on_it(asked, datasets):
+    assert asked(*datasets) == [SPLIT, SPLIT]
+
+
+def test_models_of_a_notebook_that_loaded_only_another_dataset_are_not_measured_on_mnist(asked):
+    assert asked("fashion_mnist") == [None, None]
