@@ -1,13 +1,16 @@
 """Each dataset stand-in's splits are recognised by the probe as fast mode needs them: the test
 split (whatever its scaling) and the training split by their fingerprints, taken at the load,
 before the fast budget cuts anything; a torchvision split, and any Subset of one, by the rows of
-the split it picks, since a fast run's loaders draw only a few batches.
+the split it picks, since a fast run's loaders draw only a few batches. And triton, which
+PyTorch's CUDA build brings (for torchvision), kept out of a kernel without a GPU.
 
 In-process, no kernel: the probe's dataset recorder on the real stand-in files. The same facts in
 a real fast kernel: tests/test_budget.py."""
 
 from __future__ import annotations
 
+import os
+import sys
 import types
 
 import numpy as np
@@ -70,3 +73,18 @@ def test_a_torchvision_split_and_its_subsets_are_the_rows_of_the_split_they_pick
     key, rows = recorder.torch_rows(validation)
     assert key == ("cifar10", "train") and rows.tolist() == [11, 5]
     assert recorder.torch_rows(types.SimpleNamespace(targets=list(range(100)))) is None  # not served
+
+
+def test_triton_is_hidden_from_the_kernel_on_a_machine_without_a_gpu(tmp_path, monkeypatch):
+    """PyTorch's CUDA build brings triton; loaded after TensorFlow it crashes the kernel."""
+    from grader.execute.probe.torch import _hide_triton
+
+    (tmp_path / "triton").mkdir()
+    (tmp_path / "triton" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "triton", raising=False)
+    monkeypatch.setattr(os.path, "exists", lambda path: False if path == "/dev/nvidiactl" else True)
+    _hide_triton()
+    with pytest.raises(ImportError):
+        import triton  # noqa: F401
+    monkeypatch.delitem(sys.modules, "triton")

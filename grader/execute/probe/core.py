@@ -29,7 +29,7 @@ from grader.execute.probe.files import _Files
 from grader.execute.probe.integrity import _Integrity, _PostImportFinder
 from grader.execute.probe.keras import _KerasRecorder, _save_keras_models
 from grader.execute.probe.outputs import _guard_outputs
-from grader.execute.probe.torch import _TorchRecorder
+from grader.execute.probe.torch import _hide_triton, _TorchRecorder
 from grader.execute.probe.torch_save import _save_torch_models
 
 CHECKPOINT_EVERY = 1.0  # seconds between two checkpoint writes during training
@@ -48,6 +48,7 @@ def install(config):
         if name in sys.modules:  # already imported before the probe ran
             probe.hooks.pop(name)(sys.modules[name])
     probe.safely(_guard_outputs, config.get("stream_chunk"), config.get("rich_size"))
+    probe.safely(_hide_triton)
     probe.safely(probe.files.install)
     return probe
 

@@ -332,6 +332,18 @@ class _CappedPass:
         return getattr(inner, name)
 
 
+def _hide_triton():
+    """Makes ``import triton`` fail on a machine without an NVIDIA GPU. PyTorch's CUDA build brings
+    triton, which compiles GPU kernels: here it has nothing to do, and once TensorFlow is loaded,
+    loading it (``import torchvision`` does) crashes the kernel, their LLVMs clashing. torch runs
+    without it (``torch.compile`` then compiles C++)."""
+    import importlib.util
+
+    if "triton" not in sys.modules and not os.path.exists("/dev/nvidiactl"):
+        if importlib.util.find_spec("triton") is not None:
+            sys.modules["triton"] = None
+
+
 def _dataset_rows(dataset, depth=0):
     """The first tensor of a TensorDataset (or of the dataset a Subset picks from), else None."""
     tensors = getattr(dataset, "tensors", None)
