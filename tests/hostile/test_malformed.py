@@ -125,7 +125,7 @@ def batch(tmp_path_factory):
     cases = write_cases(folder)
     out = tmp_path_factory.mktemp("out")
     result = CliRunner().invoke(
-        app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet"]
+        app, ["grade", str(folder), "--assignment", str(ASSIGNMENT), "--out", str(out), "--quiet", "--jobs", "2"]
     )
     assert result.exit_code == 0, result.output
     rows = {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
