@@ -200,6 +200,8 @@ def test_the_homeworks_own_words_come_from_its_rubric_not_from_the_code():
     batchnorm = load_assignment(ROOT / "assignments" / "batchnorm").rubric
     words = QuestionIndex(list(batchnorm.questions), batchnorm.title).homework_words
     assert {stem("batch"), stem("normalization")} <= words and stem("regularization") not in words
+    two = QuestionIndex(list(RUBRIC.questions[:2]))  # a short homework: each prompt still tells its question
+    assert all(two.prompt_words[q.id] for q in two.questions)
 
 
 def test_a_parts_listed_questions_answered_in_one_cell_each_with_numbered_points():

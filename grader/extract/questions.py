@@ -36,7 +36,7 @@ TITLE_SHARE = 0.3
 LISTED_MATCH = 85
 OPENING_WORDS = 12
 OPENING_FLOOR = 60
-HOMEWORK_SHARE = 0.5  # a word in at least this share of the prompts names the homework, not a question
+HOMEWORK_SHARE = 0.5  # a word in more than this share of the prompts names the homework, not a question
 # How much each source of a question's words tells about an answer to it.
 PROFILE_WEIGHTS = {"prompt": 1.0, "concepts": 0.7, "reference": 0.4}
 
@@ -47,10 +47,11 @@ def content_words(text: str) -> frozenset[str]:
 
 
 def homework_words(questions: list[Question], title: str = "") -> frozenset[str]:
-    """The words of the homework's title and those most of its prompts share ("regularization" in all nine)."""
+    """The words of the homework's title and those most of its prompts share ("regularization" in all
+    nine); a word of one prompt alone always tells its question, however few questions there are."""
     counts = Counter(word for q in questions for word in content_words(q.prompt))
-    shared = {word for word, count in counts.items() if count >= HOMEWORK_SHARE * len(questions)}
-    return frozenset(shared | content_words(title)) if len(questions) > 1 else content_words(title)
+    shared = {word for word, count in counts.items() if count > max(1, HOMEWORK_SHARE * len(questions))}
+    return frozenset(shared) | content_words(title)
 
 
 def _plain_words(text: str) -> set[str]:
