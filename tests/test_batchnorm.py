@@ -66,14 +66,19 @@ STUDENTS = ("raw_prompts", "markdown_code", "pytorch_claims")
 
 
 @pytest.fixture(scope="module")
-def students(tmp_path_factory):
+def students_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("students")
     notebooks = [str(ASSIGNMENT / "examples" / f"{name}.ipynb") for name in STUDENTS]
     result = CliRunner().invoke(
         app, ["grade", *notebooks, "--assignment", str(ASSIGNMENT), "--out", str(out), "--no-run", "--quiet"]
     )
     assert result.exit_code == 0, result.output
-    return {row["student"]: row for row in json.loads((out / "grades.json").read_text())}
+    return out
+
+
+@pytest.fixture(scope="module")
+def students(students_out):
+    return {row["student"]: row for row in json.loads((students_out / "grades.json").read_text())}
 
 
 def _questions(record):
@@ -121,3 +126,11 @@ def test_a_wrong_formula_does_not_earn_the_formula_and_raw_cell_answers_are_flag
     checks = _checks(record)
     assert checks["bn_model"]["passed"] and checks["bn_model"]["source"] == "static"  # the saved training log
     assert not checks["comparison_reported"]["passed"]  # no numbers compared in words or printed
+
+
+def test_the_spreadsheet_names_question_columns_as_students_see_them(students_out):
+    result = CliRunner().invoke(app, ["export", "--out", str(students_out), "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    header = (students_out / "exports" / "grades.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    assert header[11:17] == ["Q1.1", "Q1.2", "Q1.3", "Q2.2", "Q3.1", "Q3.2"]
+    assert header[17] == "check:bn_model"

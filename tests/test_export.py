@@ -13,6 +13,7 @@ import pytest
 
 from grader.export.common import number, safe_cell, safe_dirname
 from grader.export.gradescope import gradescope_results, run_in_gradescope
+from grader.export.table import question_columns
 from grader.export.write import ExportError, ExportOptions, build_export, export_grades, load_records
 from grader.overrides import with_overrides
 from grader.rubric import parse_rubric
@@ -314,6 +315,34 @@ def test_grades_csv_and_json_have_a_column_per_question_and_check():
     assert rows[2]["name"].startswith("'=") and table[2]["name"].startswith("=")  # JSON is not a spreadsheet
     assert rows[3]["score"] == "" and table[3]["score"] is None and table[3]["q1"] is None
     assert table[1]["q1"] == 3.0 and table[1]["check:baseline"] == 2.0
+
+
+def _labelled(*labels):
+    return RUBRIC.model_copy(
+        update={"questions": [q.model_copy(update={"label": label}) for q, label in zip(RUBRIC.questions, labels)]}
+    )
+
+
+def test_question_columns_are_named_as_people_see_the_questions():
+    """The label students and reports use ("1.10", "Q2a"), kept from being read as a number by a
+    spreadsheet; the LMS files, keyed on their own columns, do not change."""
+    rubric = _labelled("1.10", "Q2a")
+    text = build_export("csv", CLASS, rubric).files["grades.csv"].decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert list(rows[0])[11:14] == ["Q1.10", "Q2a", "check:baseline"]
+    assert rows[1]["Q1.10"] == "3" and rows[1]["Q2a"] == "5"
+    table = json.loads(build_export("json", CLASS, rubric).files["grades.json"])
+    assert table[1]["Q1.10"] == 3.0 and table[1]["Q2a"] == 5.0
+    options = ExportOptions(assignment_id="4242", leave_out=True)
+    for form in ("canvas", "moodle", "blackboard"):
+        assert build_export(form, CLASS, rubric, options).files == build_export(form, CLASS, RUBRIC, options).files
+
+
+def test_a_label_that_would_clash_or_run_as_a_formula_keeps_a_safe_column():
+    assert question_columns(_labelled("score", "q1")) == {"q1": "q1", "q2": "q2"}  # a total column, the other's id
+    assert question_columns(_labelled("Q1", "")) == {"q1": "Q1", "q2": "q2"}  # its own id in capitals
+    header = build_export("csv", [ANA], _labelled("=cmd()", "2")).files["grades.csv"].decode("utf-8-sig")
+    assert header.splitlines()[0].split(",")[11:13] == ["'=cmd()", "Q2"]
 
 
 def test_errors_zero_puts_a_zero_for_submissions_that_could_not_be_graded():
