@@ -26,7 +26,8 @@ class StaticModel:
 
 @dataclass(frozen=True)
 class StaticCall:
-    method: str  # fit, evaluate or predict (a PyTorch training loop is a fit, an eval loop an evaluate)
+    method: str  # fit, evaluate or predict (a PyTorch training loop is a fit, an eval loop an evaluate), or
+    # validate: a Keras fit given validation_data, which evaluates on it after every epoch (``argument``: its inputs)
     variable: str
     cell: int
     output_shows_training: bool = False

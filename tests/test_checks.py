@@ -193,6 +193,34 @@ def test_no_run_trusts_saved_outputs_but_labels_them_unverified():
     assert result["evaluated_on_held_out_data"].score == 2.5
 
 
+def _validated_on(data):
+    fitted = "model_{0}.fit(x, y, epochs=3, validation_data=" + data + ")"
+    log = "63/63 - 1s - accuracy: 0.84 - loss: 0.54 - val_accuracy: 0.8760 - val_loss: 0.41"
+    code = (
+        STATIC_CODE[0],
+        STATIC_CODE[1].split("\n")[0] + "\n" + fitted.format("d"),
+        STATIC_CODE[2].split("\n")[0] + "\n" + fitted.format("b"),
+    )
+    return _notebook(*code, outputs={1: log, 2: log})
+
+
+def test_no_run_credits_held_out_data_given_to_fit_as_validation_data_as_an_evaluation():
+    """Keras evaluates on validation_data every epoch, which a run counts: the code read alone
+    credits it the same as an evaluate() on the test set, and only when it is held-out data."""
+    from grader.models import Execution
+
+    notebook = _validated_on("(x_test, y_test)")
+    held_out = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))[
+        "evaluated_on_held_out_data"
+    ]
+    assert held_out.source == "static" and held_out.score == 2.5
+    assert "fit() validated on x_test" in held_out.evidence[0]
+    for data in ("(x, y)", "None"):  # the training arrays; no validation at all
+        notebook = _validated_on(data)
+        result = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))
+        assert result["evaluated_on_held_out_data"].score == 0, data
+
+
 def test_the_datasets_own_test_split_is_held_out_even_when_the_file_repeats_it_in_training():
     leaky = {**evaluation(1, 5, overlap=0.5), "dataset_split": "test"}
     result = verdicts(

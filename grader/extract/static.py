@@ -5,7 +5,8 @@ layers, and which of them are fit, evaluated or used to predict. It proves only 
 was written; whether it ran comes from the kernel's facts or, unverified, from saved outputs.
 
 Code is read where students put it: code cells, raw cells and markdown cells (fenced or not;
-those never run). Keras calls (``fit``, ``evaluate``, ``predict``) and PyTorch loops count: a
+those never run). Keras calls (``fit``, ``evaluate``, ``predict``, and a ``fit`` given
+``validation_data``, which evaluates on it every epoch) and PyTorch loops count: a
 loop that calls ``loss.backward()`` and ``optimizer.step()`` trains the models it calls, and
 calls under ``torch.no_grad()`` / ``torch.inference_mode()`` or after ``model.eval()`` evaluate
 them, written at the top level or in a function the notebook calls with the model.
@@ -274,6 +275,9 @@ def _collect_calls(tree: ast.Module, source: _Source, scan: _Scan) -> None:
         if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
             if node.func.attr in ("fit", "evaluate", "predict"):
                 add(node.func.attr, node.func.value.id, _unparse(node.args[0]) if node.args else "")
+            validation = _validation_data(node) if node.func.attr == "fit" else None
+            if validation is not None:
+                add("validate", node.func.value.id, validation)
         elif isinstance(node.func, ast.Name) and node.func.id in scan.routines:
             for routine in scan.routines[node.func.id]:
                 data = _bound_data(routine, node)
@@ -284,6 +288,17 @@ def _collect_calls(tree: ast.Module, source: _Source, scan: _Scan) -> None:
     for method, model, argument in _torch_uses(_top_level(tree)):
         if model in scan.models:
             add(method, model, argument)
+
+
+def _validation_data(call: ast.Call) -> str | None:
+    """The inputs a Keras ``fit(..., validation_data=(x, y))`` evaluates the model on after every
+    epoch (as it runs, Keras calls ``evaluate`` on them): ``x`` as written, or the whole dataset."""
+    value = next((k.value for k in call.keywords if k.arg == "validation_data"), None)
+    if value is None or (isinstance(value, ast.Constant) and value.value is None):
+        return None
+    if isinstance(value, (ast.Tuple, ast.List)) and value.elts:
+        value = value.elts[0]
+    return _unparse(value)
 
 
 def _bound_data(routine: _Routine, call: ast.Call) -> str:

@@ -108,21 +108,32 @@ def metrics_text(evaluation: Evaluation) -> str:
     return ", ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics.items()) or "no metrics returned"
 
 
-def referenced_static_calls(check, context: CheckContext) -> tuple[list[StaticModel], list] | None:
+def referenced_static_calls(
+    check, context: CheckContext, methods: tuple[str, ...] = ("evaluate", "predict"), prefer=None
+) -> tuple[list[StaticModel], list] | None:
     """The models the code defines for each of ``params.models`` (as the checks above chose them
-    from the code) and the first evaluate()/predict() call on each; None if any is missing."""
+    from the code) and the first call of ``methods`` on each (the first ``prefer`` accepts, if
+    any); None if any is missing."""
     referenced = [context.chosen_static.get(ref, [])[:1] for ref in check.params.models]
     if not referenced or not all(referenced):
         return None
     static = context.evidence.static
     models = [group[0] for group in referenced]
-    calls = [
-        next(iter(static.calls_on(m.variable, "evaluate") + static.calls_on(m.variable, "predict")), None)
-        for m in models
-    ]
+    calls = []
+    for model in models:
+        found = [c for method in methods for c in static.calls_on(model.variable, method)]
+        calls.append(next((c for c in found if prefer is None or prefer(c)), found[0] if found else None))
     if None in calls:
         return None
     return models, calls
+
+
+def call_text(call, argument: bool = False) -> str:
+    """A call as written: ``evaluate()`` (``evaluate(x_test)`` with its ``argument``); a fit's
+    validation as ``fit() validated on x_test``."""
+    if call.method == "validate":
+        return f"fit() validated on {call.argument}"
+    return f"{call.method}({call.argument if argument else ''})"
 
 
 def not_shown_to_run(check, context: CheckContext, model: StaticModel, call) -> Verdict | None:
@@ -137,7 +148,7 @@ def not_shown_to_run(check, context: CheckContext, model: StaticModel, call) -> 
         False,
         [
             f"implemented but not shown to run: {model.variable} = {' '.join(model.layers)} (cell {model.cell}); "
-            f"its {call.method}() in cell {call.cell} {where}"
+            f"its {call_text(call)} in cell {call.cell} {where}"
         ],
         check.static_credit,
         "static",
@@ -152,10 +163,7 @@ def environment_verdict(check, context: CheckContext, models: list[StaticModel],
         shown = any(call.output_shows_training for call in calls)
         seen = "the saved outputs show it training" if shown else "the saved outputs do not show it training"
     elif check.kind == "evaluated_on_held_out_data":
-        validation = check.params.validation_counts
-        shown = all(
-            number_shown(context, c.cell, saved=True) and _looks_held_out(c.argument, validation) for c in calls
-        )
+        shown = all(held_out_shown(context, c, check.params.validation_counts) for c in calls)
         seen = (
             "the saved outputs show results on held-out data"
             if shown
@@ -165,11 +173,28 @@ def environment_verdict(check, context: CheckContext, models: list[StaticModel],
         shown = all(number_shown(context, c.cell, saved=True) for c in calls)
         seen = "the saved outputs show the results" if shown else "the saved outputs do not show the results"
     code = "; ".join(
-        f"{m.variable} = {' '.join(m.layers) or 'a model'} (cell {m.cell}), {c.method}({c.argument}) in cell {c.cell}"
+        f"{m.variable} = {' '.join(m.layers) or 'a model'} (cell {m.cell}), {call_text(c, argument=True)} in cell {c.cell}"
         for m, c in zip(models, calls)
     )
     return Verdict(shown, [f"{NOT_VERIFIED} (cell {failure.cell}: {failure.error[:160]}); from the code: {code}; {seen}"],
                    check.static_credit, "static")  # fmt: skip
+
+
+def held_out_call(context: CheckContext, call, validation: bool) -> bool:
+    """The data of an evaluate()/predict() or a fit's validation looks held out, read from code as the
+    run decides it: its name says so, and the model was not fit on it (a person confirms it)."""
+    trained_on = {c.argument for c in context.evidence.static.calls_on(call.variable, "fit")}
+    return _looks_held_out(call.argument, validation) and call.argument not in trained_on
+
+
+def held_out_shown(context: CheckContext, call, validation: bool) -> bool:
+    """The submitted notebook's saved outputs show the results of ``call`` on held-out data: a metric
+    printed at or after it, or a fit's validation metrics (``val_accuracy: 0.97``) in its log."""
+    if not held_out_call(context, call, validation):
+        return False
+    if call.method != "validate":
+        return number_shown(context, call.cell, saved=True)
+    return any(index == call.cell and VALIDATION_METRIC.search(text) for index, text in context.evidence.saved_outputs)
 
 
 def _looks_held_out(argument: str, validation: bool) -> bool:
@@ -178,6 +203,7 @@ def _looks_held_out(argument: str, validation: bool) -> bool:
 
 
 METRIC_NUMBER = re.compile(r"(?<![\d.])0\.\d{2,}|\b\d{1,2}\.\d{1,2}\s?%")
+VALIDATION_METRIC = re.compile(r"\bval_\w+['\"]?\s*[:=]\s*\[?\s*\d")
 PROGRESS_LOG = re.compile(r"Epoch \d+|step\b|━|\[=+|\d+/\d+ \[")
 
 

@@ -13,6 +13,7 @@ from grader.score.checks.base import (
     evaluations_of,
     fits_of,
     held_out,
+    held_out_call,
     metrics_text,
     not_shown_to_run,
     referenced_static_calls,
@@ -67,10 +68,18 @@ class EvaluatedOnHeldOutData(CheckKind):
         return None
 
     def static(self, check: HeldOutSpec, context: CheckContext) -> Verdict | None:
-        found = referenced_static_calls(check, context)
+        """From the code: each model's evaluate()/predict(), held-out data preferred, or else its fit's
+        ``validation_data`` when that is held out (Keras evaluates on it every epoch, which the run
+        counts as an evaluation)."""
+        validation = check.params.validation_counts
+        found = referenced_static_calls(
+            check, context, ("evaluate", "predict", "validate"), lambda call: held_out_call(context, call, validation)
+        )
         if found is None:
             return None
         models, calls = found
+        if any(c.method == "validate" and not held_out_call(context, c, validation) for c in calls):
+            return None
         if any(call.cell in context.environment for call in calls):
             return environment_verdict(check, context, models, calls)
         return not_shown_to_run(check, context, models[0], calls[0])
