@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from grader.assignment import Assignment
 from grader.environment.failures import file_name
-from grader.environment.packages import CPU_BUILDS, hosted_only, install_fix, pip_name
+from grader.environment.packages import TORCH_MATCHED, hosted_only, install_fix, pip_name
 from grader.extract.needs import Needs, notebook_needs
 from grader.models import Submission
 
@@ -131,6 +131,6 @@ def pip_names(findings: list[Finding]) -> list[str]:
         {
             pip_name(f.item)
             for f in findings
-            if f.kind == "import" and not hosted_only(f.item) and pip_name(f.item) not in CPU_BUILDS
+            if f.kind == "import" and not hosted_only(f.item) and pip_name(f.item) not in TORCH_MATCHED
         }
     )

