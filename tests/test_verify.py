@@ -45,3 +45,27 @@ def test_models_of_a_notebook_that_loaded_mnist_or_read_its_own_arrays_are_measu
 
 def test_models_of_a_notebook_that_loaded_only_another_dataset_are_not_measured_on_mnist(asked):
     assert asked("fashion_mnist") == [None, None]
+
+
+@pytest.mark.parametrize(
+    ("sources", "started"),
+    [
+        (["from tensorflow import keras", "model.fit(x, y)"], ["keras"]),
+        (["import torch", "loss.backward()\nopt.step()"], ["torch"]),
+        (["import tensorflow as tf"], []),  # the floor: imports, never trains
+        (["import torch", "from tensorflow import keras", "m.fit(x, y)", "opt.step()"], ["keras", "torch"]),
+    ],
+)
+def test_the_verifiers_a_notebook_will_need_start_while_its_kernel_runs(monkeypatch, sources, started):
+    calls = []
+
+    class Starter:
+        def __init__(self, framework):
+            self.framework = framework
+
+        def start_in_background(self):
+            calls.append(self.framework)
+
+    monkeypatch.setattr(verify, "VERIFIERS", {name: Starter(name) for name in ("keras", "torch")})
+    verify.start_early(sources)
+    assert calls == started

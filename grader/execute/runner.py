@@ -40,8 +40,15 @@ from grader.execute.channel import collect_facts
 from grader.execute.launch import kernel_environment, shutdown, start_kernel
 from grader.execute.run_record import Run
 from grader.execute.sandbox import SandboxLimits
-from grader.execute.staging import RunFolder, mentioned_datasets, prepare_cells, restore_sources, stage_datasets
-from grader.execute.verify import verify_models
+from grader.execute.staging import (
+    RunFolder,
+    cell_source,
+    mentioned_datasets,
+    prepare_cells,
+    restore_sources,
+    stage_datasets,
+)
+from grader.execute.verify import start_early, verify_models
 from grader.facts import Facts
 from grader.machine import available_cores
 from grader.models import Execution
@@ -94,6 +101,7 @@ def run_notebook(
         enforcement=sandbox.plan(contained.network, contained.user),
         progress=on_progress,
     )
+    start_early([cell_source(cell) for cell in nb.cells if cell.get("cell_type") == "code"])
     originals, skipped = prepare_cells(nb)
     unstaged = _run_in_fresh_folder(run, datasets, cache_dir, threads)
     restore_sources(nb, originals)
