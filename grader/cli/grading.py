@@ -3,6 +3,7 @@ output folder (its gradebook, grades.json, reports), and scored again without a 
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from pathlib import Path
@@ -39,14 +40,28 @@ def _warn_readable(task, submissions, out: Path, quiet: bool) -> None:
     if exposed:
         shown = ", ".join(map(str, exposed[:3])) + (f" and {len(exposed) - 3} more" if len(exposed) > 3 else "")
         console.print(
-            f"[yellow]warning:[/] a student's kernel could read {shown}: {why}, and the other layers cannot hide"
-            " files others may read (install bubblewrap, or chmod o-rwx the assignment, submissions and output folders)",
+            f"[yellow]warning:[/] a student's kernel could read {shown}: {why}, {_unhidden(enforcement)}",
             highlight=False,
         )
     elif not quiet:
         console.print(
             f"Kernels see the whole file system ({why}); permissions hide this batch's files.", highlight=False
         )
+
+
+def _unhidden(enforcement) -> str:
+    """Why permissions do not keep a kernel without bubblewrap from those files, and the fix."""
+    if enforcement.user is not None:
+        return (
+            "and the other layers cannot hide files others may read (install bubblewrap, or chmod o-rwx the"
+            " assignment, submissions and output folders)"
+        )
+    if os.geteuid() == 0:
+        return "and the kernel runs as root, whom no permission stops (install bubblewrap, or let kernels run as a user of their own)"
+    return (
+        "and the kernel runs as the grader's own user, whom no permission of the grader's files stops (install"
+        " bubblewrap where unprivileged user namespaces are allowed, or run the grader as root)"
+    )
 
 
 def _interrupt(signum, frame) -> None:

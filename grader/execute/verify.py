@@ -5,8 +5,9 @@ Facts recorded inside the student's kernel can be forged by code that runs there
 kernel is gone (and every process of its user killed), the models the probe saved into the run
 folder (``<model id>.keras``, ``<model id>.torch.safetensors``) are handed to a clean verifier: a
 long-lived Python process per framework, started by the grader in the same sandbox as a kernel
-(limits, no network, a user of its own), running ``verify_worker.py`` (with ``verify_torch.py``)
-and nothing else. It loads each Keras file with ``safe_mode`` and no custom objects, rebuilds
+(limits, no network, a user of its own; with bubblewrap, a view holding only its own folder,
+read-only, and its Python), running ``verify_worker.py`` (with ``verify_torch.py``) and nothing
+else. It loads each Keras file with ``safe_mode`` and no custom objects, rebuilds
 each PyTorch model from torch's own classes, and reports the layers' classes by module and
 qualified name, the dropout rates, and the accuracy on the held-out split the grader served. One
 verifier per framework serves every run of a grader process (importing Keras or torch costs
@@ -37,6 +38,7 @@ import time
 from pathlib import Path
 
 from grader.execute import sandbox, standins
+from grader.execute.sandbox.view import view_command
 from grader.facts import Facts, Verification, VerifiedModel
 from grader.settings import SandboxLimits
 
@@ -204,8 +206,12 @@ class _Verifier:
         if self.who is not None:
             self.folder.chmod(0o711)
             sandbox.hand_over(self.folder, self.who)
+        command = [sys.executable, "-I", "-c", _WORKER_SOURCE, self.framework]
+        if enforcement.bubblewrap:  # it sees its own folder, read-only, and the Python it runs: nothing else
+            command = view_command(enforcement.bubblewrap, enforcement, limits, [], self.folder, (str(self.folder),),
+                                   die_with_parent=False) + command  # fmt: skip
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-c", _WORKER_SOURCE, self.framework], cwd=str(self.folder), env=env, text=True,
+            command, cwd=str(self.folder), env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             # Not tied to the thread that starts it (a batch's threads come and go); it ends at EOF on
             # its stdin when the grader does, and a grader killed outright leaves it to sweep_stale.

@@ -171,6 +171,11 @@ def test_the_kernels_view_holds_its_run_folders_python_and_the_system_and_not_th
     assert in_view(Path(sys.executable)) and not in_view(ROOT / "rubrics" / "regularization.yaml")
     allowed = replace(viewed, network="allowed")
     assert "--unshare-net" not in view_command("bwrap", allowed, SandboxLimits(), [work], work)
+    inbox = os.path.realpath(work)  # the verifier's: read-only, in the temporary folder, alive past its thread
+    verifier = view_command("bwrap", viewed, SandboxLimits(), [], work, (inbox,), die_with_parent=False)
+    bound = verifier.index(inbox)
+    assert verifier[bound - 1] == "--ro-bind-try" and bound > verifier.index("/tmp")  # not hidden by the private /tmp
+    assert "--bind" not in verifier and "--die-with-parent" not in verifier
 
 
 def test_a_kernel_killed_inside_bubblewrap_is_named_by_its_signal():

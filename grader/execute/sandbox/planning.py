@@ -270,8 +270,8 @@ def readable_by_kernels(paths: list[Path], enforcement: Enforcement) -> list[Pat
     files every user on the machine may read. For a warning before a batch: chmod them o-rwx."""
     if enforcement.bubblewrap:
         paths = [path for path in paths if in_view(path)]  # nothing else is in the kernel's view
-    if enforcement.user is None:
-        return [path for path in paths if path.exists()]  # the kernel runs as the grader's user
+    if enforcement.user is None:  # the kernel runs as the grader's user: what the grader may read
+        return [path for path in paths if os.access(path, os.R_OK)]
     uid, gids = _ids_of(enforcement.user)
     found = []
     for path in paths:

@@ -84,10 +84,11 @@ def in_view(path: Path) -> bool:
 
 def view_command(
     program: str, enforcement: Enforcement, limits: SandboxLimits, writable: list[Path], workdir: Path,
-    read_only: tuple[str, ...] = (),
+    read_only: tuple[str, ...] = (), die_with_parent: bool = True,
 ) -> list[str]:  # fmt: skip
     """The ``bwrap`` command line (ending in ``--``) that runs a program in the kernel's view:
-    ``writable`` (its run folders) read-write, ``read_only`` besides the system and Python."""
+    ``writable`` (its run folders) read-write, ``read_only`` besides the system and Python.
+    ``die_with_parent``: it ends with the grader thread that starts it (a kernel: its run's)."""
     args = [program]
     for folder in SYSTEM:
         args += ["--ro-bind", folder, folder]
@@ -98,16 +99,20 @@ def view_command(
             args += ["--ro-bind", link, link]
     shown = [*SYSTEM, *python_paths()]
     extra = [path for path in map(os.path.realpath, read_only) if not any(_within(path, done) for done in shown)]
-    for path in [*(f"/etc/{name}" for name in ETC), *HARDWARE, *python_paths(), *extra]:
+    for path in [*(f"/etc/{name}" for name in ETC), *HARDWARE, *python_paths()]:
         args += ["--ro-bind-try", path, path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     for folder in SCRATCH:
         args += ["--size", str(int(limits.file_size)), "--perms", "1777", "--tmpfs", folder]
+    for path in extra:  # after the private /tmp, which would hide one inside it
+        args += ["--ro-bind-try", path, path]
     for folder in writable:
         args += ["--bind", str(folder), str(folder)]
     # In its own process namespace the kernel's parent is bubblewrap's pid 1, which ipykernel takes
     # for its parent's exit: no parent polling; bubblewrap and the grader end it (--die-with-parent).
-    args += ["--unsetenv", "JPY_PARENT_PID", "--chdir", str(workdir), "--die-with-parent"]
+    args += ["--unsetenv", "JPY_PARENT_PID", "--chdir", str(workdir)]
+    if die_with_parent:
+        args.append("--die-with-parent")
     args += ["--unshare-ipc", "--unshare-pid", "--cap-drop", "ALL"]
     # A user namespace of its own in which no further one may be made (the usual way in to a
     # kernel exploit); outside it the kernel is still its own user.
