@@ -381,3 +381,14 @@ def test_a_home_made_dropout_and_a_fit_that_learned_nothing_do_not_count():
     assert not grades["dropout_model"].passed and not grades["baseline_model"].passed
     assert any("__main__.Dropout is the notebook's own class" in line for line in grades["dropout_model"].evidence)
     assert any("its weights did not change" in line for line in grades["baseline_model"].evidence)
+
+
+def test_a_pytorch_fit_whose_weights_did_not_change_does_not_count_and_says_what_ran():
+    plain = {**PLAIN, "framework": "torch", "cls": "Net"}
+    facts = Facts.model_validate({"models": [plain], "fits": [{**fit(2, 5), "weights_changed": False}]})
+    grades = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}
+    assert not grades["baseline_model"].passed
+    assert (
+        "model_without_dropout: Flatten Dense(128) Dense(64) Dense(10): its optimizer steps ran but its weights did"
+        " not change, so nothing was learned" in grades["baseline_model"].evidence
+    )

@@ -364,6 +364,7 @@ def test_a_kernel_ended_by_a_grader_limit_keeps_the_facts_checkpointed_before_fl
     assert [layer.rate for layer in model.layers if layer.cls == "Dropout"] == [0.25]
     (fit,) = facts.fits
     assert (fit.cell, fit.samples, fit.epochs_run, fit.steps) == (1, 80, 2, 4)
+    assert fit.weights_changed is True  # measured at the end of its cell
     held_out, on_training_rows = facts.evaluations  # a train-mode forward no step follows is an evaluation
     assert (held_out.kind, held_out.cell, held_out.samples) == ("eval_forward", 2, 40)
     assert held_out.overlap_with_training == 0.0

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
-from grader.execute import verify
+from grader.execute import sandbox, verify
 
 pytestmark = pytest.mark.slow
 
@@ -180,11 +180,18 @@ FORGERIES = {
         TORCH_EVALUATE,
         REPORT,
     ],
-    # PyTorch: a loop with every step of training, none of which changes the weights (a rate of 0).
+    # PyTorch, training that leaves the weights as they were: a loop with every step of training at a
+    # rate of 0; a model whose forward the verifier cannot trace (so only the probe speaks of it),
+    # trained honestly and then given back the weights it had before.
     "torch_no_learning": [
         TORCH_DATA,
-        TORCH_BUILD,
-        TORCH_TRAIN + "for model in (with_dropout, plain):\n    train(model, rate=0.0)",
+        TORCH_BUILD.replace(", plain = build(nn.Dropout(0.3)), build()", " = build(nn.Dropout(0.3))")
+        + "\nclass Plain(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.layers = build()\n    def forward(self, x):\n        if x.sum() < 0:\n            x = -x\n"
+        "        return self.layers(x)\nplain = Plain()",
+        TORCH_TRAIN + "train(with_dropout, rate=0.0)\n"
+        "untrained = {name: value.clone() for name, value in plain.state_dict().items()}\n"
+        "train(plain)\nplain.load_state_dict(untrained)",
         TORCH_EVALUATE,
         "print('with dropout: 0.9712  without: 0.9688')",
     ],
@@ -262,10 +269,9 @@ def test_each_forgery_is_caught_for_what_it_did(rows):
     assert "inside the grader's recorder was swapped" in flags["swap_original"]
     assert "0.0000 to 0.9999" in flags["number_dump"]
     assert "__main__.Dropout is the notebook's own class, not the framework's" in flags["torch_fake_dropout"]
-    assert (
-        "contradicted outside the kernel" in flags["torch_no_learning"]
-        and "did not learn" in flags["torch_no_learning"]
-    )
+    unchanged = [e for c in rows["torch_no_learning"]["checks"] for e in c["evidence"] if "did not change" in e]
+    assert {line.split(":")[0] for line in unchanged} == {"with_dropout", "plain"}, rows["torch_no_learning"]
+    assert "its weights did not change" in flags["torch_no_learning"]
 
 
 def test_the_honest_control_earns_full_marks_verified_outside_the_kernel(rows):
@@ -284,6 +290,21 @@ def test_an_honest_pytorch_notebook_earns_full_marks_verified_outside_the_kernel
     verified = [line for check in row["checks"] for line in check["evidence"] if "verified outside the kernel" in line]
     assert {line.split(":")[0] for line in verified} == {"with_dropout", "plain"}
     assert not row["flags"], row["flags"]
+
+
+def test_the_verifier_sees_only_its_own_folder(rows):
+    """The verifier loads files a notebook made: with bubblewrap it runs in a view holding its own
+    folder and its Python, so a file any user may read (the rubric) is not there for it."""
+    enforcement = sandbox.plan(False, "auto")
+    if enforcement.bubblewrap is None:
+        pytest.skip(f"bubblewrap is not used here: {enforcement.describe()}")
+    verifier, rubric = verify.VERIFIERS["torch"], ROOT / "rubrics" / "regularization.yaml"
+    with verifier.lock:  # still running: it verified the PyTorch notebooks of the batch
+        assert verifier.process is not None and verifier.process.args[0] == enforcement.bubblewrap
+        verifier.process.stdin.write(json.dumps({"model": str(rubric), "split": None}) + "\n")
+        verifier.process.stdin.flush()
+        answer = json.loads(verifier._read_line(verify.REQUEST_TIMEOUT))
+    assert rubric.is_file() and not answer["loaded"] and "No such file" in answer["error"], answer
 
 
 def _node(op, name, target, *args):

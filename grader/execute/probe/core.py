@@ -72,6 +72,7 @@ def audit_report(attribute, nonce, models_dir=None):
             for problem in problems + _Integrity.verify(probe.integrity):
                 _Integrity.tamper(probe.integrity, problem)
             _Probe.safely(probe, _TorchRecorder._torch_unstepped_are_evaluations, probe.torch)
+            _Probe.safely(probe, _TorchRecorder.close_fits, probe.torch)
             if models_dir:
                 _Probe.safely(probe, _save_keras_models, probe, models_dir)
                 _Probe.safely(probe, _save_torch_models, probe, models_dir)
@@ -317,6 +318,7 @@ class _Probe:
         for problem in self.safely(self.integrity.verify) or []:
             self.integrity.tamper(problem, after)
         self.safely(self.torch._torch_unstepped_are_evaluations)
+        self.safely(self.torch.close_fits)
         self.cell = index
         self.torch.torch_pass = None
         if self.dirty:

@@ -3,9 +3,12 @@ their eval forwards, through torch's global hooks; under the fast budget every `
 iterator stops after ``max_torch_batches`` batches.
 
 A forward in train mode counts as training only if an optimizer step follows it; one that no
-step followed by the next cell boundary is an evaluation. Kernel-side code (see ``common.py``)."""
+step followed by the next cell boundary is an evaluation. A fit (one model's steps in one cell)
+holds whether its weights changed: their hash before its first step against the hash at the end of
+its cell. Kernel-side code (see ``common.py``)."""
 
 import functools
+import hashlib
 import os
 import sys
 
@@ -36,6 +39,8 @@ class _TorchRecorder:
         self.torch_served_rows = {}  # model id -> {(dataset name, split): [positions it trained on]}
         self.torch_fits, self.torch_evaluations, self.torch_param_owner = {}, {}, {}
         self.torch_unstepped = {}  # model id -> train-mode batches no optimizer step has followed yet
+        self.torch_modules = {}  # model id -> the module
+        self.torch_weights_before = {}  # (model id, cell) -> hash of its weights before that fit's first step
 
     def hooks(self):
         """Module -> patch applied once the notebook imports it."""
@@ -51,7 +56,7 @@ class _TorchRecorder:
             register_module_forward_hook,
             register_module_forward_pre_hook,
         )
-        from torch.optim.optimizer import register_optimizer_step_post_hook
+        from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
         recorder, probe = self, self.probe
         active = [0]  # module forwards in progress: only the outermost one is a model call
@@ -64,15 +69,20 @@ class _TorchRecorder:
         def after(module, inputs, output):
             active[0] = max(0, active[0] - 1)
 
+        def stepping(optimizer, args, kwargs):
+            probe.safely(recorder._torch_step_begins, optimizer)
+
         def stepped(optimizer, args, kwargs):
             probe.safely(recorder._torch_step, optimizer)
 
         register_module_forward_pre_hook(before)
         register_module_forward_hook(after, always_call=True)
+        register_optimizer_step_pre_hook(stepping)
         register_optimizer_step_post_hook(stepped)
         module_hooks, optimizer_hooks = sys.modules["torch.nn.modules.module"], sys.modules["torch.optim.optimizer"]
         self.probe.integrity.hook_sets += [(module_hooks, "_global_forward_pre_hooks", before),
                            (module_hooks, "_global_forward_hooks", after),
+                           (optimizer_hooks, "_global_optimizer_pre_hooks", stepping),
                            (optimizer_hooks, "_global_optimizer_post_hooks", stepped)]  # fmt: skip
         if self.probe.budget:
             self._patch_torch_loader(torch)
@@ -140,6 +150,7 @@ class _TorchRecorder:
             record = self.probe._model(module, "torch", self._describe_torch)
             if record is None:
                 return
+            self.torch_modules[record["id"]] = module
             for parameter in module.parameters():
                 self.torch_param_owner.setdefault(id(parameter), record["id"])
         rows = first.detach().cpu().numpy()
@@ -204,36 +215,63 @@ class _TorchRecorder:
         np = _numpy()
         return float(np.isin(positions, np.concatenate(trained[split])).mean())
 
-    def _torch_step(self, optimizer):
+    def _stepped_model(self, optimizer):
+        """The model an optimizer step trains (the owner of its first parameter a forward showed),
+        and that parameter's group; (None, None) when it trains none the probe saw."""
         for group in optimizer.param_groups:
             for parameter in group.get("params", []):
                 model_id = self.torch_param_owner.get(id(parameter))
-                if model_id is None:
-                    continue
-                fit = self._torch_fit(model_id)
-                if fit is not None:
-                    if fit["record"].get("optimizer") is None:
-                        settings = group if isinstance(group, dict) else {}
-                        fit["record"]["optimizer"] = self.probe.safely(
-                            _optimizer_fact, optimizer, settings.get("lr"), settings.get("momentum")
-                        )
-                    fit["steps"] += 1
-                    for batch in self.torch_unstepped.pop(model_id, []):
-                        if fit["seen"] == 0:
-                            fit["row_shape"], fit["dtype"] = batch["shape"][1:], batch["dtype"]
-                        fit["seen"] += batch["count"]
-                        torch_pass = batch.get("pass")
-                        if torch_pass is None:
-                            fit["loose"] += 1
-                        else:
-                            fit["passes"][torch_pass.serial] = torch_pass
-                            if torch_pass.budgeted:
-                                self.probe.safely(self._torch_remember_dataset, model_id, torch_pass)
-                        if batch["hashes"] is not None:
-                            fit["hashes"].append(batch["hashes"])
-                            self.probe.pending_rows.setdefault(model_id, []).append(batch["hashes"])
-                self.probe.safely(self.probe.checkpoint)
-                return
+                if model_id is not None:
+                    return model_id, group
+        return None, None
+
+    def _torch_step_begins(self, optimizer):
+        """Before the first step of a fit: the hash of the model's weights."""
+        model_id, _ = self._stepped_model(optimizer)
+        key = (model_id, self.probe.cell)
+        if model_id is not None and key not in self.torch_weights_before:
+            self.torch_weights_before[key] = self.probe.safely(_weights_hash, self.torch_modules.get(model_id))
+
+    def _torch_step(self, optimizer):
+        model_id, group = self._stepped_model(optimizer)
+        if model_id is None:
+            return
+        fit = self._torch_fit(model_id)
+        if fit is not None:
+            if fit["record"].get("optimizer") is None:
+                settings = group if isinstance(group, dict) else {}
+                fit["record"]["optimizer"] = self.probe.safely(
+                    _optimizer_fact, optimizer, settings.get("lr"), settings.get("momentum")
+                )
+            fit["steps"] += 1
+            for batch in self.torch_unstepped.pop(model_id, []):
+                if fit["seen"] == 0:
+                    fit["row_shape"], fit["dtype"] = batch["shape"][1:], batch["dtype"]
+                fit["seen"] += batch["count"]
+                torch_pass = batch.get("pass")
+                if torch_pass is None:
+                    fit["loose"] += 1
+                else:
+                    fit["passes"][torch_pass.serial] = torch_pass
+                    if torch_pass.budgeted:
+                        self.probe.safely(self._torch_remember_dataset, model_id, torch_pass)
+                if batch["hashes"] is not None:
+                    fit["hashes"].append(batch["hashes"])
+                    self.probe.pending_rows.setdefault(model_id, []).append(batch["hashes"])
+        self.probe.safely(self.probe.checkpoint)
+
+    def close_fits(self):
+        """At a cell boundary and before the report: each fit of the cell that ended says whether
+        its weights changed. Measured once, at the end of the cell rather than after every step (a
+        hash reads every weight), so weights put back later in the cell count as unchanged."""
+        ended, self.torch_weights_before = self.torch_weights_before, {}
+        for key, before in ended.items():
+            fit = self.torch_fits.get(key)
+            if fit is None or before is None:
+                continue
+            after = self.probe.safely(_weights_hash, self.torch_modules.get(key[0]))
+            if after is not None:
+                fit["record"]["weights_changed"] = before != after
 
     def _torch_unstepped_are_evaluations(self):
         """Train-mode forwards that no optimizer step followed, seen at a cell boundary."""
@@ -342,6 +380,20 @@ def _hide_triton():
     if "triton" not in sys.modules and not os.path.exists("/dev/nvidiactl"):
         if importlib.util.find_spec("triton") is not None:
             sys.modules["triton"] = None
+
+
+def _weights_hash(module):
+    """A hash of a module's parameters, listed by torch's own ``Module.parameters`` (a class of the
+    notebook's may override its own)."""
+    import torch
+
+    digest = hashlib.sha256()
+    for parameter in torch.nn.Module.parameters(module):
+        tensor = parameter.detach().cpu()
+        if tensor.dtype == torch.bfloat16:  # a type numpy does not have
+            tensor = tensor.float()
+        digest.update(_numpy().ascontiguousarray(tensor.numpy()))
+    return digest.hexdigest()
 
 
 def _dataset_rows(dataset, depth=0):

@@ -94,9 +94,11 @@ def outside_checked(context: CheckContext, models: list[Model], kinds: set[str] 
 
 
 def unlearned(facts: Facts, models: list[Model]) -> list[str]:
-    """Models fit without learning: the weights' hash after a fit was the one before it."""
+    """Models fit without learning: the weights' hash after a fit (Keras: ``fit()``; PyTorch: a
+    cell's optimizer steps) was the one before it."""
     return [
-        f"{describe_model(m)}: fit() ran but {NOTHING_LEARNED}, so nothing was learned"
+        f"{describe_model(m)}: {'fit()' if m.framework == 'keras' else 'its optimizer steps'} ran but {NOTHING_LEARNED},"
+        " so nothing was learned"
         for m in models
         if any(f.weights_changed is False for f in fits_of(facts, m))
     ]
