@@ -182,7 +182,7 @@ FORGERIES = {
     ],
     # PyTorch, training that leaves the weights as they were: a loop with every step of training at a
     # rate of 0; a model whose forward the verifier cannot trace (so only the probe speaks of it),
-    # trained honestly and then given back the weights it had before.
+    # trained honestly and then, in the next cell, given back the weights it had before.
     "torch_no_learning": [
         TORCH_DATA,
         TORCH_BUILD.replace(", plain = build(nn.Dropout(0.3)), build()", " = build(nn.Dropout(0.3))")
@@ -191,7 +191,8 @@ FORGERIES = {
         "        return self.layers(x)\nplain = Plain()",
         TORCH_TRAIN + "train(with_dropout, rate=0.0)\n"
         "untrained = {name: value.clone() for name, value in plain.state_dict().items()}\n"
-        "train(plain)\nplain.load_state_dict(untrained)",
+        "train(plain)",
+        "plain.load_state_dict(untrained)",
         TORCH_EVALUATE,
         "print('with dropout: 0.9712  without: 0.9688')",
     ],

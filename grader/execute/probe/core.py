@@ -73,6 +73,7 @@ def audit_report(attribute, nonce, models_dir=None):
                 _Integrity.tamper(probe.integrity, problem)
             _Probe.safely(probe, _TorchRecorder._torch_unstepped_are_evaluations, probe.torch)
             _Probe.safely(probe, _TorchRecorder.close_fits, probe.torch)
+            _Probe.safely(probe, _TorchRecorder.close_models, probe.torch)
             if models_dir:
                 _Probe.safely(probe, _save_keras_models, probe, models_dir)
                 _Probe.safely(probe, _save_torch_models, probe, models_dir)

@@ -5,7 +5,8 @@ iterator stops after ``max_torch_batches`` batches.
 A forward in train mode counts as training only if an optimizer step follows it; one that no
 step followed by the next cell boundary is an evaluation. A fit (one model's steps in one cell)
 holds whether its weights changed: their hash before its first step against the hash at the end of
-its cell. Kernel-side code (see ``common.py``)."""
+its cell; a model whose weights are back to those before its first fit when the report is made
+learned nothing from any. Kernel-side code (see ``common.py``)."""
 
 import functools
 import hashlib
@@ -41,6 +42,7 @@ class _TorchRecorder:
         self.torch_unstepped = {}  # model id -> train-mode batches no optimizer step has followed yet
         self.torch_modules = {}  # model id -> the module
         self.torch_weights_before = {}  # (model id, cell) -> hash of its weights before that fit's first step
+        self.torch_untrained = {}  # model id -> hash of its weights before its first fit
 
     def hooks(self):
         """Module -> patch applied once the notebook imports it."""
@@ -231,6 +233,7 @@ class _TorchRecorder:
         key = (model_id, self.probe.cell)
         if model_id is not None and key not in self.torch_weights_before:
             self.torch_weights_before[key] = self.probe.safely(_weights_hash, self.torch_modules.get(model_id))
+            self.torch_untrained.setdefault(model_id, self.torch_weights_before[key])
 
     def _torch_step(self, optimizer):
         model_id, group = self._stepped_model(optimizer)
@@ -272,6 +275,16 @@ class _TorchRecorder:
             after = self.probe.safely(_weights_hash, self.torch_modules.get(key[0]))
             if after is not None:
                 fit["record"]["weights_changed"] = before != after
+
+    def close_models(self):
+        """Before the report: a model whose weights are those it had before its first fit (put back
+        in a later cell) learned nothing from any of its fits."""
+        for model_id, untrained in self.torch_untrained.items():
+            if untrained is None or self.probe.safely(_weights_hash, self.torch_modules.get(model_id)) != untrained:
+                continue
+            for (owner, _), fit in self.torch_fits.items():
+                if owner == model_id:
+                    fit["record"]["weights_changed"] = False
 
     def _torch_unstepped_are_evaluations(self):
         """Train-mode forwards that no optimizer step followed, seen at a cell boundary."""
