@@ -281,6 +281,15 @@ def test_a_metric_printed_among_every_possible_number_is_not_a_reported_result()
     assert verdicts(models, fits, evaluations, outputs=honest)["comparison_reported"].passed
 
 
+def test_a_metric_printed_as_a_percentage_with_its_own_decimals_is_a_reported_result():
+    models, fits = [DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)]
+    evaluations = [evaluation(1, 5, accuracy=0.359375), evaluation(2, 5, accuracy=0.8877)]
+    shown = [(6, "DropoutNet Acc : 35.9375\nNonDropoutNet Acc : 88.8")]  # 100 * correct / total, printed raw
+    assert verdicts(models, fits, evaluations, outputs=shown)["comparison_reported"].passed
+    off = [(6, "DropoutNet Acc : 36.0\nNonDropoutNet Acc : 88.8")]  # 36.0 is not 35.9375 to one decimal
+    assert not verdicts(models, fits, evaluations, outputs=off)["comparison_reported"].passed
+
+
 def test_a_python_check_sees_plots_cells_and_mode_gives_partial_credit_and_chooses_models(tmp_path):
     import yaml
 

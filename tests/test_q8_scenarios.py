@@ -191,7 +191,8 @@ SCENARIOS = {
         "        opt.zero_grad()\n        nn.functional.cross_entropy(model(images), labels).backward()\n        opt.step()\n"
         "def accuracy(model):\n    model.eval()\n    right = 0\n    with torch.no_grad():\n        for images, labels in test_loader:\n"
         "            right += (model(images).argmax(1) == labels).sum().item()\n    return right / 64",
-        "drop, plain = make(0.5), make(0.0)\ntrain(drop)\ntrain(plain)\nprint('dropout', accuracy(drop), 'plain', accuracy(plain))",
+        # Percentages with every digit, as real notebooks print them: matched to the accuracy the probe scored
+        "drop, plain = make(0.5), make(0.0)\ntrain(drop)\ntrain(plain)\nprint('dropout', 100 * accuracy(drop), 'plain', 100 * accuracy(plain))",
     ],
     "optimizers": [
         DATA,
@@ -371,6 +372,9 @@ def test_torchvision_cifar10_with_download_is_served_or_its_import_flagged(rows,
     if importlib.util.find_spec("torchvision") is not None:
         assert all(verdict(rows, "torchvision_cifar10").values()), rows["torchvision_cifar10"]
         assert any(served.startswith("cifar10: stand-in for CIFAR-10") for served in record["execution"]["served"])
+        reported = rows["torchvision_cifar10"]["comparison_reported"]["evidence"]
+        assert all(re.match(r"(dropout|baseline)_model: accuracy 0\.\d{4} appears in the output of cell 3", line)
+                   for line in reported), reported  # fmt: skip
         return
     # Installed without the `torch` extra: the environment's failure, with the fix.
     assert record["flags"][0].startswith(

@@ -6,7 +6,10 @@ A forward in train mode counts as training only if an optimizer step follows it;
 step followed by the next cell boundary is an evaluation. A fit (one model's steps in one cell)
 holds whether its weights changed: their hash before its first step against the hash at the end of
 its cell; a model whose weights are back to those before its first fit when the report is made
-learned nothing from any. Kernel-side code (see ``common.py``)."""
+learned nothing from any. An evaluation loop computes its metric in the student's own code; the
+probe scores the same batches itself (the share of the outputs' largest class that equals the
+labels the loader gave with the inputs), so that the accuracy a notebook prints can be matched to
+one the probe recorded. Kernel-side code (see ``common.py``)."""
 
 import functools
 import hashlib
@@ -35,6 +38,8 @@ class _TorchRecorder:
     def __init__(self, probe):
         self.probe = probe
         self.torch_pass = None  # the DataLoader pass (fast budget) that yielded the last batch
+        self.torch_labels = None  # the class labels of the last batch a DataLoader gave, until a model takes it
+        self.torch_scoring = None  # (evaluation state, labels) of the eval forward in progress
         self.torch_passes = 0
         self.torch_dataset_rows = set()  # (model id, id(dataset)) whose rows were all remembered
         self.torch_served_rows = {}  # model id -> {(dataset name, split): [positions it trained on]}
@@ -70,6 +75,8 @@ class _TorchRecorder:
 
         def after(module, inputs, output):
             active[0] = max(0, active[0] - 1)
+            if active[0] == 0 and recorder.torch_scoring is not None:
+                probe.safely(recorder._torch_score, torch, output)
 
         def stepping(optimizer, args, kwargs):
             probe.safely(recorder._torch_step_begins, optimizer)
@@ -86,14 +93,14 @@ class _TorchRecorder:
                            (module_hooks, "_global_forward_hooks", after),
                            (optimizer_hooks, "_global_optimizer_pre_hooks", stepping),
                            (optimizer_hooks, "_global_optimizer_post_hooks", stepped)]  # fmt: skip
-        if self.probe.budget:
-            self._patch_torch_loader(torch)
+        self._patch_torch_loader(torch)
 
     def _patch_torch_loader(self, torch):
-        """Fast budget: each pass over a DataLoader yields at most ``max_torch_batches`` batches."""
+        """Each pass over a DataLoader is watched for its labels; under the fast budget it yields at
+        most ``max_torch_batches`` batches."""
         loader_class = torch.utils.data.DataLoader
         original = loader_class.__iter__
-        limit = self.probe.budget["max_torch_batches"]
+        limit = self.probe.budget["max_torch_batches"] if self.probe.budget else None
         recorder = self
 
         def __iter__(loader):
@@ -165,8 +172,12 @@ class _TorchRecorder:
             # stepped (accuracy computed without model.eval()) is an evaluation.
             batch["hashes"] = row_hashes(rows)
             self.torch_unstepped.setdefault(record["id"], []).append(batch)
+            self.torch_labels = None  # taken: a later forward of other inputs must not score against them
             return
         batch["hashes"] = row_hashes(rows[:SAMPLE_ROWS])
+        labels, self.torch_labels = self.torch_labels, None
+        if labels is not None and int(labels.shape[0]) == batch["count"]:
+            batch["labels"] = labels
         self._torch_evaluated(record["id"], batch)
 
     def _torch_evaluated(self, model_id, batch):
@@ -182,11 +193,16 @@ class _TorchRecorder:
                       "data": {"id": _fingerprint(batch["shape"][1:], sampled), "shape": batch["shape"],
                                "dtype": batch["dtype"], "kind": "tensor"},
                       "overlap_with_training": None, "overlap_with_validation": None, "metrics": {}}  # fmt: skip
-            state = {"record": record, "checked": 0, "hits": 0}
+            state = {"record": record, "checked": 0, "hits": 0, "correct": 0, "labelled": 0, "unlabelled": False}
             self.torch_evaluations[key] = state
             self.probe.evaluations.append(record)
         record = state["record"]
         record["samples"] += batch["count"]
+        if "labels" in batch:
+            self.torch_scoring = (state, batch["labels"])
+        else:
+            state["unlabelled"] = True
+            record["metrics"].pop("accuracy", None)
         if batch.get("pass") is not None and batch["pass"].budgeted:
             record["budgeted"] = True
         room = SAMPLE_ROWS - state["checked"]
@@ -201,6 +217,20 @@ class _TorchRecorder:
         if state["served"] is not None:
             record["overlap_with_training"] = max(state["served"], record["overlap_with_training"] or 0.0)
         self.probe.safely(self.probe.checkpoint)
+
+    def _torch_score(self, torch, output):
+        """The accuracy of an evaluation so far, when every one of its batches came with class labels
+        and each output gives a score per class: the metric the student's loop computes, if it
+        computes accuracy."""
+        (state, labels), self.torch_scoring = self.torch_scoring, None
+        if not (isinstance(output, torch.Tensor) and output.ndim == 2 and output.shape[1] > 1):
+            state["unlabelled"] = True
+        if state["unlabelled"] or output.shape[0] != labels.shape[0]:
+            state["record"]["metrics"].pop("accuracy", None)
+            return
+        state["correct"] += int((output.detach().argmax(1) == labels.to(output.device)).sum())
+        state["labelled"] += int(labels.shape[0])
+        state["record"]["metrics"]["accuracy"] = state["correct"] / state["labelled"]
 
     def _served_overlap(self, model_id, torch_pass):
         """Fast budget, a served torchvision split (or a Subset of one) evaluated: the share of its rows
@@ -332,8 +362,9 @@ class _TorchRecorder:
 
 
 class _CappedPass:
-    """One pass over a DataLoader under the fast budget: the loader's own iterator, stopped after
-    ``limit`` batches. Anything else is asked of the loader's iterator."""
+    """One pass over a DataLoader: the loader's own iterator, whose batches' labels the recorder sees;
+    under the fast budget (``limit``) stopped after that many batches. Anything else is asked of the
+    loader's iterator."""
 
     def __init__(self, recorder, loader, inner, limit):
         self._recorder, self._inner, self._limit, self._drawn = recorder, inner, limit, 0
@@ -341,7 +372,7 @@ class _CappedPass:
             self._total = len(loader)
         except TypeError:  # an IterableDataset without a length
             self._total = None
-        self.budgeted = self._total is not None and self._total > limit
+        self.budgeted = limit is not None and self._total is not None and self._total > limit
         self.dataset = getattr(loader, "dataset", None)
         recorder.torch_passes += 1
         self.serial = recorder.torch_passes
@@ -351,7 +382,7 @@ class _CappedPass:
 
     def __next__(self):
         __tracebackhide__ = True
-        if self._drawn >= self._limit:
+        if self._limit is not None and self._drawn >= self._limit:
             if self._total is None and not self.budgeted:
                 try:  # was there more? (a loader without a length cannot say otherwise)
                     next(self._inner)
@@ -366,7 +397,9 @@ class _CappedPass:
             self._end()
             raise
         self._drawn += 1
-        self._recorder.torch_pass = self
+        if self._limit is not None:
+            self._recorder.torch_pass = self
+        self._recorder.torch_labels = _class_labels(item)
         return item
 
     def _end(self):
@@ -374,13 +407,24 @@ class _CappedPass:
             self._recorder.torch_pass = None
 
     def __len__(self):
-        return min(self._limit, len(self._inner))
+        return len(self._inner) if self._limit is None else min(self._limit, len(self._inner))
 
     def __getattr__(self, name):
         inner = self.__dict__.get("_inner")
         if inner is None:
             raise AttributeError(name)
         return getattr(inner, name)
+
+
+def _class_labels(item):
+    """The labels of an ``(inputs, labels)`` batch: a 1-D integer tensor, else None."""
+    if not isinstance(item, (tuple, list)) or len(item) < 2:
+        return None
+    labels = item[1]
+    dtype = getattr(labels, "dtype", None)
+    if getattr(labels, "ndim", None) != 1 or dtype is None or dtype.is_floating_point or dtype.is_complex:
+        return None
+    return labels
 
 
 def _hide_triton():

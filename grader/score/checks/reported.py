@@ -74,27 +74,29 @@ def reported_line(context: CheckContext, check_id: str, models: list[Model]) -> 
 def _printed(
     value: float, outputs: tuple[tuple[int, str], ...], after: int | None, logged: frozenset[int] = frozenset()
 ) -> int | None:
-    """The first cell at or after ``after`` whose output shows ``value`` in a usual form, where
-    that form is not one of so many numbers that some would match by chance (``_crowded``).
+    """The first cell at or after ``after`` whose output shows ``value`` rounded to the decimals
+    printed, as a fraction or a percentage (0.3594, 35.94, 35.9375 for 0.359375), where that
+    precision is not one of so many numbers that some would match by chance (``_crowded``).
     ``logged``: cells where the framework trained or evaluated (their progress logs are its own)."""
     if value in (0.0, 1.0):
         return None
     shown = [(cell, text) for cell, text in outputs if after is None or cell >= after]
-    for form, decimals, scale in _forms(value):
-        pattern = re.compile(r"(?<![\d.])" + re.escape(form) + r"(?!\d)")
-        cell = next((cell for cell, text in shown if pattern.search(text)), None)
-        if cell is not None and (decimals is None or not _crowded(shown, decimals, scale, logged)):
-            return cell
+    for cell, text in shown:
+        for whole, fraction in _DECIMAL.findall(text):
+            scale = _scale_shown(value, whole, fraction)
+            if scale is not None and not _crowded(shown, len(fraction), scale, logged):
+                return cell
     return None
 
 
-def _forms(value: float) -> list[tuple[str, int | None, int]]:
-    """(text, decimals shown or None for every digit, scale): how a metric is usually printed."""
-    digits = len(repr(value).partition(".")[2])  # a short repr (0.9123) is as easy to hit as .4f
-    forms = [(repr(value), digits if 0 < digits <= 6 else None, 1)]
-    forms += [(f"{value:.4f}", 4, 1), (f"{value:.3f}", 3, 1), (f"{value:.2f}", 2, 1)]
-    forms += [(f"{value * 100:.2f}", 2, 100), (f"{value * 100:.1f}", 1, 100)]
-    return forms
+def _scale_shown(value: float, whole: str, fraction: str) -> int | None:
+    """1 when ``whole.fraction`` is ``value`` rounded to its decimals (at least two), 100 when it is
+    ``value`` as a percentage (at least one decimal), else None."""
+    printed, half_step = float(f"{whole}.{fraction}"), 0.5 * 10.0 ** -len(fraction)
+    for scale, fewest in ((1, 2), (100, 1)):
+        if len(fraction) >= fewest and abs(printed - value * scale) <= half_step * (1 + 1e-9):
+            return scale
+    return None
 
 
 CROWDED = 0.05  # share of the possible values of a form printed in the outputs: past it, a match is luck
