@@ -93,23 +93,7 @@ class _TorchRecorder:
                            (module_hooks, "_global_forward_hooks", after),
                            (optimizer_hooks, "_global_optimizer_pre_hooks", stepping),
                            (optimizer_hooks, "_global_optimizer_post_hooks", stepped)]  # fmt: skip
-        self._patch_torch_loader(torch)
-
-    def _patch_torch_loader(self, torch):
-        """Each pass over a DataLoader is watched for its labels; under the fast budget it yields at
-        most ``max_torch_batches`` batches."""
-        loader_class = torch.utils.data.DataLoader
-        original = loader_class.__iter__
-        limit = self.probe.budget["max_torch_batches"] if self.probe.budget else None
-        recorder = self
-
-        def __iter__(loader):
-            __tracebackhide__ = True
-            inner = original(loader)
-            return recorder.probe.safely(_CappedPass, recorder, loader, inner, limit) or inner
-
-        functools.update_wrapper(__iter__, original)
-        self.probe.integrity.remember(loader_class, "__iter__", __iter__)
+        _watch_loaders(self, torch)
 
     def _torch_remember_dataset(self, model_id, torch_pass):
         """A fast run trains on the first batches of a loader: the model is taken to have seen the
@@ -131,23 +115,6 @@ class _TorchRecorder:
             split, positions = served
             self.torch_served_rows.setdefault(model_id, {}).setdefault(split, []).append(positions)
 
-    def _describe_torch(self, module):
-        layers = []
-        for sub in module.modules():
-            if next(iter(sub.children()), None) is not None:
-                continue  # containers: their leaves are listed
-            cls = type(sub).__name__
-            rate = getattr(sub, "p", None) if cls.endswith(_DROPOUT_CLASSES) else None
-            units = getattr(sub, "out_features", None) or getattr(sub, "hidden_size", None)
-            rate = _float(rate) if rate is not None else None
-            layers.append(
-                {"cls": _text(cls, 200), "module": _text(type(sub).__module__, 300), "units": _int(units), "rate": rate}
-            )
-            if len(layers) >= MAX_LAYERS:
-                break
-        params = sum(int(p.numel()) for p in module.parameters())
-        return {"name": "", "layers": layers, "params": params}
-
     def _torch_forward(self, torch, module, inputs):
         if next(module.parameters(), None) is None or isinstance(module, torch.nn.modules.loss._Loss):
             return  # losses, activations, transforms: not models
@@ -156,7 +123,7 @@ class _TorchRecorder:
             return
         record = self.probe.models.get(id(module))
         if record is None:
-            record = self.probe._model(module, "torch", self._describe_torch)
+            record = self.probe._model(module, "torch", _describe_torch)
             if record is None:
                 return
             self.torch_modules[record["id"]] = module
@@ -223,12 +190,12 @@ class _TorchRecorder:
         and each output gives a score per class: the metric the student's loop computes, if it
         computes accuracy."""
         (state, labels), self.torch_scoring = self.torch_scoring, None
-        if not (isinstance(output, torch.Tensor) and output.ndim == 2 and output.shape[1] > 1):
+        correct = None if state["unlabelled"] else _correct_predictions(torch, output, labels)
+        if correct is None:
             state["unlabelled"] = True
-        if state["unlabelled"] or output.shape[0] != labels.shape[0]:
             state["record"]["metrics"].pop("accuracy", None)
             return
-        state["correct"] += int((output.detach().argmax(1) == labels.to(output.device)).sum())
+        state["correct"] += correct
         state["labelled"] += int(labels.shape[0])
         state["record"]["metrics"]["accuracy"] = state["correct"] / state["labelled"]
 
@@ -361,6 +328,22 @@ class _TorchRecorder:
             record["budgeted"] = any(torch_pass.budgeted for torch_pass in fit["passes"].values())
 
 
+def _watch_loaders(recorder, torch):
+    """Each pass over a DataLoader is watched for its labels; under the fast budget it yields at
+    most ``max_torch_batches`` batches."""
+    loader_class = torch.utils.data.DataLoader
+    original = loader_class.__iter__
+    limit = recorder.probe.budget["max_torch_batches"] if recorder.probe.budget else None
+
+    def __iter__(loader):
+        __tracebackhide__ = True
+        inner = original(loader)
+        return recorder.probe.safely(_CappedPass, recorder, loader, inner, limit) or inner
+
+    functools.update_wrapper(__iter__, original)
+    recorder.probe.integrity.remember(loader_class, "__iter__", __iter__)
+
+
 class _CappedPass:
     """One pass over a DataLoader: the loader's own iterator, whose batches' labels the recorder sees;
     under the fast budget (``limit``) stopped after that many batches. Anything else is asked of the
@@ -414,6 +397,34 @@ class _CappedPass:
         if inner is None:
             raise AttributeError(name)
         return getattr(inner, name)
+
+
+def _describe_torch(module):
+    """A model's leaf layers (class, module, units, dropout rate) and its parameter count."""
+    layers = []
+    for sub in module.modules():
+        if next(iter(sub.children()), None) is not None:
+            continue  # containers: their leaves are listed
+        cls = type(sub).__name__
+        rate = getattr(sub, "p", None) if cls.endswith(_DROPOUT_CLASSES) else None
+        units = getattr(sub, "out_features", None) or getattr(sub, "hidden_size", None)
+        rate = _float(rate) if rate is not None else None
+        layers.append(
+            {"cls": _text(cls, 200), "module": _text(type(sub).__module__, 300), "units": _int(units), "rate": rate}
+        )
+        if len(layers) >= MAX_LAYERS:
+            break
+    params = sum(int(p.numel()) for p in module.parameters())
+    return {"name": "", "layers": layers, "params": params}
+
+
+def _correct_predictions(torch, output, labels):
+    """How many rows of a per-class ``output`` have their largest score at their label, or None."""
+    if not (isinstance(output, torch.Tensor) and output.ndim == 2 and output.shape[1] > 1):
+        return None
+    if output.shape[0] != labels.shape[0]:
+        return None
+    return int((output.detach().argmax(1) == labels.to(output.device)).sum())
 
 
 def _class_labels(item):
