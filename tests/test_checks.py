@@ -368,6 +368,38 @@ def test_the_verifier_contradicting_the_facts_costs_the_model():
         assert "contradicted outside the kernel" in grades["dropout_model"].evidence[0]
 
 
+def test_the_verifier_is_held_to_the_accuracy_of_the_weights_it_loaded():
+    """Scored untrained, then trained, then scored again: the last score is the saved model's; an
+    accuracy recorded only before a later fit is not compared at all."""
+    confirmed = dict(loaded=True, layers=[{"path": DENSE}, {"path": DROP, "rate": 0.5}], accuracy=0.91, samples=2000, chance=0.11)  # fmt: skip
+    scored_before_and_after = [evaluation(1, 2, accuracy=0.10), evaluation(1, 4, accuracy=0.90), evaluation(2, 6)]
+    scored_only_before = [evaluation(1, 2, accuracy=0.10), evaluation(2, 6)]
+    for evaluations in (scored_before_and_after, scored_only_before):
+        facts = verified_facts(**{"1": confirmed}).model_copy(
+            update={"evaluations": Facts.model_validate({"evaluations": evaluations}).evaluations}
+        )
+        grades = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}
+        assert grades["dropout_model"].passed, grades["dropout_model"].evidence
+        assert "verified outside the kernel: held-out accuracy 0.9100" in grades["dropout_model"].evidence[-1]
+
+
+def test_validation_data_no_model_trained_on_is_an_evaluation_on_held_out_data():
+    """fit(..., validation_data=(x_test, y_test)): Keras evaluates on it every epoch; validation_split
+    (rows of the training arrays) needs validation_counts."""
+
+    def verdict(validation, overlap):
+        fits = [{**fit(model, 3), "validation": validation, "validation_overlap_with_training": overlap,
+                 "validation_data": {"id": "t", "shape": [500, 28, 28]},
+                 "history": {"accuracy": [0.9], "val_accuracy": [0.8812]}} for model in (1, 2)]  # fmt: skip
+        facts = Facts.model_validate({"models": [DROPOUT, PLAIN], "fits": fits})
+        return {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}["evaluated_on_held_out_data"]
+
+    held_out = verdict("data", 0.0)
+    assert held_out.passed, held_out.evidence
+    assert "fit(), 500 samples it was not trained on (val_accuracy 0.8812" in held_out.evidence[0]
+    assert not verdict("data", 1.0).passed and not verdict("split", None).passed
+
+
 def test_a_model_the_verifier_cannot_load_rests_on_the_facts_and_says_so():
     facts = verified_facts(**{"1": dict(loaded=False, reason="TypeError: Could not locate class 'Net'")})
     grades = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}

@@ -37,6 +37,8 @@ RUBRIC = load_rubric(Path(__file__).resolve().parents[1] / "rubrics" / "regulari
         ),
         ("URLError", "<urlopen error [Errno 101] Network is unreachable>", "download"),
         ("ImportError", "libtorch_cuda.so: failed to map segment from shared object", "memory"),
+        ("RuntimeError", "Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU", "gpu"),
+        ("AssertionError", "Torch not compiled with CUDA enabled", "gpu"),
     ],
 )
 def test_environment_failures_are_told_apart(ename, evalue, kind):

@@ -194,6 +194,28 @@ SCENARIOS = {
         # Percentages with every digit, as real notebooks print them: matched to the accuracy the probe scored
         "drop, plain = make(0.5), make(0.0)\ntrain(drop)\ntrain(plain)\nprint('dropout', 100 * accuracy(drop), 'plain', 100 * accuracy(plain))",
     ],
+    # Written on Colab's GPU (the device named without a fallback), each model scored before training
+    # and after every epoch by one evaluate(): the record measures the final weights, on the CPU.
+    "torch_colab_gpu": [
+        "import torch\nfrom torch import nn\nfrom torch.utils.data import DataLoader, Subset\nfrom torchvision import datasets, transforms\n"
+        "torch.manual_seed(0)\ndevice = torch.device('cuda')\n"
+        "train_set = datasets.MNIST('./data', train=True, download=True, transform=transforms.ToTensor())\n"
+        "test_set = datasets.MNIST('./data', train=False, download=True, transform=transforms.ToTensor())\n"
+        "train_loader = DataLoader(Subset(train_set, range(512)), batch_size=32, shuffle=True)\n"
+        "test_loader = DataLoader(Subset(test_set, range(256)), batch_size=64)",
+        "def make(p):\n    layers = [nn.Flatten(), nn.Linear(784, 64), nn.ReLU()] + ([nn.Dropout(p)] if p else []) + [nn.Linear(64, 10)]\n"
+        "    return nn.Sequential(*layers)\n"
+        "def train_epoch(model, opt):\n    model.train()\n    for images, labels in train_loader:\n"
+        "        images, labels = images.to(device), labels.to(device)\n        opt.zero_grad()\n"
+        "        nn.functional.cross_entropy(model(images), labels).backward()\n        opt.step()\n"
+        "def evaluate(model):\n    model.eval()\n    right = 0\n    with torch.no_grad():\n        for images, labels in test_loader:\n"
+        "            images, labels = images.to(device), labels.to(device)\n"
+        "            right += (model(images).argmax(1) == labels).sum().item()\n    return 100 * right / 256\n"
+        "def run(model):\n    opt = torch.optim.Adam(model.parameters(), lr=0.005)\n    accuracies = [evaluate(model)]\n"
+        "    for epoch in range(2):\n        train_epoch(model, opt)\n        accuracies.append(evaluate(model))\n    return accuracies",
+        "drop, plain = make(0.5).to(device), make(0).to(device)\ndrop_acc, plain_acc = run(drop), run(plain)\n"
+        "print(f'dropout: {drop_acc[-1]:.2f}%  baseline: {plain_acc[-1]:.2f}%')",
+    ],
     "optimizers": [
         DATA,
         BUILD,
@@ -385,6 +407,19 @@ def test_torchvision_cifar10_with_download_is_served_or_its_import_flagged(rows,
     assert all(
         checks[c]["source"] == "static" and checks[c]["score"] == checks[c]["max_score"] / 2 for c in Q8_CHECKS
     ), checks
+
+
+def test_cuda_code_runs_on_the_cpu_and_an_evaluation_per_epoch_measures_the_final_weights(rows, graded):
+    record = graded[1]["torch_colab_gpu"]
+    if importlib.util.find_spec("torchvision") is None:
+        pytest.skip("installed without the `torch` extra")
+    assert record["execution"]["translations"] == [
+        ".to('cuda') and .cuda() ran on the CPU: the grading machine has no GPU"
+    ]
+    assert all(verdict(rows, "torch_colab_gpu").values()), rows["torch_colab_gpu"]
+    assert not any("contradicted" in flag for flag in record["flags"]), record["flags"]
+    reported = rows["torch_colab_gpu"]["comparison_reported"]["evidence"]
+    assert all("appears in the output of cell 3" in line for line in reported), reported
 
 
 def test_variants_compared_on_one_architecture(rows):

@@ -1,8 +1,8 @@
 """Whose fault a failing cell is: the grading environment's or the student's.
 
 A cell fails because of the environment when it imports a package the grader does not provide,
-reads a data file or downloads something the grader could not serve, or calls an API that a
-newer release removed. A later cell that fails only because such a cell did not define a name
+reads a data file or downloads something the grader could not serve, needs a GPU, or calls an
+API that a newer release removed. A later cell that fails only because such a cell did not define a name
 (``NameError`` for a name the failed cell binds) is the same failure's consequence. Everything
 else is the student's. Decided from the recorded errors and the cells' source alone, so a stored
 run is attributed again without a kernel.
@@ -36,6 +36,11 @@ _NETWORK = re.compile(
     r"|Connection refused|getaddrinfo failed|Error downloading",
     re.IGNORECASE,
 )
+_NO_GPU = re.compile(
+    r"Found no NVIDIA driver|Torch not compiled with CUDA enabled|No CUDA GPUs are available"
+    r"|CUDA driver initialization failed|no CUDA-capable device|CUDA unavailable",
+    re.IGNORECASE,
+)
 _NO_ROOM_TO_LOAD = re.compile(r"failed to map segment|cannot allocate memory|Cannot allocate memory", re.IGNORECASE)
 _IMPORT_LINE = re.compile(r"^\s*(?:import|from)\s+\w")
 _NETWORK_ERRORS = {
@@ -49,7 +54,7 @@ _NETWORK_ERRORS = {
 }
 _FILE_ERRORS = {"FileNotFoundError", "OSError", "IOError", "NotFoundError"}
 
-Kind = Literal["package", "hosted", "data_file", "download", "removed_api", "memory", "consequence"]
+Kind = Literal["package", "hosted", "data_file", "download", "removed_api", "memory", "gpu", "consequence"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,10 @@ def classify(error: CellError) -> EnvironmentFailure | None:
                                   "raise the limit in assignment.yaml, e.g. `sandbox: {memory: 8 GiB}`")  # fmt: skip
     if error.ename in ("ModuleNotFoundError", "ImportError"):
         return _import_failure(error, text)
+    if _NO_GPU.search(error.evalue):
+        return EnvironmentFailure(error.cell, "gpu", text, "the code asks for a CUDA GPU, which the grading machine lacks"
+                                  " (the grader runs .to('cuda') and .cuda() on the CPU; this call was another)",
+                                  "grade this by hand, or ask the student to create tensors on `device` with a CPU fallback")  # fmt: skip
     api = removed_api_in_error(error.ename, error.evalue)
     if api is not None:
         return _removed_api_failure(error, text, api)

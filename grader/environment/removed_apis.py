@@ -129,6 +129,14 @@ REMOVED_APIS = (
         r"'(?:DataFrame|Series)' object has no attribute 'append'",
     ),
     _api(
+        "history_acc",
+        "a History's 'acc' / 'val_acc' keys",
+        "Keras 2.3 renamed them 'accuracy' / 'val_accuracy'",
+        "history.history['accuracy'] (and 'val_accuracy')",
+        r"""\[\s*\[?\s*['"](?:val_)?acc['"]""",
+        r"^KeyError: .*'(?:val_)?acc'",
+    ),
+    _api(
         "keras_removed_name",
         "a name Keras 3 no longer has",
         "removed in Keras 3",

@@ -13,7 +13,12 @@ the same values, and what the probe records (a fit, an evaluation) is that of th
 - ``layers.experimental.preprocessing.<Name>``, ``keras.layers.core`` and its siblings,
   ``keras.utils.np_utils`` -> the names in ``keras.layers`` / ``keras.utils``;
 - ``np.float`` / ``np.int`` / ``np.bool`` / ``np.object`` / ``np.str`` / ``np.complex`` -> the builtins;
-- ``DataFrame.append`` / ``Series.append`` -> ``pd.concat``.
+- ``DataFrame.append`` / ``Series.append`` -> ``pd.concat``;
+- a History's ``history["acc"]`` / ``history["val_acc"]`` (Keras before 2.3) -> ``"accuracy"`` /
+  ``"val_accuracy"``, when the history has no key of the old name;
+- on a machine without a GPU, a tensor's or a model's ``.to("cuda")`` / ``.to(torch.device("cuda"))``
+  / ``.cuda()`` -> the CPU, where the same operations compute the same values (code written for
+  Colab's GPU often names the device without asking whether there is one).
 Kernel-side code (see ``common.py``)."""
 
 import sys
@@ -65,6 +70,8 @@ class _Compat:
             "numpy": self._patch_numpy_aliases,
             "pandas.core.frame": self._patch_append,
             "pandas.core.series": self._patch_append,
+            "torch": self._patch_cuda_moves,
+            "keras.src.callbacks.history": self._patch_history_keys,
         }
 
     def note(self, text):
@@ -211,6 +218,79 @@ class _Compat:
             return pd.concat([_frame, *frames], ignore_index=ignore_index, verify_integrity=verify_integrity, sort=sort)
 
         self.probe.integrity.remember(owner, "append", append)
+
+    def _patch_history_keys(self, module):
+        history = module.History
+        original = history.__init__
+        compat = self
+
+        def __init__(_history, *args, **kwargs):
+            original(_history, *args, **kwargs)
+            _history.history = _RenamedKeys(compat, _history.history)
+
+        __init__.__wrapped__ = original
+        self.probe.integrity.remember(history, "__init__", __init__)
+
+    def _patch_cuda_moves(self, torch):
+        """Without a GPU, ``.to(<cuda device>)`` and ``.cuda()`` of tensors and modules stay on the CPU."""
+        if torch.cuda.is_available():
+            return
+        for owner in (torch.Tensor, torch.nn.Module):
+            self.probe.integrity.remember(owner, "to", self._cpu_to(torch, owner.to))
+            self.probe.integrity.remember(owner, "cuda", self._cpu_cuda(owner.cpu))
+
+    def _cuda_note(self):
+        self.note(".to('cuda') and .cuda() ran on the CPU: the grading machine has no GPU")
+
+    def _cpu_to(self, torch, original):
+        compat = self
+
+        def to(_self, *args, **kwargs):
+            __tracebackhide__ = True
+            if any(_is_cuda(torch, value) for value in (*args, kwargs.get("device"))):
+                compat._cuda_note()
+                args = tuple("cpu" if _is_cuda(torch, value) else value for value in args)
+                if _is_cuda(torch, kwargs.get("device")):
+                    kwargs["device"] = "cpu"
+            return original(_self, *args, **kwargs)
+
+        to.__wrapped__ = original
+        return to
+
+    def _cpu_cuda(self, cpu):
+        compat = self
+
+        def cuda(_self, device=None, non_blocking=False, **kwargs):
+            __tracebackhide__ = True
+            compat._cuda_note()
+            return cpu(_self)
+
+        cuda.__wrapped__ = cpu
+        return cuda
+
+
+class _RenamedKeys(dict):
+    """A History's metrics, also under the names Keras 2.2 gave accuracy (read, never listed)."""
+
+    _OLD_NAMES = {"acc": "accuracy", "val_acc": "val_accuracy"}
+
+    def __init__(self, compat, *args):
+        super().__init__(*args)
+        self._compat = compat
+
+    def __missing__(self, key):
+        new = self._OLD_NAMES.get(key) if isinstance(key, str) else None
+        if new is None or new not in self:
+            raise KeyError(key)
+        self._compat.note(f"history['{key}'] ran as history['{new}']: Keras 2.3 renamed the key")
+        return self[new]
+
+
+def _is_cuda(torch, value):
+    """A device argument that names a CUDA device: "cuda", "cuda:0", torch.device("cuda")."""
+    if isinstance(value, torch.device):
+        return value.type == "cuda"
+    return isinstance(value, str) and value.split(":", 1)[0].strip().lower() == "cuda"
 
 
 def _as_frame(pd, piece, frame):

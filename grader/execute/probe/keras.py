@@ -226,6 +226,10 @@ class _KerasRecorder:
             "optimizer": self.probe.safely(_optimizer_fact, getattr(model, "optimizer", None)),
         }
         self.probe._remember_rows(self.probe.trained_rows, record_model["id"], data.all_hashes())
+        if validation == "data":  # Keras evaluates the model on it every epoch
+            fit["validation_overlap_with_training"] = self.probe._overlap(
+                self.probe.trained_rows, record_model["id"], held_out.sampled_hashes()
+            )
         if held_out is not None:
             self.probe._remember_rows(self.probe.validated_rows, record_model["id"], held_out.all_hashes())
         self.probe.fits.append(fit)

@@ -48,6 +48,7 @@ class _TorchRecorder:
         self.torch_modules = {}  # model id -> the module
         self.torch_weights_before = {}  # (model id, cell) -> hash of its weights before that fit's first step
         self.torch_untrained = {}  # model id -> hash of its weights before its first fit
+        self.torch_steps = {}  # model id -> optimizer steps taken so far
 
     def hooks(self):
         """Module -> patch applied once the notebook imports it."""
@@ -149,9 +150,16 @@ class _TorchRecorder:
 
     def _torch_evaluated(self, model_id, batch):
         """Adds an eval batch to the record of this model called from this line of this cell: the
-        batches of one evaluation loop are one record, evaluations on two lines are two."""
+        batches of one evaluation loop are one record, evaluations on two lines are two. A loop run
+        again after the model trained on (an evaluation every epoch) starts its record afresh, so that
+        the record measures the weights as they are now, not an average over the epochs."""
         key = (model_id, batch["cell"], batch["location"])
         state = self.torch_evaluations.get(key)
+        steps = self.torch_steps.get(model_id, 0)
+        if state is not None and state["steps"] != steps:
+            state.update(steps=steps, correct=0, labelled=0, unlabelled=False)
+            state["record"]["samples"] = 0
+            state["record"]["metrics"].pop("accuracy", None)
         if state is None:
             if len(self.probe.evaluations) >= MAX_EVALUATIONS:
                 return
@@ -160,7 +168,8 @@ class _TorchRecorder:
                       "data": {"id": _fingerprint(batch["shape"][1:], sampled), "shape": batch["shape"],
                                "dtype": batch["dtype"], "kind": "tensor"},
                       "overlap_with_training": None, "overlap_with_validation": None, "metrics": {}}  # fmt: skip
-            state = {"record": record, "checked": 0, "hits": 0, "correct": 0, "labelled": 0, "unlabelled": False}
+            state = {"record": record, "checked": 0, "hits": 0, "correct": 0, "labelled": 0, "unlabelled": False,
+                     "steps": steps}  # fmt: skip
             self.torch_evaluations[key] = state
             self.probe.evaluations.append(record)
         record = state["record"]
@@ -236,6 +245,7 @@ class _TorchRecorder:
         model_id, group = self._stepped_model(optimizer)
         if model_id is None:
             return
+        self.torch_steps[model_id] = self.torch_steps.get(model_id, 0) + 1
         fit = self._torch_fit(model_id)
         if fit is not None:
             if fit["record"].get("optimizer") is None:

@@ -1,5 +1,7 @@
 """``evaluated_on_held_out_data``: the models the checks above chose were evaluated on data they
-were not trained on (or, with ``validation_counts``, measured on validation data in training)."""
+were not trained on: by ``evaluate``/``predict``/an eval loop, or by Keras itself every epoch on
+the ``validation_data`` given to ``fit`` when none of it was trained on (with ``validation_counts``,
+any validation in training counts, ``validation_split`` too)."""
 
 from __future__ import annotations
 
@@ -63,6 +65,21 @@ class EvaluatedOnHeldOutData(CheckKind):
                 for f in fits_of(facts, model)
                 if f.validation != "none" and any(k.startswith("val_") for k in f.history)
             ]
+            held_out_validation = [
+                f
+                for f in validated
+                if f.validation == "data"
+                and f.validation_overlap_with_training is not None
+                and f.validation_overlap_with_training <= HELD_OUT_OVERLAP
+            ]
+            if held_out_validation:
+                fit = held_out_validation[-1]
+                last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in fit.history.items() if k.startswith("val_") and v)
+                samples = fit.validation_data.shape[0] if fit.validation_data and fit.validation_data.shape else "?"
+                return (
+                    f"{check_id}: {model.variable or model.name} evaluated every epoch on the validation_data given to"
+                    f" fit(), {samples} samples it was not trained on ({last} at the last epoch)"
+                )
             if check.params.validation_counts and validated:
                 return f"{check_id}: {model.variable or model.name} measured on validation data during training"
         return None

@@ -62,15 +62,27 @@ def verdict_outside(
             f"{CONTRADICTED}: the saved model scores {found.accuracy:.4f} on {found.samples:,} held-out samples, near chance"
             f" ({found.chance:.3f}); it did not learn"
         )
-    recorded = [
-        (v, e.samples) for e in held_out(context.facts, model) for k, v in e.metrics.items() if "acc" in k.lower()
-    ]
-    if recorded and not agrees(recorded[0][0], recorded[0][1], found.accuracy, found.samples):
+    recorded = final_accuracy(context.facts, model)
+    if recorded and not agrees(recorded[0], recorded[1], found.accuracy, found.samples):
         return False, (
-            f"{CONTRADICTED}: the run recorded a held-out accuracy of {recorded[0][0]:.4f}, the saved model scores"
+            f"{CONTRADICTED}: the run recorded a held-out accuracy of {recorded[0]:.4f}, the saved model scores"
             f" {found.accuracy:.4f} on {found.samples:,} held-out samples"
         )
     return True, f"verified outside the kernel: held-out accuracy {found.accuracy:.4f} on {found.samples:,} samples"
+
+
+def final_accuracy(facts: Facts, model: Model) -> tuple[float, int | None] | None:
+    """(accuracy, samples) of the model's last held-out evaluation, made no earlier than its last
+    fit's cell: the one that measured the weights the verifier loaded (an accuracy taken before
+    later training, an untrained model's or an early epoch's, says nothing of them). None without one."""
+    last_fit = max((f.cell for f in fits_of(facts, model) if f.cell is not None), default=None)
+    for evaluation in reversed(held_out(facts, model)):
+        if last_fit is not None and evaluation.cell is not None and evaluation.cell < last_fit:
+            return None
+        accuracy = next((v for k, v in evaluation.metrics.items() if "acc" in k.lower()), None)
+        if accuracy is not None:
+            return accuracy, evaluation.samples
+    return None
 
 
 def agrees(recorded: float, recorded_samples: int | None, verified: float, verified_samples: int) -> bool:
