@@ -2,9 +2,12 @@
 
 ``run_measured`` starts the command as a subprocess (optionally under ``taskset``), samples its
 whole process tree every 0.2 s (resident memory summed over the tree, via psutil) and returns a
-``Sample``: wall time, peak tree memory, the CPU time the tree used (``getrusage`` of waited-for
-children: the grader, its kernels, their helpers) and the load the *other* processes of the machine
-put on the cores meanwhile (busy time in /proc/stat minus the tree's own CPU time).
+``Sample``: wall time, peak tree memory, the CPU time the tree used and the load the *other*
+processes of the machine put on the cores meanwhile (busy time in /proc/stat minus the tree's own
+CPU time). The tree's CPU time is the larger of two undercounts: ``getrusage`` of waited-for
+children (it misses a process whose parent was killed before reaping it: a kernel under
+bubblewrap, whose ``bwrap`` the grader kills) and the sum over every process seen in the samples
+of its CPU time at its last sample (it misses at most a sample's worth of each).
 """
 
 from __future__ import annotations
@@ -63,8 +66,9 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def tree_rss(process: psutil.Process) -> tuple[int, int]:
-    """(summed RSS in bytes, number of processes) of ``process`` and all its descendants."""
+def sample_tree(process: psutil.Process, cpu_seen: dict[tuple[int, float], float]) -> tuple[int, int]:
+    """(summed RSS in bytes, number of processes) of ``process`` and all its descendants; records
+    each one's CPU seconds so far in ``cpu_seen`` (by pid and start time)."""
     total, count = 0, 0
     try:
         members = [process, *process.children(recursive=True)]
@@ -72,7 +76,10 @@ def tree_rss(process: psutil.Process) -> tuple[int, int]:
         return 0, 0
     for member in members:
         try:
-            total += member.memory_info().rss
+            with member.oneshot():
+                total += member.memory_info().rss
+                times = member.cpu_times()
+                cpu_seen[(member.pid, member.create_time())] = times.user + times.system
             count += 1
         except psutil.Error:
             continue
@@ -97,7 +104,7 @@ def run_measured(
     busy0, _ = _busy_ticks()
     cpu0 = _children_cpu()
     started = time.perf_counter()
-    peak, peak_count = 0, 1
+    peak, peak_count, cpu_seen = 0, 1, {}
     with open(log, "wb") as output:
         output.write(("$ " + " ".join(map(str, [*cpu_prefix(cpus), *command])) + "\n").encode())
         output.flush()
@@ -107,7 +114,7 @@ def run_measured(
         tree = psutil.Process(child.pid)
         try:
             while True:
-                rss, count = tree_rss(tree)
+                rss, count = sample_tree(tree, cpu_seen)
                 if rss > peak:
                     peak = rss
                 peak_count = max(peak_count, count)
@@ -126,7 +133,7 @@ def run_measured(
                 child.wait()
             raise
     wall = time.perf_counter() - started
-    cpu = _children_cpu() - cpu0
+    cpu = max(_children_cpu() - cpu0, sum(cpu_seen.values()))
     busy1, _ = _busy_ticks()
     machine = (busy1 - busy0) / ticks_per_second / wall if wall > 0 else 0.0
     sample = Sample(
