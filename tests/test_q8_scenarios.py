@@ -42,6 +42,7 @@ BUILD = (
 )
 FIT = "{name}.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)"  # enough to learn: verified outside the kernel
 EVAL = "print('{name}', {name}.evaluate({x}, {y}, verbose=0))"
+VALIDATED_FIT = FIT[:-1] + ", validation_data=(x_test, y_test))"
 
 SCENARIOS = {
     "full": [
@@ -193,6 +194,16 @@ SCENARIOS = {
         "            right += (model(images).argmax(1) == labels).sum().item()\n    return right / 64",
         # Percentages with every digit, as real notebooks print them: matched to the accuracy the probe scored
         "drop, plain = make(0.5), make(0.0)\ntrain(drop)\ntrain(plain)\nprint('dropout', 100 * accuracy(drop), 'plain', 100 * accuracy(plain))",
+    ],
+    # Keras 2: each model measured on the test set by fit's validation_data, its History read by the
+    # key names Keras 2.2 gave accuracy.
+    "keras2_validation": [
+        DATA,
+        BUILD,
+        "with_dropout = build(0.5)\nhist_drop = " + VALIDATED_FIT.format(name="with_dropout"),
+        "plain = build('none')\nhist_plain = " + VALIDATED_FIT.format(name="plain"),
+        "import matplotlib.pyplot as plt\nfor history in (hist_drop, hist_plain):\n"
+        "    plt.plot(history.history['acc'])\n    plt.plot(history.history['val_acc'])\nplt.show()",
     ],
     # Written on Colab's GPU (the device named without a fallback), each model scored before training
     # and after every epoch by one evaluate(): the record measures the final weights, on the CPU.
@@ -420,6 +431,17 @@ def test_cuda_code_runs_on_the_cpu_and_an_evaluation_per_epoch_measures_the_fina
     assert not any("contradicted" in flag for flag in record["flags"]), record["flags"]
     reported = rows["torch_colab_gpu"]["comparison_reported"]["evidence"]
     assert all("appears in the output of cell 3" in line for line in reported), reported
+
+
+def test_keras_2_validation_data_is_the_evaluation_and_its_history_keys_are_translated(rows, graded):
+    assert all(verdict(rows, "keras2_validation").values()), rows["keras2_validation"]
+    evidence = rows["keras2_validation"]["evaluated_on_held_out_data"]["evidence"]
+    assert all("evaluated every epoch on the validation_data given to fit()" in line for line in evidence), evidence
+    execution = graded[1]["keras2_validation"]["execution"]
+    assert execution["cells_failed"] == [] and execution["translations"] == [
+        "history['acc'] ran as history['accuracy']: Keras 2.3 renamed the key",
+        "history['val_acc'] ran as history['val_accuracy']: Keras 2.3 renamed the key",
+    ]
 
 
 def test_variants_compared_on_one_architecture(rows):
