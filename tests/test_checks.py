@@ -400,6 +400,21 @@ def test_validation_data_no_model_trained_on_is_an_evaluation_on_held_out_data()
     assert not verdict("data", 1.0).passed and not verdict("split", None).passed
 
 
+def test_a_history_plot_in_the_cell_that_trained_through_a_function_reports_the_results():
+    """``history = train(config)`` with the fit in the function's cell, then the histories plotted."""
+    facts = Facts.model_validate({"models": [DROPOUT, PLAIN], "fits": [fit(1, 2), fit(2, 2)]})
+
+    def reported(loop):
+        code = ((1, "def train(rate):\n    return model.fit(x, y, validation_data=(xv, yv))"), (2, loop))
+        evidence = Evidence(answers={}, images=(2,), code_cells=code)
+        return {g.id: g for g in run_checks(CHECKS, facts, evidence)}["comparison_reported"]
+
+    loop = "for rate in (0.0, 0.5):\n    history = train(rate)\n    plt.plot(history.history['val_accuracy'])"
+    through_function = reported(loop)
+    assert through_function.passed and "its training history is plotted" in through_function.evidence[0]
+    assert not reported("plt.plot(history.history['val_accuracy'])\nhistory = model.fit(x, y)").passed
+
+
 def test_a_model_the_verifier_cannot_load_rests_on_the_facts_and_says_so():
     facts = verified_facts(**{"1": dict(loaded=False, reason="TypeError: Could not locate class 'Net'")})
     grades = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}

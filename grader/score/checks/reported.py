@@ -151,9 +151,14 @@ def _history_plot(context: CheckContext, models: list[Model]) -> bool:
 
 
 def _plotted_after_fit(source: str) -> bool:
-    """In a cell that trains and plots: the plotting comes after the fit (``fit(...)`` then ``plt.plot``)."""
+    """In a cell that trains and plots: the plotting comes after the fit (``fit(...)`` then ``plt.plot``).
+    A cell that trained without a ``fit(`` of its own called a function defined elsewhere to train
+    (``history = train_model(config)``), which returned before the cell went on: its figure, drawn
+    from a history, is drawn after."""
     fit = re.search(r"\.fit\s*\(", source)
-    plot = re.search(r"\b(?:plt|pyplot|sns|ax\w*)\.\w+\s*\(|\.plot\s*\(", source[fit.end() :]) if fit else None
+    if fit is None:
+        return True
+    plot = re.search(r"\b(?:plt|pyplot|sns|ax\w*)\.\w+\s*\(|\.plot\s*\(", source[fit.end() :])
     return plot is not None
 
 
