@@ -205,13 +205,15 @@ SCENARIOS = {
         "import matplotlib.pyplot as plt\nfor history in (hist_drop, hist_plain):\n"
         "    plt.plot(history.history['acc'])\n    plt.plot(history.history['val_acc'])\nplt.show()",
     ],
-    # Written on Colab's GPU (the device named without a fallback), each model scored before training
+    # Written on Colab's GPU (the device named without a fallback) for torchvision before 0.3 (three
+    # means for grey images, here leaving the pixels as they are), each model scored before training
     # and after every epoch by one evaluate(): the record measures the final weights, on the CPU.
     "torch_colab_gpu": [
         "import torch\nfrom torch import nn\nfrom torch.utils.data import DataLoader, Subset\nfrom torchvision import datasets, transforms\n"
         "torch.manual_seed(0)\ndevice = torch.device('cuda')\n"
-        "train_set = datasets.MNIST('./data', train=True, download=True, transform=transforms.ToTensor())\n"
-        "test_set = datasets.MNIST('./data', train=False, download=True, transform=transforms.ToTensor())\n"
+        "transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))])\n"
+        "train_set = datasets.MNIST('./data', train=True, download=True, transform=transform)\n"
+        "test_set = datasets.MNIST('./data', train=False, download=True, transform=transform)\n"
         "train_loader = DataLoader(Subset(train_set, range(512)), batch_size=32, shuffle=True)\n"
         "test_loader = DataLoader(Subset(test_set, range(256)), batch_size=64)",
         "def make(p):\n    layers = [nn.Flatten(), nn.Linear(784, 64), nn.ReLU()] + ([nn.Dropout(p)] if p else []) + [nn.Linear(64, 10)]\n"
@@ -420,12 +422,14 @@ def test_torchvision_cifar10_with_download_is_served_or_its_import_flagged(rows,
     ), checks
 
 
-def test_cuda_code_runs_on_the_cpu_and_an_evaluation_per_epoch_measures_the_final_weights(rows, graded):
+def test_old_colab_torch_code_runs_here_and_an_evaluation_per_epoch_measures_the_final_weights(rows, graded):
     record = graded[1]["torch_colab_gpu"]
     if importlib.util.find_spec("torchvision") is None:
         pytest.skip("installed without the `torch` extra")
     assert record["execution"]["translations"] == [
-        ".to('cuda') and .cuda() ran on the CPU: the grading machine has no GPU"
+        ".to('cuda') and .cuda() ran on the CPU: the grading machine has no GPU",
+        "Normalize(mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)) on 1-channel images ran with the first 1: torchvision"
+        " before 0.3 used one value per channel and ignored the rest",
     ]
     assert all(verdict(rows, "torch_colab_gpu").values()), rows["torch_colab_gpu"]
     assert not any("contradicted" in flag for flag in record["flags"]), record["flags"]

@@ -16,6 +16,8 @@ the same values, and what the probe records (a fit, an evaluation) is that of th
 - ``DataFrame.append`` / ``Series.append`` -> ``pd.concat``;
 - a History's ``history["acc"]`` / ``history["val_acc"]`` (Keras before 2.3) -> ``"accuracy"`` /
   ``"val_accuracy"``, when the history has no key of the old name;
+- torchvision's ``Normalize`` given more means and deviations than the image has channels (three for
+  a grey image) -> the first ones, one per channel, as torchvision before 0.3 used them;
 - on a machine without a GPU, a tensor's or a model's ``.to("cuda")`` / ``.to(torch.device("cuda"))``
   / ``.cuda()`` -> the CPU, where the same operations compute the same values (code written for
   Colab's GPU often names the device without asking whether there is one).
@@ -72,6 +74,7 @@ class _Compat:
             "pandas.core.series": self._patch_append,
             "torch": self._patch_cuda_moves,
             "keras.src.callbacks.history": self._patch_history_keys,
+            "torchvision.transforms.transforms": self._patch_normalize,
         }
 
     def note(self, text):
@@ -231,6 +234,27 @@ class _Compat:
         __init__.__wrapped__ = original
         self.probe.integrity.remember(history, "__init__", __init__)
 
+    def _patch_normalize(self, module):
+        normalize = module.Normalize
+        original = normalize.forward
+        compat = self
+
+        def forward(_normalize, tensor):
+            __tracebackhide__ = True
+            channels = tensor.shape[-3] if getattr(tensor, "ndim", 0) >= 3 else None
+            mean, std = _normalize.mean, _normalize.std
+            if channels and _longer(mean, channels) and _longer(std, channels):
+                compat.note(
+                    f"Normalize(mean={tuple(mean)}, std={tuple(std)}) on {channels}-channel images ran with the first"
+                    f" {channels}: torchvision before 0.3 used one value per channel and ignored the rest"
+                )
+                functional = sys.modules["torchvision.transforms.functional"]
+                return functional.normalize(tensor, list(mean)[:channels], list(std)[:channels], _normalize.inplace)
+            return original(_normalize, tensor)
+
+        forward.__wrapped__ = original
+        self.probe.integrity.remember(normalize, "forward", forward)
+
     def _patch_cuda_moves(self, torch):
         """Without a GPU, ``.to(<cuda device>)`` and ``.cuda()`` of tensors and modules stay on the CPU."""
         if torch.cuda.is_available():
@@ -284,6 +308,11 @@ class _RenamedKeys(dict):
             raise KeyError(key)
         self._compat.note(f"history['{key}'] ran as history['{new}']: Keras 2.3 renamed the key")
         return self[new]
+
+
+def _longer(values, channels):
+    """A list or tuple of more numbers than ``channels``."""
+    return isinstance(values, (list, tuple)) and len(values) > channels
 
 
 def _is_cuda(torch, value):
