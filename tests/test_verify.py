@@ -3,9 +3,11 @@ the verifier itself replaced by a recorder: no process, no framework."""
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.execute import verify
+from grader.execute.verify_worker import _accuracy
 from grader.facts import Dataset, Facts, Fit, Model
 
 SPLIT = Path("/grader/cache/mnist.npz")
@@ -69,3 +71,23 @@ def test_the_verifiers_a_notebook_will_need_start_while_its_kernel_runs(monkeypa
     monkeypatch.setattr(verify, "VERIFIERS", {name: Starter(name) for name in ("keras", "torch")})
     verify.start_early(sources)
     assert calls == started
+
+
+def test_a_model_fed_pixels_scaled_to_minus_one_to_one_is_measured_so():
+    """torchvision's Normalize((0.5,), (0.5,)), the tutorials' choice: a model that learned on -1..1
+    pixels is measured on them, not graded down as if it had not learned."""
+
+    class CentredThreshold:
+        """Class 1 for images darker than mid-grey on the -1..1 scale; right only on that scale."""
+
+        def candidate_shapes(self, images):
+            return [lambda x: x]
+
+        def predict(self, np, images):
+            return (images.reshape(len(images), -1).mean(axis=1) < -0.5).astype("float32")
+
+    brightness = np.repeat(np.arange(0, 256, 32, dtype="uint8"), 25)
+    x = np.broadcast_to(brightness[:, None, None], (len(brightness), 28, 28)).copy()
+    y = (x[:, 0, 0] / 255.0 * 2 - 1 < -0.5).astype("int64")
+    measured = _accuracy(CentredThreshold(), np, x, y)
+    assert measured["accuracy"] == 1.0 and measured["prepared"] == "centred on 0.5"

@@ -11,7 +11,8 @@ verified); a PyTorch file is rebuilt from torch's own classes (``verify_torch.py
 reports comes from the loaded model itself: every layer's module and qualified name (never the
 name a class gives itself), dropout rates, and the accuracy on the held-out split the grader
 served (the first ``MAX_SAMPLES`` test rows), under the few input preparations homework uses
-(pixels scaled to 0-1, raw or standardised; images flattened or not), best of them.
+(pixels scaled to 0-1, raw, standardised, or to -1..1 as torchvision's ``Normalize((0.5,), (0.5,))``
+of tutorials does; images flattened or not), best of them.
 """
 
 import json
@@ -128,7 +129,8 @@ def _accuracy(model, np, x, y):
     pixels = x.astype("float32")
     scaled = pixels / 255.0 if pixels.max(initial=0) > 1 else pixels
     spread = float(scaled.std()) or 1.0
-    ways = {"pixels / 255": scaled, "raw pixels": pixels, "standardised": (scaled - float(scaled.mean())) / spread}
+    ways = {"pixels / 255": scaled, "raw pixels": pixels, "standardised": (scaled - float(scaled.mean())) / spread,
+            "centred on 0.5": (scaled - 0.5) / 0.5}  # fmt: skip
     for name, prepared in ways.items():
         scores = _predict(model, np, prepared)
         if scores is None:
