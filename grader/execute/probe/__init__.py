@@ -14,9 +14,10 @@ source with their imports of each other removed; each concern is a recorder the 
   which split of it an array is, by scale-invariant fingerprints;
 - ``keras``: every Keras ``fit`` / ``evaluate`` / ``predict``, with layers, data sizes and row
   overlaps; ``budget``: the Keras fast budget;
-- ``torch``: PyTorch root modules, training forwards, optimizer steps, eval forwards, and the
-  fast budget's capped ``DataLoader`` passes; ``torch_save``: trained modules saved for the
-  clean verifier (weights as safetensors, the traced graph by names);
+- ``torch``: PyTorch root modules, training forwards, optimizer steps, eval forwards;
+  ``torch_loaders``: the ``DataLoader`` passes (their labels; the fast budget's cap);
+  ``torch_save``: trained modules saved for the clean verifier (weights as safetensors, the
+  traced graph by names);
 - ``compat``: APIs that Keras 3, NumPy 2 and pandas 2 removed, translated to today's equivalents
   with a note each (``SGD(lr=0.01)`` ran as ``SGD(learning_rate=0.01)``);
 - ``files``: the assignment's ``files:`` read where students said (``/content/wine.csv``);
@@ -65,6 +66,7 @@ PARTS = (
     "datasets",
     "budget",
     "keras",
+    "torch_loaders",
     "torch",
     "torch_save",
     "compat",

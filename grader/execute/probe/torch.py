@@ -1,6 +1,6 @@
 """PyTorch recording and budget: root modules, their training forwards and optimizer steps, and
 their eval forwards, through torch's global hooks; under the fast budget every ``DataLoader``
-iterator stops after ``max_torch_batches`` batches.
+iterator stops after ``max_torch_batches`` batches (``torch_loaders.py``).
 
 A forward in train mode counts as training only if an optimizer step follows it; one that no
 step followed by the next cell boundary is an evaluation. A fit (one model's steps in one cell)
@@ -11,7 +11,6 @@ probe scores the same batches itself (the share of the outputs' largest class th
 labels the loader gave with the inputs), so that the accuracy a notebook prints can be matched to
 one the probe recorded. Kernel-side code (see ``common.py``)."""
 
-import functools
 import hashlib
 import os
 import sys
@@ -30,6 +29,7 @@ from grader.execute.probe.common import (
     _text,
 )  # fmt: skip
 from grader.execute.probe.rows import _fingerprint, row_hashes
+from grader.execute.probe.torch_loaders import _remember_loader_dataset, _watch_loaders
 
 
 class _TorchRecorder:
@@ -95,26 +95,6 @@ class _TorchRecorder:
                            (optimizer_hooks, "_global_optimizer_pre_hooks", stepping),
                            (optimizer_hooks, "_global_optimizer_post_hooks", stepped)]  # fmt: skip
         _watch_loaders(self, torch)
-
-    def _torch_remember_dataset(self, model_id, torch_pass):
-        """A fast run trains on the first batches of a loader: the model is taken to have seen the
-        loader's whole dataset (as the full run would), when its rows can be read without
-        running the dataset's own code (TensorDataset, and Subsets of it)."""
-        dataset = torch_pass.dataset
-        key = (model_id, id(dataset))
-        if dataset is None or key in self.torch_dataset_rows:
-            return
-        self.torch_dataset_rows.add(key)
-        rows = _dataset_rows(dataset)
-        if rows is not None:
-            hashes = row_hashes(rows.detach().cpu().numpy() if hasattr(rows, "detach") else rows)
-            if hashes is not None:
-                self.probe.pending_rows.setdefault(model_id, []).append(hashes)
-            return
-        served = self.probe.datasets.torch_rows(dataset)
-        if served is not None:
-            split, positions = served
-            self.torch_served_rows.setdefault(model_id, {}).setdefault(split, []).append(positions)
 
     def _torch_forward(self, torch, module, inputs):
         if next(module.parameters(), None) is None or isinstance(module, torch.nn.modules.loss._Loss):
@@ -264,7 +244,7 @@ class _TorchRecorder:
                 else:
                     fit["passes"][torch_pass.serial] = torch_pass
                     if torch_pass.budgeted:
-                        self.probe.safely(self._torch_remember_dataset, model_id, torch_pass)
+                        self.probe.safely(_remember_loader_dataset, self, model_id, torch_pass)
                 if batch["hashes"] is not None:
                     fit["hashes"].append(batch["hashes"])
                     self.probe.pending_rows.setdefault(model_id, []).append(batch["hashes"])
@@ -338,77 +318,6 @@ class _TorchRecorder:
             record["budgeted"] = any(torch_pass.budgeted for torch_pass in fit["passes"].values())
 
 
-def _watch_loaders(recorder, torch):
-    """Each pass over a DataLoader is watched for its labels; under the fast budget it yields at
-    most ``max_torch_batches`` batches."""
-    loader_class = torch.utils.data.DataLoader
-    original = loader_class.__iter__
-    limit = recorder.probe.budget["max_torch_batches"] if recorder.probe.budget else None
-
-    def __iter__(loader):
-        __tracebackhide__ = True
-        inner = original(loader)
-        return recorder.probe.safely(_CappedPass, recorder, loader, inner, limit) or inner
-
-    functools.update_wrapper(__iter__, original)
-    recorder.probe.integrity.remember(loader_class, "__iter__", __iter__)
-
-
-class _CappedPass:
-    """One pass over a DataLoader: the loader's own iterator, whose batches' labels the recorder sees;
-    under the fast budget (``limit``) stopped after that many batches. Anything else is asked of the
-    loader's iterator."""
-
-    def __init__(self, recorder, loader, inner, limit):
-        self._recorder, self._inner, self._limit, self._drawn = recorder, inner, limit, 0
-        try:
-            self._total = len(loader)
-        except TypeError:  # an IterableDataset without a length
-            self._total = None
-        self.budgeted = limit is not None and self._total is not None and self._total > limit
-        self.dataset = getattr(loader, "dataset", None)
-        recorder.torch_passes += 1
-        self.serial = recorder.torch_passes
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        __tracebackhide__ = True
-        if self._limit is not None and self._drawn >= self._limit:
-            if self._total is None and not self.budgeted:
-                try:  # was there more? (a loader without a length cannot say otherwise)
-                    next(self._inner)
-                    self.budgeted = True
-                except StopIteration:
-                    pass
-            self._end()
-            raise StopIteration
-        try:
-            item = next(self._inner)
-        except StopIteration:
-            self._end()
-            raise
-        self._drawn += 1
-        if self._limit is not None:
-            self._recorder.torch_pass = self
-        self._recorder.torch_labels = _class_labels(item)
-        return item
-
-    def _end(self):
-        if self._recorder.torch_pass is self:
-            self._recorder.torch_pass = None
-
-    def __len__(self):
-        return len(self._inner) if self._limit is None else min(self._limit, len(self._inner))
-
-    def __getattr__(self, name):
-        inner = self.__dict__.get("_inner")
-        if inner is None:
-            raise AttributeError(name)
-        return getattr(inner, name)
-
-
 def _describe_torch(module):
     """A model's leaf layers (class, module, units, dropout rate) and its parameter count."""
     layers = []
@@ -437,17 +346,6 @@ def _correct_predictions(torch, output, labels):
     return int((output.detach().argmax(1) == labels.to(output.device)).sum())
 
 
-def _class_labels(item):
-    """The labels of an ``(inputs, labels)`` batch: a 1-D integer tensor, else None."""
-    if not isinstance(item, (tuple, list)) or len(item) < 2:
-        return None
-    labels = item[1]
-    dtype = getattr(labels, "dtype", None)
-    if getattr(labels, "ndim", None) != 1 or dtype is None or dtype.is_floating_point or dtype.is_complex:
-        return None
-    return labels
-
-
 def _hide_triton():
     """Makes ``import triton`` fail on a machine without an NVIDIA GPU. PyTorch's CUDA build brings
     triton, which compiles GPU kernels: here it has nothing to do, and once TensorFlow is loaded,
@@ -472,19 +370,6 @@ def _weights_hash(module):
             tensor = tensor.float()
         digest.update(_numpy().ascontiguousarray(tensor.numpy()))
     return digest.hexdigest()
-
-
-def _dataset_rows(dataset, depth=0):
-    """The first tensor of a TensorDataset (or of the dataset a Subset picks from), else None."""
-    tensors = getattr(dataset, "tensors", None)
-    if isinstance(tensors, (list, tuple)) and tensors and hasattr(tensors[0], "shape"):
-        return tensors[0]
-    inner, indices = getattr(dataset, "dataset", None), getattr(dataset, "indices", None)
-    if inner is not None and indices is not None and depth < 10:
-        rows = _dataset_rows(inner, depth + 1)
-        if rows is not None:
-            return rows[list(indices)] if not hasattr(indices, "shape") else rows[indices]
-    return None
 
 
 def _caller_outside_torch():
