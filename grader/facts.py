@@ -68,6 +68,7 @@ class Fit(Record):
     validation: Literal["split", "data", "none"] = "none"
     validation_data: DataRef | None = None
     validation_overlap_with_training: float | None = Field(default=None, ge=0, le=1)  # of validation_data, trained on
+    validation_dataset_split: Literal["train", "test"] | None = None  # the served split validation_data is from
     history: dict[str, list[float]] = Field(default={}, max_length=50)
     dataset_split: Literal["train", "test"] | None = None
     budgeted: bool = False

@@ -448,3 +448,15 @@ def test_a_pytorch_fit_whose_weights_did_not_change_does_not_count_and_says_what
         "model_without_dropout: Flatten Dense(128) Dense(64) Dense(10): its optimizer steps ran but its weights did"
         " not change, so nothing was learned" in grades["baseline_model"].evidence
     )
+
+
+def test_validation_rows_kept_back_from_the_training_images_are_not_a_test_set():
+    """X_valid = X_train_full[:7000] given as validation_data (a real notebook): not trained on, yet
+    not the test set the rubric asks for (``validation_counts: false``)."""
+    fits = [{**fit(model, 3), "validation": "data", "validation_overlap_with_training": 0.0,
+             "validation_dataset_split": "train", "validation_data": {"id": "v", "shape": [7000, 28, 28]},
+             "history": {"accuracy": [0.9], "val_accuracy": [0.88]}} for model in (1, 2)]  # fmt: skip
+    facts = Facts.model_validate({"models": [DROPOUT, PLAIN], "fits": fits})
+    held_out = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}["evaluated_on_held_out_data"]
+    assert not held_out.passed
+    assert "kept back from the training images" in held_out.evidence[0]

@@ -28,6 +28,7 @@ _TORCHVISION_DATASETS = {
 }
 _CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _OPENML_MNIST = ("mnist_784", 554)
+KEPT_BACK = 0.9  # share of an array's sampled rows found among a training split's: rows kept back from it
 
 
 class _Datasets:
@@ -37,6 +38,7 @@ class _Datasets:
         self.probe = probe
         self.served = {name: spec for name, spec in served.items() if name != "files"}  # name -> {"path", "source"}
         self.split_prints = {}  # dataset name -> {split: (rows, sampled positions, their hashes)}
+        self.training_rows = {}  # dataset name -> the normalised hashes of all its training rows
         self.facts = {}  # dataset name -> its Dataset fact
         self.torch_served = {}  # id(a torchvision dataset served) -> (that dataset, (name, "train" | "test"))
 
@@ -203,8 +205,23 @@ class _Datasets:
         if "train" in prints and "test" in prints:
             everything = normalised_row_hashes(x_train)
             if everything is not None:
+                self.training_rows[name] = everything
                 found = float(np.isin(prints["test"][2], everything).mean())
                 self.facts[name]["test_in_train"] = found
+
+    def _validation_split(self, data):
+        """ "test" when ``data`` (a _Data) is a served test split, whole; "train" when nearly all its
+        rows are rows of a served training split (a validation set kept back from the training
+        images, not a test set); else None."""
+        whole = self._dataset_split(data)
+        if whole is not None or data.array is None or not data.count:
+            return whole
+        hashes = normalised_row_hashes(data.array, sample_rows(data.count))
+        if hashes is None:
+            return None
+        np = _numpy()
+        kept_back = any(np.isin(hashes, rows).mean() > KEPT_BACK for rows in self.training_rows.values())
+        return "train" if kept_back else None
 
     def _dataset_split(self, data):
         """ "train" or "test" when ``data`` (a _Data) is a served split, whole and in order, up to

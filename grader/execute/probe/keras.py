@@ -230,6 +230,7 @@ class _KerasRecorder:
             fit["validation_overlap_with_training"] = self.probe._overlap(
                 self.probe.trained_rows, record_model["id"], held_out.sampled_hashes()
             )
+            fit["validation_dataset_split"] = self.probe.safely(self.probe.datasets._validation_split, held_out)
         if held_out is not None:
             self.probe._remember_rows(self.probe.validated_rows, record_model["id"], held_out.all_hashes())
         self.probe.fits.append(fit)

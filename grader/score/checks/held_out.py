@@ -1,7 +1,8 @@
 """``evaluated_on_held_out_data``: the models the checks above chose were evaluated on data they
 were not trained on: by ``evaluate``/``predict``/an eval loop, or by Keras itself every epoch on
-the ``validation_data`` given to ``fit`` when none of it was trained on (with ``validation_counts``,
-any validation in training counts, ``validation_split`` too)."""
+the ``validation_data`` given to ``fit`` when none of it was trained on and it is not rows kept
+back from a served dataset's training split (with ``validation_counts``, any validation in
+training counts, ``validation_split`` too)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ class EvaluatedOnHeldOutData(CheckKind):
                 evidence.append(
                     f"{check_id}: evaluated only on data it was trained on ({worst:.0%} of the evaluated samples were training samples)"
                 )
+            elif any(f.validation_dataset_split == "train" for m in models for f in fits_of(facts, m)):
+                evidence.append(
+                    f"{check_id}: measured only on validation rows kept back from the training images, never on the test set"
+                )
             else:
                 evidence.append(f"{check_id}: never evaluated with evaluate() or predict()")
         return Verdict(passed, evidence)
@@ -71,6 +76,7 @@ class EvaluatedOnHeldOutData(CheckKind):
                 if f.validation == "data"
                 and f.validation_overlap_with_training is not None
                 and f.validation_overlap_with_training <= HELD_OUT_OVERLAP
+                and f.validation_dataset_split != "train"  # rows kept back from the training split: not a test set
             ]
             if held_out_validation:
                 fit = held_out_validation[-1]
