@@ -66,6 +66,13 @@ def test_a_missing_package_names_the_package_and_the_fix():
     assert failure.flag().startswith("needs review: the grading environment could not run cell 0")
 
 
+@pytest.mark.parametrize("module", ["torch", "torchvision"])
+def test_torch_and_torchvision_missing_are_fixed_by_the_pinned_pair_never_a_bare_pip_install(module):
+    failure = classify(CellError(cell=2, ename="ModuleNotFoundError", evalue=f"No module named '{module}'"))
+    assert "notebook-grader[torch]" in failure.fix and "torch 2.14.1" in failure.fix
+    assert f"pip install {module}`" not in failure.fix
+
+
 def test_file_names_of_colab_windows_and_relative_paths():
     assert file_name("/content/drive/MyDrive/hw/wine.csv") == "wine.csv"
     assert file_name(r"C:\Users\me\Downloads\wine.csv") == "wine.csv"

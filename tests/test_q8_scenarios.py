@@ -150,6 +150,14 @@ SCENARIOS = {
         "import matplotlib.pyplot as plt\nfor history in (hist_drop, hist_plain):\n"
         "    plt.plot(history.history['acc'])\n    plt.plot(history.history['val_acc'])\nplt.show()",
     ],
+    # Validated on rows kept back from the training images (X_valid = X_train_full[:N]), the test set never used.
+    "kept_back_validation": [
+        "import keras\n(x_full, y_full), (x_test, y_test) = keras.datasets.mnist.load_data()\n"
+        "x_train, y_train = x_full[:2048] / 255.0, y_full[:2048]\nx_valid, y_valid = x_full[2048:2560] / 255.0, y_full[2048:2560]",
+        BUILD,
+        "with_dropout = build(0.5)\n" + FIT[:-1].format(name="with_dropout") + ", validation_data=(x_valid, y_valid))",
+        "plain = build('none')\n" + FIT[:-1].format(name="plain") + ", validation_data=(x_valid, y_valid))",
+    ],
     # Written on Colab: Drive mounted, the data read from it; the assignment serves data.csv (files:).
     "colab_csv": [
         "from google.colab import drive\ndrive.mount('/content/drive')",
@@ -447,6 +455,13 @@ def test_keras_2_code_runs_translated_with_a_note(rows, graded):
     assert not any(flag.startswith(ENVIRONMENT_FLAG) for flag in graded[1]["sgd_lr"]["flags"])
     evidence = rows["sgd_lr"]["evaluated_on_held_out_data"]["evidence"]  # Keras evaluated on it every epoch
     assert all("evaluated every epoch on the validation_data given to fit()" in line for line in evidence), evidence
+
+
+def test_validation_rows_kept_back_from_the_training_images_are_not_the_test_set(rows):
+    held_out = rows["kept_back_validation"]["evaluated_on_held_out_data"]
+    assert not held_out["passed"] and all("kept back from the training images" in line for line in held_out["evidence"])
+    assert rows["kept_back_validation"]["dropout_model"]["passed"]
+    assert rows["sgd_lr"]["evaluated_on_held_out_data"]["passed"]  # validated on 64 rows of the test split: counts
 
 
 def test_a_missing_package_is_the_environments_failure_flagged_first(rows, graded):
