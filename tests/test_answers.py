@@ -212,3 +212,21 @@ def test_a_parts_listed_questions_answered_in_one_cell_each_with_numbered_points
     found = gather_evidence(notebook, assignment.rubric, assignment.template_lines).answers
     assert [found[qid].cells[0] for qid in ("q1_1", "q1_2", "q1_3")] == [2, 3, 4]
     assert 4 not in found["q1_1"].cells and 3 not in found["q1_3"].cells
+
+
+def test_a_question_with_its_answer_run_on_in_the_same_line():
+    """A real layout (pasted into raw cells): "1. <the question>?<the answer>" with no break, then the answer's
+    own numbered points. The question text is the marker; what follows it on the line is the answer."""
+    found = answers(
+        nbf.new_raw_cell(
+            f"1. {PROMPT['q1']}**Regularization** keeps a network from fitting noise in its training data.\n\n"
+            "1. **Preventing overfitting:** the weights stay small.\n\n2. **Generalization:** it does better on unseen data."
+        ),
+        nbf.new_raw_cell(
+            f"2. {PROMPT['q2']}The **bias-variance tradeoff** balances underfitting and overfitting.\n\n"
+            "1. **Bias:** a too simple model.\n\n2. **Variance:** a too flexible model."
+        ),
+    )
+    assert found["q1"].text.startswith("**Regularization** keeps") and "unseen data" in found["q1"].text
+    assert found["q2"].text.startswith("The **bias-variance tradeoff**") and found["q2"].other_question == ""
+    assert "too flexible" in found["q2"].text and "too simple" not in found["q1"].text

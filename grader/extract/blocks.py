@@ -133,23 +133,23 @@ class _Reader:
         keyword = _KEYWORD_NUMBER.match(line)
         if keyword:
             rest = keyword.group(2).strip()
-            copies = known.prompt_match(rest, PROMPT_MATCH)
+            copies, answer = self._copy_in(rest)
             claims = [
                 _number_claim(q, within, KEYWORD, "numbered")
                 for q, within in known.numbered(int(keyword.group(1)), self.part)
             ]
             if claims:
-                return self._with_rest(claims, rest, copies)
+                return self._with_rest(claims, rest, copies, answer)
         plain = _PLAIN_NUMBER.match(line)
         if plain and len(plain.group("indent").expandtabs(4)) < 2:
             rest = plain.group(4).strip()
-            copies = known.prompt_match(rest, PROMPT_MATCH)
+            copies, answer = self._copy_in(rest)
             claims = self._plain_number_claims(plain, rest, copies, first or numbered_cell)
             if claims:
-                return self._with_rest(claims, rest, copies)
-        copies = known.prompt_match(line, PROMPT_MATCH)
+                return self._with_rest(claims, rest, copies, answer)
+        copies, answer = self._copy_in(line)
         if copies:
-            return Block(self.cell, [Claim(copies.id, PROMPT, "question text")]), "", copies.id
+            return Block(self.cell, [Claim(copies.id, PROMPT, "question text")]), answer, None if answer else copies.id
         heading = _HEADING.match(line)
         if heading or (first and len(line.split()) <= 6 and not line.rstrip().endswith(".")):
             title = (heading and next(g for g in heading.groups() if g)) or line
@@ -172,10 +172,17 @@ class _Reader:
             if (q is copies or not copies) and (not within or copies or self.known.shares_words(rest, q))
         ]
 
-    def _with_rest(self, claims: list[Claim], rest: str, copies):
+    def _copy_in(self, text: str):
+        """The question this text copies, and the answer run on after the copy on the same line, if any."""
+        copies = self.known.prompt_match(text, PROMPT_MATCH)
+        if copies:
+            return copies, ""
+        return self.known.prompt_prefix(text) or (None, "")
+
+    def _with_rest(self, claims: list[Claim], rest: str, copies, answer: str = ""):
         block = Block(self.cell, claims)
         if copies:
-            return block, "", copies.id
+            return block, answer, None if answer else copies.id
         if (
             rest
             and claims[0].strength >= LIST_START

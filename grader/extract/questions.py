@@ -34,6 +34,9 @@ _TASK = re.compile(r"(explain|describe|discuss|compare|implement|define|list)\b"
 OTHER_QUESTION_SHARE = 0.34
 TITLE_SHARE = 0.3
 LISTED_MATCH = 85
+RUN_ON_MATCH = 90  # a copied question with its answer run on; a first sentence restating the question scores below
+RUN_ON_LEAD = 6  # characters allowed before the copy ("**", "Q:")
+RUN_ON_MIN_WORDS = 3
 OPENING_WORDS = 12
 OPENING_FLOOR = 60
 HOMEWORK_SHARE = 0.5  # a word in more than this share of the prompts names the homework, not a question
@@ -101,6 +104,23 @@ class QuestionIndex:
             if score > best_score:
                 best, best_score = question, score
         return best
+
+    def prompt_prefix(self, line: str) -> tuple[Question, str] | None:
+        """The question this line starts by copying, and the answer run on after it on the same line
+        ("What is regularization ...? Why is it important?**Regularization** keeps ...")."""
+        text = line.lower()
+        best = None
+        for question in self.questions:
+            prompt = question.prompt.lower()
+            if len(text) <= len(prompt):
+                continue
+            copy = fuzz.partial_ratio_alignment(prompt, text, score_cutoff=RUN_ON_MATCH)
+            if copy is not None and copy.dest_start <= RUN_ON_LEAD and (best is None or copy.score > best[0].score):
+                best = (copy, question)
+        if best is None:
+            return None
+        answer = line[best[0].dest_end :].lstrip(" ?.:;,-\u2013")
+        return (best[1], answer) if len(answer.split()) >= RUN_ON_MIN_WORDS else None
 
     def prompts_within(self, line: str) -> list[str]:
         """The questions whose prompts this one line holds, in order: a Part's questions run together."""
