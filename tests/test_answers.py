@@ -230,3 +230,18 @@ def test_a_question_with_its_answer_run_on_in_the_same_line():
     assert found["q1"].text.startswith("**Regularization** keeps") and "unseen data" in found["q1"].text
     assert found["q2"].text.startswith("The **bias-variance tradeoff**") and found["q2"].other_question == ""
     assert "too flexible" in found["q2"].text and "too simple" not in found["q1"].text
+
+
+def test_a_parts_questions_listed_then_answered_below_them_in_the_same_cell():
+    """A real layout (a chat answer pasted under the Part's questions): the last listed question does not
+    own the paragraphs after the list; they answer the listed questions in order."""
+    found = answers(
+        md(
+            f"## Part 2\n{PROMPT['q5']}\n\n{PROMPT['q6']}\n\n{PROMPT['q7']}\n\n"
+            "Dropout\nDropout randomly switches off neurons during training so units cannot co-adapt.\n\n"
+            "Early Stopping\nEarly stopping monitors the validation loss and halts training when it stops improving.\n\n"
+            "Batch Normalization\nBatch normalization normalizes each layer's inputs over the mini-batch."
+        )
+    )
+    assert found["q5"].text.startswith("Dropout") and "validation loss" not in found["q5"].text
+    assert found["q6"].text.startswith("Early Stopping") and found["q7"].text.startswith("Batch Normalization")

@@ -112,10 +112,20 @@ class _Reader:
             previous_prompt = None
             if normalise_line(line) in self.template_lines:
                 continue
+            if current is not None and not current.lines and self._ends_question_list(current):
+                current = self._close(current)  # the list's last question: the text below answers the whole list
             if current is None:
                 current = Block(cell.index)
             current.lines.append(line)
         self._close(current)
+
+    def _ends_question_list(self, head: Block) -> bool:
+        """A copied question right after other copied questions of the same cell, with no text between them."""
+        copied = {c.question for c in head.claims if c.how == "question text"}
+        before = self.blocks[-1] if self.blocks else None
+        if not copied or before is None or before.cell != head.cell or before.lines:
+            return False
+        return before.lists_questions or bool({c.question for c in before.claims if c.how == "question text"} - copied)
 
     def _close(self, block: Block | None, next_is_heading: bool = False) -> None:
         if block is not None and next_is_heading and block.lines == [block.heading]:
