@@ -128,8 +128,9 @@ class Bench:
         notebook = {"seed": self.workload.seed, "floor": self.workload.floor, "empty": self.workload.empty}[
             notebook_kind
         ]
-        if how == "plain":
-            plain = self.workload.plain if notebook_kind == "seed" else notebook
+        if how in ("plain", "plain-budget"):
+            plain = {"plain": self.workload.plain, "plain-budget": self.workload.plain_budget}[how]
+            plain = plain if notebook_kind == "seed" else notebook
             output = plain.parent / f"{key}-{index}.ipynb"
             command = [
                 JUPYTER,
@@ -161,8 +162,10 @@ class Bench:
                     self.run_arm(key)
 
 
-# arm -> (notebook, how): how is "plain" (jupyter execute) or the grader's budget
+# arm -> (notebook, how): how is "plain" (jupyter execute), "plain-budget" (jupyter execute on the
+# twin whose first cells cut Keras' calls as the fast budget does) or the grader's budget
 ARMS = {
+    "plain-budget-seed": ("seed", "plain-budget"),
     "grader-full-seed": ("seed", "full"),
     "plain-full-seed": ("seed", "plain"),
     "grader-fast-seed": ("seed", "fast"),
@@ -171,7 +174,8 @@ ARMS = {
     "grader-fast-empty": ("empty", "fast"),
     "plain-empty": ("empty", "plain"),
 }
-NEEDS = {1: ["grader-full-seed", "plain-full-seed"], 2: ["grader-full-seed", "grader-fast-seed", "grader-fast-floor"],
+NEEDS = {1: ["grader-full-seed", "plain-full-seed"],
+         2: ["grader-full-seed", "grader-fast-seed", "grader-fast-floor", "plain-budget-seed", "plain-floor"],
          4: ["grader-fast-floor", "plain-floor", "grader-fast-empty", "plain-empty"]}  # fmt: skip
 
 
@@ -351,7 +355,31 @@ def bench_budget(bench: Bench) -> Section:
         f"`{(workloads.TOY_FLOOR_SOURCE if bench.workload.toy else workloads.FLOOR_SOURCE).replace(chr(10), '; ')}`: process start, kernel start, "
         "the TensorFlow import and the grader's fixed work, no training."
     )
+    if bench.arms.get("plain-budget-seed"):
+        budget_without_grader(bench, section, fast, floor)
     return section
+
+
+def budget_without_grader(bench: Bench, section: Section, fast: list[Sample], floor: list[Sample]) -> None:
+    """The fast seed's extra over the floor, split into the seed's own budgeted work (what any tool
+    running the same cut fits pays) and what the grader adds to it."""
+    plain_budget, plain_floor = bench.arms["plain-budget-seed"], bench.arms["plain-floor"]
+    own = median(plain_budget) - median(plain_floor)
+    graded = median(fast) - median(floor)
+    section.rows.append(Row("2. the fast seed's own work without the grader (plain nbclient, Keras calls cut as fast mode "
+                            "cuts them) vs plain nbclient on the floor", spread(plain_budget), spread(plain_floor),
+                            f"{median(plain_budget) / median(plain_floor):.2f}x (+{own:.1f} s)", "(for information)"))  # fmt: skip
+    section.rows.append(Row("2. what the grader adds to the fast seed's own work: its extra over the floor, graded vs plain",
+                            f"+{graded:.1f} s", f"+{own:.1f} s", f"{graded - own:+.1f} s", "(for information)"))  # fmt: skip
+    section.commands.append(shown([JUPYTER, "execute", "--allow-errors", "--kernel_name=python3",
+                                   "--output=plain-budget-seed-N", str(bench.workload.plain_budget)], bench))  # fmt: skip
+    section.notes.append(
+        "The budgeted twin is the plain twin with a second cell that cuts Keras' `fit` and `evaluate` as the probe's fast "
+        "budget does (at most one epoch and the first 2,048 training rows; validation and evaluation rows capped at "
+        "2,000), recording nothing: the seed's own work in fast mode (its data preparation, Keras' per-fit graph "
+        "building, the cut training and evaluation), which no grader can skip. The grader's share is the rest: its "
+        "probe, the verifier's wait after the kernel, and the longer executed-notebook page."
+    )
 
 
 def bench_fixed(bench: Bench) -> Section:
@@ -783,6 +811,8 @@ def main(argv: list[str] | None = None) -> int:
         arms = list(dict.fromkeys(key for n in single for key in NEEDS[n]))
         if workload.empty is None:  # --toy: its floor has no TensorFlow already
             arms = [key for key in arms if ARMS[key][0] != "empty"]
+        if workload.plain_budget is None:  # --toy: no Keras calls to cut
+            arms = [key for key in arms if ARMS[key][1] != "plain-budget"]
         bench.run_arms(arms)
         builders = {
             1: bench_overhead,

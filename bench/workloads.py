@@ -14,6 +14,7 @@ import nbformat
 import nbformat.v4 as nbf
 
 from grader.execute.shell import neutralise_shell
+from grader.settings import FastBudget
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = ROOT / "assignments" / "regularization"
@@ -38,6 +39,32 @@ for _name, _module in list(_sys.modules.items()):
         _module.load_data = _bench_load_data
 """
 
+# The second cell of the budgeted plain twin (after the data cell): Keras fit/evaluate cut to
+# the fast budget's defaults the way the grader's probe cuts them (grader/execute/probe/budget.py),
+# with nothing recorded. What the seed's own work costs in fast mode without the grader.
+PLAIN_BUDGET_CELL = """# benchmark: the fast budget without the grader (epochs, training rows, evaluation rows)
+import math as _math
+import keras as _keras
+_EPOCHS, _TRAIN, _EVAL = {max_epochs}, {max_train_samples}, {max_eval_samples}
+_fit, _evaluate = _keras.Model.fit, _keras.Model.evaluate
+def _bench_fit(self, x=None, y=None, epochs=1, validation_split=0.0, validation_data=None, **kwargs):
+    epochs = min(epochs, kwargs.get("initial_epoch", 0) + _EPOCHS)
+    if validation_split and validation_data is None and hasattr(x, "__len__"):
+        split_at = int(_math.floor(len(x) * (1.0 - validation_split)))
+        validation_data = (x[split_at:split_at + _EVAL], y[split_at:split_at + _EVAL])
+        x, y, validation_split = x[:split_at], y[:split_at], 0.0
+    elif isinstance(validation_data, (list, tuple)):
+        validation_data = tuple(None if part is None else part[:_EVAL] for part in validation_data)
+    if hasattr(x, "__len__"):
+        x, y = x[:_TRAIN], None if y is None else y[:_TRAIN]
+    return _fit(self, x, y, epochs=epochs, validation_split=validation_split, validation_data=validation_data, **kwargs)
+def _bench_evaluate(self, x=None, y=None, **kwargs):
+    if hasattr(x, "__len__"):
+        x, y = x[:_EVAL], None if y is None else y[:_EVAL]
+    return _evaluate(self, x, y, **kwargs)
+_keras.Model.fit, _keras.Model.evaluate = _bench_fit, _bench_evaluate
+"""
+
 FLOOR_SOURCE = "import tensorflow as tf\nfrom tensorflow import keras"
 EMPTY_SOURCE = "print('hello')"
 TOY_FLOOR_SOURCE = "import json"
@@ -50,6 +77,7 @@ class Workload:
     toy: bool
     seed: Path | None  # the notebook graded by benchmarks 1 and 2 (None without ../shared)
     plain: Path | None  # its twin for plain nbclient: data cell first, shell lines neutralised like the grader does
+    plain_budget: Path | None  # the same twin with the fast budget's cuts (PLAIN_BUDGET_CELL) after the data cell
     floor: Path  # a notebook that only imports TensorFlow and Keras
     empty: Path | None  # a notebook with one trivial cell (no TensorFlow): the fixed cost alone (None in --toy)
     data: Path | None  # the full-size MNIST npz (None: the assignment's built-in stand-in)
@@ -71,15 +99,18 @@ def make_full_mnist(out: Path) -> Path:
     return out
 
 
-def plain_twin(notebook: Path, out: Path, data: Path | None) -> Path:
+def plain_twin(notebook: Path, out: Path, data: Path | None, budget: bool = False) -> Path:
     """A copy for plain nbclient: the same cells, shell lines neutralised exactly as the grader does
-    (``!pip install`` would otherwise try the network), plus a first cell serving ``data``."""
+    (``!pip install`` would otherwise try the network), plus a first cell serving ``data`` and, with
+    ``budget``, a second cutting Keras' fits and evaluations as ``--budget fast`` does."""
     nb = nbformat.read(notebook, as_version=4)
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             source = "".join(cell.source) if isinstance(cell.source, list) else cell.source
             cell.source, _ = neutralise_shell(source, index)
             cell.outputs, cell.execution_count = [], None
+    if budget:
+        nb.cells.insert(0, nbf.new_code_cell(PLAIN_BUDGET_CELL.format(**FastBudget().model_dump())))
     if data is not None:
         nb.cells.insert(0, nbf.new_code_cell(PLAIN_DATA_CELL.format(path=str(data))))
     nb.metadata["kernelspec"] = KERNELSPEC
@@ -145,6 +176,7 @@ def build(work: Path, toy: bool, shared: bool = True) -> Workload:
         seed = toy_seed(notebooks / "seed.ipynb")
         return Workload(
             toy=True, seed=seed, plain=plain_twin(seed, notebooks / "plain" / "seed.ipynb", None),
+            plain_budget=None,
             floor=single_cell_notebook(TOY_FLOOR_SOURCE, notebooks / "floor.ipynb"), empty=None, data=None,
             batch_sources=(seed,),
         )  # fmt: skip
@@ -152,13 +184,28 @@ def build(work: Path, toy: bool, shared: bool = True) -> Workload:
     empty = single_cell_notebook(EMPTY_SOURCE, notebooks / "empty.ipynb")
     if not shared:
         return Workload(
-            toy=False, seed=None, plain=None, floor=floor, empty=empty, data=None, batch_sources=batch_sources(False)
+            toy=False,
+            seed=None,
+            plain=None,
+            plain_budget=None,
+            floor=floor,
+            empty=empty,
+            data=None,
+            batch_sources=batch_sources(False),
         )
     data = make_full_mnist(work / "data" / "mnist-full.npz")
     seed = notebooks / "seed.ipynb"
     seed.parent.mkdir(parents=True, exist_ok=True)
     seed.write_bytes(SEED.read_bytes())
     plain = plain_twin(seed, notebooks / "plain" / "seed.ipynb", data)
+    plain_budget = plain_twin(seed, notebooks / "plain" / "seed-budget.ipynb", data, budget=True)
     return Workload(
-        toy=False, seed=seed, plain=plain, floor=floor, empty=empty, data=data, batch_sources=batch_sources(True)
+        toy=False,
+        seed=seed,
+        plain=plain,
+        plain_budget=plain_budget,
+        floor=floor,
+        empty=empty,
+        data=data,
+        batch_sources=batch_sources(True),
     )
