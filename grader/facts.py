@@ -104,6 +104,10 @@ class VerifiedLayer(Record):
     units: int | None = None
 
 
+LEARNED = 0.1  # share of the way from chance to perfect a model must get to show it learned (MNIST: 0.22;
+# an untrained model scores about the majority-class rate, 0.136, give or take 0.01 on 2,000 samples)
+
+
 class VerifiedModel(Record):
     """One model as a clean process found it: loaded from the file the probe saved, or why not."""
 
@@ -114,6 +118,12 @@ class VerifiedModel(Record):
     accuracy: float | None = None  # on the held-out split the grader served
     samples: int = 0
     chance: float | None = None  # the majority class's share of those samples
+
+    def near_chance(self) -> bool:
+        """Measured, and too close to the majority-class rate to show that it learned."""
+        if self.accuracy is None or self.chance is None:
+            return False
+        return self.accuracy < self.chance + LEARNED * (1 - self.chance)
 
 
 class Verification(Record):
@@ -137,6 +147,18 @@ class Facts(Record):
     warnings: list[str] = Field(default=[], max_length=200)
     verification: Verification | None = None  # the runner's, from outside the kernel (None: not attempted)
     translations: list[str] = Field(default=[], max_length=100)  # removed APIs the probe ran as today's (compat.py)
+
+    def unlearned_under_budget(self) -> list[Model]:
+        """Models the verifier measured near chance after the fast budget cut their training: a
+        slow learner has not learned yet at that point, so only a full run can tell."""
+        if self.verification is None:
+            return []
+        cut = {fit.model for fit in self.fits if fit.budgeted}
+        return [
+            model
+            for model in self.models
+            if model.id in cut and (found := self.verification.of(model.id)) is not None and found.near_chance()
+        ]
 
     def model(self, model_id: int) -> Model | None:
         return next((m for m in self.models if m.id == model_id), None)

@@ -241,3 +241,29 @@ def test_fast_mode_keeps_the_held_out_verdicts_of_every_torchvision_stand_in(cac
     names = ("mnist", "fashion_mnist", "cifar10", "cifar100")
     assert [d.name for d in execution.facts.datasets] == list(names)
     assert verdicts(execution.facts, names) == dict.fromkeys(names, [True, False])
+
+
+SLOW_LEARNER = (
+    "import keras\nkeras.utils.set_random_seed(0)\n"
+    "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()\n"
+    "x_train, x_test = x_train / 255.0, x_test / 255.0\n"
+    "model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(32, activation='relu'),\n"
+    "                          keras.layers.Dropout(0.2), keras.layers.Dense(10, activation='softmax')])\n"
+    "model.compile(keras.optimizers.SGD(0.1), 'sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+    "warm_up = keras.callbacks.LearningRateScheduler(lambda epoch: 1e-6 if epoch == 0 else 0.1)\n"
+    "model.fit(x_train, y_train, epochs=3, batch_size=32, callbacks=[warm_up], verbose=0)\n"
+    "print(model.evaluate(x_test, y_test, verbose=0))"
+)
+
+
+def test_a_model_near_chance_after_the_budget_cut_its_training_is_run_again_in_full(cache_dir):
+    """A warm-up epoch at a tiny learning rate: after the one epoch fast mode allows, the model is
+    still at chance, which would read as "did not learn"; the full run is the verdict."""
+    execution = run(notebook(SLOW_LEARNER), cache_dir)
+    assert execution.status == "ok", execution.message
+    assert execution.mode == "full"
+    assert "run again with the full budget: in the fast run, model scored near chance" in execution.message
+    (fit,) = execution.facts.fits
+    assert (fit.epochs_requested, fit.epochs_run, fit.budgeted) == (3, 3, False)
+    (verified,) = execution.facts.verification.models
+    assert verified.loaded and not verified.near_chance(), verified

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -82,9 +84,45 @@ def run_notebook(
     ``sandbox_limits`` (default ``limits.sandbox``): the kernel's resource, network and output
     limits; ``Execution.sandbox`` says what was enforced. ``on_progress`` hears, in words, what
     the run is doing (the kernel starting, each code cell) for a person waiting on it.
+
+    A fast run whose verifier finds a model near chance after the budget cut that model's training
+    is run again in full: a slow learner has not learned yet after one epoch, and only the full run
+    tells it from a model that never learns, so fast mode's verdict is always the full run's.
     """
     if mode not in ("full", "fast", "no-run"):
         raise ValueError(f"run_notebook: mode must be 'full', 'fast' or 'no-run', not {mode!r}")
+    run_once = functools.partial(
+        _run_once, notebook, datasets=datasets, limits=limits, budget=budget, kernel_name=kernel_name,
+        threads=threads, cache_dir=cache_dir, sandbox_limits=sandbox_limits, on_progress=on_progress,
+    )  # fmt: skip
+    execution = run_once(mode=mode)
+    slow = execution.facts.unlearned_under_budget() if execution.mode == "fast" else []
+    if not slow:
+        return execution
+    names = ", ".join(model.variable or model.name or f"model {model.id}" for model in slow)
+    why = (
+        f"run again with the full budget: in the fast run, {names} scored near chance after the budget cut its"
+        " training, and only a full run tells a slow learner from a model that does not learn"
+    )
+    if on_progress:
+        on_progress(why)
+    full = run_once(mode="full")
+    return replace(full, seconds=execution.seconds + full.seconds, message="; ".join(filter(None, (why, full.message))))
+
+
+def _run_once(
+    notebook: Any,
+    *,
+    datasets: dict[str, Path | None],
+    limits: ExecutionLimits,
+    mode: str,
+    budget: FastBudget | None,
+    kernel_name: str,
+    threads: int | None,
+    cache_dir: Path | None,
+    sandbox_limits: SandboxLimits | None,
+    on_progress: Callable[[str], None] | None,
+) -> Execution:
     started = time.monotonic()
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         return Execution(notebook=notebook, facts=Facts(), status="error", mode=mode, message="no notebook to run")

@@ -19,8 +19,6 @@ NOTHING_LEARNED = "its weights did not change"
 IMITATION = "the notebook's own class, not the framework's"
 DOUBTS = (UNVERIFIED, CONTRADICTED, NOTHING_LEARNED, IMITATION)  # evidence a person should look at
 AGREEMENT = 0.05  # gap allowed between the probe's held-out accuracy and the verifier's, beyond sampling noise
-LEARNED = 0.1  # share of the way from chance to perfect a model must get to show it learned (MNIST: 0.22;
-# an untrained model scores about the majority-class rate, 0.136, give or take 0.01 on 2,000 samples)
 
 
 def framework_module(module: str | None) -> bool:
@@ -57,7 +55,7 @@ def verdict_outside(
             )
     if found.accuracy is None or found.chance is None:
         return None, f"{UNVERIFIED}: no held-out split to measure it on"
-    if found.accuracy < found.chance + LEARNED * (1 - found.chance):
+    if found.near_chance():
         return False, (
             f"{CONTRADICTED}: the saved model scores {found.accuracy:.4f} on {found.samples:,} held-out samples, near chance"
             f" ({found.chance:.3f}); it did not learn"
