@@ -245,3 +245,23 @@ def test_a_parts_questions_listed_then_answered_below_them_in_the_same_cell():
     )
     assert found["q5"].text.startswith("Dropout") and "validation loss" not in found["q5"].text
     assert found["q6"].text.startswith("Early Stopping") and found["q7"].text.startswith("Batch Normalization")
+
+
+def test_an_unlabelled_answer_that_opens_by_naming_its_topic_starts_that_question():
+    """A real layout: one cell per answer, no question text, no numbers; a careful reader goes by what each
+    answer says it is about ("The bias variance tradeoff is ..."), even when its words are the homework's
+    common ones (overfit, penalty, new data)."""
+    found = answers(
+        md(
+            "Regularization in deep learning means adding constraints or penalties so a network does not overfit; "
+            "it is important because big models memorise noise in the training data and then fail on new data."
+        ),
+        md(
+            "The bias variance tradeoff is a basic idea in machine learning about the error of a model. High bias "
+            "comes from a model that is too simple for the real world data, while high variance means the model fits "
+            "the training data too well and fails to generalize to unseen data. Regularization controls the complexity "
+            "of the model with a penalty term added to the loss, so the model generalizes well to new data."
+        ),
+        md("L1 and L2 regularization add the sum of the absolute or of the squared weights to the loss."),
+    )
+    assert found["q1"].cells == (0,) and found["q2"].cells == (1,) and found["q3"].cells == (2,)

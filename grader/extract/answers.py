@@ -28,6 +28,8 @@ CONTENT = 1.5  # weight of what a block is about, against the markers' strengths
 CONTENT_FLOOR = 20
 OPENING = 2.0  # a paragraph whose first words restate a question's
 OPENING_MIN_WORDS = 15  # words: short blocks say less about their topic
+SUBJECT = 1.5  # a first sentence whose subject names a question ("The bias-variance tradeoff is ..."), in proportion
+# to how few questions the notebook marks, like a topic heading but weaker
 RIVAL_CLAIM = 0.5  # a block that names another question counts against this one
 SCOPE = 0.75
 NOWHERE = -0.1  # prose after an answer belongs to it unless something says otherwise
@@ -156,7 +158,8 @@ def _scored(blocks: list[tuple[Block, frozenset[str]]], known: QuestionIndex):
     keyworded = (marked >= KEYWORD) & ((marked > 0).sum(axis=1, keepdims=True) == 1)
     plain_elsewhere = keyworded.any(axis=0)[None, :] & ~keyworded & (marked > 0)
     marked = np.where(plain_elsewhere, np.minimum(marked, LIST_ITEM), marked)
-    titled *= 1 - (marked >= LIST_START).any(axis=0).mean()
+    unmarked = 1 - (marked >= LIST_START).any(axis=0).mean()
+    titled *= unmarked
     top_title = titled.max(axis=1, keepdims=True)
     sole_title = (
         (titled == top_title) & (top_title >= LIST_START) & ((titled == top_title).sum(axis=1, keepdims=True) == 1)
@@ -169,7 +172,7 @@ def _scored(blocks: list[tuple[Block, frozenset[str]]], known: QuestionIndex):
     for row, (block, scope) in enumerate(blocks):
         content = CONTENT * known.about(block.text) / math.sqrt(len(block.text.split()) + CONTENT_FLOOR)
         if marked[row].max() < LIST_START and len(block.text.split()) >= OPENING_MIN_WORDS:
-            content += OPENING * known.opening(block.text)
+            content += OPENING * known.opening(block.text) + SUBJECT * unmarked * known.subject_shares(block.text)
         listed = np.array([q.id in scope for q in known.questions])
         scoped = np.where(listed, SCOPE, -OUTSIDE_SCOPE) if scope else np.zeros(len(order))
         skips[row, listed | np.array([q.id in before and not scope for q in known.questions])] = SCOPE_SKIP

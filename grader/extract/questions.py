@@ -30,6 +30,11 @@ _ENGLISH = frozenset(
 )
 # A task ("Explain the role of ...") asks even without a question mark; "How much data there is." does not.
 _TASK = re.compile(r"(explain|describe|discuss|compare|implement|define|list)\b", re.IGNORECASE)
+# What a first sentence says it is about: "The bias-variance tradeoff is ...", "**Early stopping** refers to ...".
+_SUBJECT = re.compile(
+    r"^[\W_]*(?:the\s+|an?\s+)?(?P<subject>[^.,;:!?]{2,60}?)\s+(?:is|are|refers?|means|involves)\b", re.IGNORECASE
+)
+SUBJECT_WORDS = 6
 
 OTHER_QUESTION_SHARE = 0.34
 TITLE_SHARE = 0.3
@@ -163,6 +168,14 @@ class QuestionIndex:
             return {}
         shares = {q.id: len(words & self.prompt_words[q.id]) / len(words) for q in self.questions}
         return {qid: share for qid, share in shares.items() if share >= TITLE_SHARE}
+
+    def subject_shares(self, text: str) -> np.ndarray:
+        """The questions the first sentence names as its subject, read as a topic heading would be (one number per question)."""
+        match = _SUBJECT.match(text.strip())
+        if not match or len(match.group("subject").split()) > SUBJECT_WORDS:
+            return np.zeros(len(self.questions))
+        shares = self.title_shares(match.group("subject"))
+        return np.array([shares.get(q.id, 0.0) for q in self.questions])
 
     def opening(self, text: str) -> np.ndarray:
         """How closely the text's first words restate each question ("L1 and L2 regularization are ...")."""
