@@ -562,6 +562,25 @@ def test_the_page_renderer_runs_under_a_memory_limit_and_a_new_one_serves_the_ne
     assert "cell-3" in page and "could not be shown" not in page
 
 
+def test_a_warmed_up_renderer_serves_the_first_page_and_a_failed_warm_up_leaves_it_to_that_page(monkeypatch):
+    """``warm_up`` starts the child while kernels run; the first page is then rendered by that child.
+    A child that cannot start says nothing at warm-up: the page that needs it reports the failure."""
+    request = {"notebook": dict(notebook()), "student": "ana", "title": "HW"}
+    renderer = page_process._Renderer()
+    try:
+        renderer.start_quietly()
+        warmed = renderer.process.pid
+        assert "cell-3" in renderer.render(request) and renderer.process.pid == warmed
+    finally:
+        renderer.close()
+    monkeypatch.setattr(page_process, "_CHILD", "raise SystemExit(3)")
+    broken = page_process._Renderer()
+    broken.start_quietly()
+    assert broken.process is None
+    with pytest.raises(page_process.RenderFailed, match="ended"):
+        broken.render(request)
+
+
 def test_one_redaction_hides_by_the_concept_ids_a_flag_carries_not_by_its_words():
     words_only = "needs review: compare with inference_scaling"  # names no concept as data: kept
     q1 = replace(grade().questions[0], flags=(NEGATED, words_only))

@@ -17,6 +17,7 @@ from grader.batch.settings import execution_settings, scoring_fingerprint
 from grader.gradebook import Gradebook
 from grader.models import Grade, Submission
 from grader.pipeline import RunOptions, failed
+from grader.report.page_process import warm_up
 from grader.stored import NewGrade, StoredRun, StoredSubmission, load_execution
 
 
@@ -149,6 +150,8 @@ def grade_batch(
         else:
             batch.pending.setdefault(submission.sha256, []).append(submission)
 
+    if batch.pending:
+        warm_up()  # the executed notebooks' pages come when the kernels end
     executor.start([make_job(group, settings, assignment, options) for group in batch.pending.values()])
     progress.start(len(submissions), executor)
     try:

@@ -3,7 +3,8 @@
 A notebook's outputs are the student's (saved ones with ``--no-run``, the kernel's otherwise):
 markdown built to make a parser backtrack or recurse, or outputs that balloon when converted,
 must cost one page, not the grader. nbconvert therefore runs in one long-lived child process (its
-import costs about a second, a page a fraction of one), one page at a time, under an address
+import costs about a second, a page a fraction of one; a batch that runs notebooks starts the child
+while the kernels run, ``warm_up``), one page at a time, under an address
 space limit (``MEMORY``) and a time limit per page (``TIMEOUT``); a child that fails, overruns or
 dies is ended and the next page starts a new one. ``RenderFailed`` says what went wrong, for the
 page's caller to flag.
@@ -29,6 +30,7 @@ START_TIMEOUT = 120.0  # seconds for the child to import nbconvert, on a loaded 
 MEMORY = 1 << 30  # address space of the child: nbconvert needs under 100 MB for a homework notebook
 MAX_PAGE = 64 << 20
 _HEADER = struct.Struct(">Q")
+_EMPTY_NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 _CHILD = "from grader.report.page_process import serve; serve()"
 
 
@@ -42,6 +44,13 @@ class RenderFailed(Exception):
 def render_page(notebook: Any, **page: str) -> str:
     """``notebook_page(notebook, **page)`` as the child renders it."""
     return _RENDERER.render({"notebook": dict(notebook), **page})
+
+
+def warm_up() -> None:
+    """Starts the child now, in the background, so that the first page does not wait for
+    nbconvert's import: for a caller about to run notebooks, whose kernels leave the grader idle
+    meanwhile."""
+    threading.Thread(target=_RENDERER.start_quietly, name="page-renderer-warm-up", daemon=True).start()
 
 
 class _Renderer:
@@ -66,6 +75,15 @@ class _Renderer:
                 self._stop()
                 raise RenderFailed(str(answer["error"])[:300])
         return str(answer["page"])
+
+    def start_quietly(self) -> None:
+        """Starts the child unless it runs; a failure waits for the first page, which reports it."""
+        with self.lock:
+            if self.process is None or self.process.poll() is not None:
+                try:
+                    self._start()
+                except (RenderFailed, OSError, ValueError):
+                    self._stop()
 
     def _start(self) -> None:
         self._stop()
@@ -131,6 +149,7 @@ def serve() -> None:
 
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # what a library prints never mixes with the pages
+    notebook_page(_EMPTY_NOTEBOOK, student="", title="")  # nbconvert's import and templates, before any page waits
     _send(answers, {"ready": True})
     while header := requests.read(_HEADER.size):
         (size,) = _HEADER.unpack(header)
