@@ -220,7 +220,8 @@ def test_a_question_with_its_answer_run_on_in_the_same_line():
     found = answers(
         nbf.new_raw_cell(
             f"1. {PROMPT['q1']}**Regularization** keeps a network from fitting noise in its training data.\n\n"
-            "1. **Preventing overfitting:** the weights stay small.\n\n2. **Generalization:** it does better on unseen data."
+            "1. **Preventing overfitting:** the weights stay small.\n\n"
+            "2. **Generalization:** it does better on unseen data."
         ),
         nbf.new_raw_cell(
             f"2. {PROMPT['q2']}The **bias-variance tradeoff** balances underfitting and overfitting.\n\n"
@@ -239,7 +240,7 @@ def test_a_parts_questions_listed_then_answered_below_them_in_the_same_cell():
         md(
             f"## Part 2\n{PROMPT['q5']}\n\n{PROMPT['q6']}\n\n{PROMPT['q7']}\n\n"
             "Dropout\nDropout randomly switches off neurons during training so units cannot co-adapt.\n\n"
-            "Early Stopping\nEarly stopping monitors the validation loss and halts training when it stops improving.\n\n"
+            "Early Stopping\nEarly stopping monitors the validation loss and halts training when it stops.\n\n"
             "Batch Normalization\nBatch normalization normalizes each layer's inputs over the mini-batch."
         )
     )

@@ -107,6 +107,30 @@ def test_an_empty_question_whose_points_stand_under_another_question_is_flagged(
     )
 
 
+def test_points_every_answer_makes_do_not_claim_an_empty_question_under_an_answer_about_something_else():
+    """Real notebooks with no written Q8 were flagged because their Q7 (or Q4) answer says "better accuracy"
+    and "overfitting", which are Q8's points too; a passage about Q1 inside Q2's answer still is."""
+    rubric = load_assignment(ROOT / "assignments" / "regularization").rubric
+    q1, q8 = rubric.question("q1"), rubric.question("q8")
+    batchnorm = Answer(
+        "q7",
+        "Batch normalization normalizes each mini-batch with its mean and variance; it trains faster, reaches better "
+        "accuracy than a model without it and fits less noise, so it reduces overfitting and generalizes better.",
+        (15,),
+        0.95,
+    )
+    assert placement.shared_answer_flags(q8, None, rubric.questions, {"q7": batchnorm}) == []
+    merged = Answer(
+        "q2",
+        "Regularization adds a penalty to the loss to prevent overfitting, so the network generalizes to new data.\n"
+        "The bias variance tradeoff balances underfitting (high bias) against overfitting (high variance).",
+        (0, 1),
+        0.75,
+    )
+    flags = placement.shared_answer_flags(q1, None, rubric.questions, {"q2": merged})
+    assert flags and "the answer placed under Q2 (cells 0, 1)" in flags[0]
+
+
 def test_prose_before_any_question_is_kept_and_named_by_the_question_it_may_answer():
     cells = [
         nbf.new_markdown_cell(

@@ -170,7 +170,7 @@ class QuestionIndex:
         return {qid: share for qid, share in shares.items() if share >= TITLE_SHARE}
 
     def subject_shares(self, text: str) -> np.ndarray:
-        """The questions the first sentence names as its subject, read as a topic heading would be (one number per question)."""
+        """The questions the first sentence names as its subject, read as a topic heading is (one number a question)."""
         match = _SUBJECT.match(text.strip())
         if not match or len(match.group("subject").split()) > SUBJECT_WORDS:
             return np.zeros(len(self.questions))

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from grader.execute.shell import SKIP_MARK
 from grader.extract.cells import code_lines, prose_lines
+from grader.extract.questions import QuestionIndex
 from grader.models import Answer, Evidence, Unplaced
 from grader.rubric import Question
 from grader.score.concepts import AnswerIndex, match_concept
@@ -22,6 +23,7 @@ EMPTY_SHARE = 1 / 3
 NOTEBOOK_UNPLACED_WORDS = 150
 SHARED_MIN_CONCEPTS = 2  # and at least two thirds of the question's concepts
 QUOTE_CHARS = 90
+ABOUT_SHARE = 0.6  # of a passage's best question: how much it must be about this one to count as its answer
 
 
 def question_flags(answer: Answer | None, unplaced: tuple[Unplaced, ...]) -> list[str]:
@@ -41,16 +43,21 @@ def shared_answer_flags(
 ) -> list[str]:
     """A question whose answer is missing, or shows none of its concepts, while its ideas stand in the answer
     placed under another question: one cell for a whole Part, or a Part's prompts listed together and
-    answered below them, went to one question (and the next question took a cell of another Part)."""
+    answered below them, went to one question (and the next question took a cell of another Part).
+
+    Only the passages of that answer that are about this question about as much as about any other count: ideas
+    every answer voices ("overfitting", "better generalization") in an answer about something else are not
+    this question's answer."""
     concepts = [c for c in question.concepts if not c.published]
     if not concepts or (answer is not None and answer.text and _shown(concepts, answer.text)):
         return []
     needed = max(SHARED_MIN_CONCEPTS, -(-2 * len(concepts) // 3))
+    known = QuestionIndex(list(questions))
     for other in questions:
         placed = answers.get(other.id)
         if other.id == question.id or placed is None or not placed.text:
             continue
-        shown = _shown(concepts, placed.text)
+        shown = _shown(concepts, _passages_about(known, question, placed.text))
         if len(shown) >= needed:
             what = (
                 f"the answer found (cell{_plural(answer.cells)} {_cells(answer.cells)}) shows none of its points"
@@ -62,6 +69,15 @@ def shared_answer_flags(
                 f"{_cells(placed.cells)}) makes this question's points ({', '.join(shown)}): it may answer both"
             ]
     return []
+
+
+def _passages_about(known: QuestionIndex, question: Question, text: str) -> str:
+    """The passages (lines) of another question's answer that are about this question nearly as much as about
+    any: close questions (what batch normalization is, how it works) share their passages."""
+    mine = known.questions.index(question)
+    lines = text.splitlines()
+    about = [known.about(line) for line in lines]
+    return "\n".join(line for line, shares in zip(lines, about) if 0 < shares[mine] >= ABOUT_SHARE * shares.max())
 
 
 def _shown(concepts, text: str) -> list[str]:
