@@ -266,3 +266,25 @@ def test_an_unlabelled_answer_that_opens_by_naming_its_topic_starts_that_questio
         md("L1 and L2 regularization add the sum of the absolute or of the squared weights to the loss."),
     )
     assert found["q1"].cells == (0,) and found["q2"].cells == (1,) and found["q3"].cells == (2,)
+
+
+def test_answers_printed_or_kept_in_a_string_in_a_code_cell_are_read():
+    """Answers written as print("...") or as a triple-quoted string in a cell that also runs code are the student's
+    prose; short messages a program prints ("Test accuracy:") and code comments are not."""
+    found = answers(
+        md(f"Q1. {PROMPT['q1']}"),
+        nbf.new_code_cell(
+            'print("Regularization adds a penalty to the loss so that the network does not overfit its training '
+            'data and generalizes to unseen data.")'
+        ),
+        md(f"Q5. {PROMPT['q5']}"),
+        nbf.new_code_cell(
+            'answer = """Dropout randomly switches off neurons during training so that they cannot co-adapt,\n'
+            'and at inference every neuron is used with its output scaled."""\nprint(answer)'
+        ),
+        md(f"Q8. {PROMPT['q8']}"),
+        nbf.new_code_cell('# Load the MNIST digits and scale them to 0..1 before training\nprint("Test accuracy:", 0.97)'),
+    )
+    assert found["q1"].text.startswith("Regularization adds a penalty") and found["q1"].cells == (1,)
+    assert "at inference every neuron" in found["q5"].text
+    assert "q8" not in found

@@ -206,7 +206,7 @@ class _Reader:
 def read_blocks(cells: list[CellText], known: QuestionIndex, template_lines: frozenset[str]) -> list[Block]:
     reader = _Reader(known, template_lines)
     for cell in cells:
-        if cell.kind == "prose":
+        if cell.kind == "prose" or cell.text:
             reader.read(cell)
     return reader.blocks
 

@@ -17,6 +17,7 @@ from typing import Literal
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", re.IGNORECASE)
 _HTML_TAG = re.compile(r"</?(?:br|p|div|span|b|i|u|strong|em|font|center|h[1-6])\b[^>]*>", re.IGNORECASE)
 _MAGIC = re.compile(r"^\s*[!%]")
+WRITTEN_WORDS = 15  # a string in running code this long is written prose, not a program's message
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,25 @@ def _read_code(index: int, source: str) -> CellText:
         not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) and not isinstance(node, ast.Pass)
         for node in tree.body
     )
-    prose = "\n".join(comments + strings)
     if has_code:
-        return CellText(index, "code", prose, source)
+        return CellText(index, "code", "\n".join(_written(tree)), source)
+    prose = "\n".join(comments + strings)
     return CellText(index, "prose" if prose.strip() else "empty", prose)
+
+
+def _written(tree: ast.Module) -> list[str]:
+    """Prose a student wrote into running code: strings printed, or kept in a variable or on their own at the top
+    of the cell, long enough to be an answer (a program's own messages and code comments are not)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+            found += [arg.value for arg in node.args if isinstance(arg, ast.Constant)]
+    for node in tree.body:
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.Expr)) and isinstance(node.value, ast.Constant):
+            found.append(node.value.value)
+    return [
+        text for text in found if isinstance(text, str) and len(text.split()) >= WRITTEN_WORDS and _looks_like_prose(text)
+    ]
 
 
 def _comments(source: str) -> list[str]:
