@@ -128,3 +128,30 @@ def test_params_are_checked_when_the_rubric_loads():
         check(vary="optimizer", values=["SGD", "Adam"], min_distinct=3)
     with pytest.raises(ValidationError):
         check(vary="activation", values=["relu", "tanh"])
+
+
+def test_a_variant_measured_on_held_out_validation_data_every_epoch_counts():
+    """Optimizer homeworks often compare val_accuracy curves: fit(..., validation_data=(x_test, y_test))
+    is a held-out evaluation, as for evaluated_on_held_out_data; rows kept back from the training
+    images, or a validation_split, are not."""
+    runs = [("m_sgd", "SGD", 0.01, DENSE, None), ("m_adam", "Adam", 0.001, DENSE, None)]
+
+    def validated(**fit):
+        recorded = facts(runs)
+        held_out = {"validation": "data", "validation_overlap_with_training": 0.0,
+                    "validation_data": {"id": "t", "shape": [500, 28, 28]}, **fit}  # fmt: skip
+        fits = [f.model_copy(update={"history": {"val_accuracy": [0.8, 0.9 + f.model / 100]}}) for f in recorded.fits]
+        fits = Facts.model_validate({"fits": [{**f.model_dump(), **held_out} for f in fits]}).fits
+        shown = ((3, "SGD val_accuracy 0.91"), (4, "Adam val_accuracy 0.92"))  # printed after the fits
+        return grade(check(**OPTIMIZERS), recorded.model_copy(update={"fits": fits}), shown)
+
+    result = validated()
+    assert result.passed, result.evidence
+    assert any(
+        line.startswith("sgd: m_sgd")
+        and "validation_data every epoch, 500 samples it was not trained on" in line
+        and "val_accuracy 0.9100" in line
+        for line in result.evidence
+    ), result.evidence
+    assert not validated(validation_dataset_split="train").passed
+    assert not validated(validation="split").passed

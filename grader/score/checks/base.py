@@ -104,6 +104,25 @@ def held_out(facts: Facts, model: Model) -> list[Evaluation]:
     ]
 
 
+def validated_on_held_out(fit: Fit) -> bool:
+    """Keras measured the model every epoch on ``validation_data`` none of it was trained on and
+    that is not rows kept back from a served dataset's training split (that is no test set)."""
+    return (
+        fit.validation == "data"
+        and any(k.startswith("val_") for k in fit.history)
+        and fit.validation_overlap_with_training is not None
+        and fit.validation_overlap_with_training <= HELD_OUT_OVERLAP
+        and fit.validation_dataset_split != "train"
+    )
+
+
+def validation_text(fit: Fit) -> str:
+    """The last epoch's validation metrics of ``fit`` and how many samples they were measured on."""
+    last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in fit.history.items() if k.startswith("val_") and v)
+    samples = fit.validation_data.shape[0] if fit.validation_data and fit.validation_data.shape else "?"
+    return f"{samples} samples it was not trained on ({last} at the last epoch)"
+
+
 def metrics_text(evaluation: Evaluation) -> str:
     return ", ".join(f"{k} {v:.4f}" for k, v in evaluation.metrics.items()) or "no metrics returned"
 

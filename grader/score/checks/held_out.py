@@ -20,6 +20,8 @@ from grader.score.checks.base import (
     metrics_text,
     not_shown_to_run,
     referenced_static_calls,
+    validated_on_held_out,
+    validation_text,
 )
 
 
@@ -70,21 +72,11 @@ class EvaluatedOnHeldOutData(CheckKind):
                 for f in fits_of(facts, model)
                 if f.validation != "none" and any(k.startswith("val_") for k in f.history)
             ]
-            held_out_validation = [
-                f
-                for f in validated
-                if f.validation == "data"
-                and f.validation_overlap_with_training is not None
-                and f.validation_overlap_with_training <= HELD_OUT_OVERLAP
-                and f.validation_dataset_split != "train"  # rows kept back from the training split: not a test set
-            ]
+            held_out_validation = [f for f in validated if validated_on_held_out(f)]
             if held_out_validation:
-                fit = held_out_validation[-1]
-                last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in fit.history.items() if k.startswith("val_") and v)
-                samples = fit.validation_data.shape[0] if fit.validation_data and fit.validation_data.shape else "?"
                 return (
                     f"{check_id}: {model.variable or model.name} evaluated every epoch on the validation_data given to"
-                    f" fit(), {samples} samples it was not trained on ({last} at the last epoch)"
+                    f" fit(), {validation_text(held_out_validation[-1])}"
                 )
             if check.params.validation_counts and validated:
                 return f"{check_id}: {model.variable or model.name} measured on validation data during training"

@@ -13,7 +13,17 @@ import math
 
 from grader.check_specs import ComparedVariants as VariantsSpec
 from grader.facts import Fit, Model
-from grader.score.checks.base import CheckContext, CheckKind, Verdict, describe_model, fits_of, held_out, metrics_text
+from grader.score.checks.base import (
+    CheckContext,
+    CheckKind,
+    Verdict,
+    describe_model,
+    fits_of,
+    held_out,
+    metrics_text,
+    validated_on_held_out,
+    validation_text,
+)
 from grader.score.checks.reported import reported_line
 
 NONE = "none"
@@ -110,12 +120,16 @@ def _judge(check, context: CheckContext, model: Model, fit: Fit, index: int, val
     if params.fresh_weights and index > 0:
         problems.append(f"trained again from the weights an earlier fit of {name} left")
     tested = [e for e in held_out(facts, model) if e.cell is None or fit.cell is None or e.cell >= fit.cell]
-    if params.each_evaluated_on_held_out and not tested:
+    validated = validated_on_held_out(fit)
+    if params.each_evaluated_on_held_out and not tested and not validated:
         problems.append("not evaluated on held-out data")
     shown = reported_line(context, name, [model]) if params.each_reported else "not asked"
     if shown is None:
         problems.append("its result is not shown")
-    result = f"{metrics_text(tested[0])}" if tested else "no held-out result"
+    if tested:
+        result = metrics_text(tested[0])
+    else:
+        result = f"validation_data every epoch, {validation_text(fit)}" if validated else "no held-out result"
     optimizer = (
         f", {fit.optimizer.cls} lr {fit.optimizer.learning_rate:g}"
         if fit.optimizer and fit.optimizer.learning_rate
