@@ -237,6 +237,22 @@ def test_names_bound_before_the_failing_line_are_not_lost():
     assert [(f.cell, f.kind) for f in failures] == [(0, "package"), (1, "consequence")]
 
 
+def test_a_loader_reached_through_a_name_bound_to_its_module_is_found():
+    """``mnist = tf.keras.datasets.mnist`` then ``mnist.load_data()`` (a corpus notebook's layout)."""
+    from grader.extract.needs import Loader, notebook_needs
+
+    def loaders(code):
+        return notebook_needs(nbf.new_notebook(cells=[nbf.new_code_cell(code)])).loaders
+
+    assert loaders("import tensorflow as tf\nmnist = tf.keras.datasets.mnist\n(x, y), _ = mnist.load_data()") == {
+        Loader("keras", "mnist")
+    }
+    assert loaders("import keras\nds = keras.datasets\n(x, y), _ = ds.cifar10.load_data()") == {
+        Loader("keras", "cifar10")
+    }
+    assert loaders("x = x.y\nx.load_data()") == set()
+
+
 def test_doctor_reads_a_mixed_class_and_says_what_to_fix(tmp_path):
     import json
 

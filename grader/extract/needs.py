@@ -101,6 +101,13 @@ def notebook_needs(notebook) -> Needs:
                     if node.module == "google" and alias.name == "colab"
                 )
                 aliases.update({alias.asname or alias.name: f"{node.module}.{alias.name}" for alias in node.names})
+            elif (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Attribute)
+            ):  # mnist = tf.keras.datasets.mnist
+                aliases[node.targets[0].id] = _dotted(node.value)
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 _read_call(node, files, urls, loaders, written, aliases)
@@ -139,9 +146,7 @@ def _read_call(node: ast.Call, files: set, urls: set, loaders: set, written: set
 def _loader(func: ast.AST, aliases: dict[str, str], argument: str | None = None) -> Loader | None:
     """``keras.datasets.X.load_data``, ``torchvision.datasets.X``, ``sklearn.datasets.fetch_X``, ``tfds.load``
     (names resolved through the notebook's imports: ``from keras.datasets import cifar10``)."""
-    dotted = _dotted(func)
-    head, _, rest = dotted.partition(".")
-    dotted = ".".join(filter(None, (aliases.get(head, head), rest)))
+    dotted = _resolved(_dotted(func), aliases)
     parts = dotted.split(".")
     if len(parts) >= 3 and parts[-1] == "load_data" and parts[-3] == "datasets":
         return Loader("keras", parts[-2])
@@ -152,6 +157,17 @@ def _loader(func: ast.AST, aliases: dict[str, str], argument: str | None = None)
     if dotted == "tensorflow_datasets.load":
         return Loader("tfds", "?")
     return None
+
+
+def _resolved(dotted: str, aliases: dict[str, str]) -> str:
+    """``dotted`` with its first name replaced by what it stands for, through a few aliases
+    (``mnist`` -> ``tf.keras.datasets.mnist`` -> ``tensorflow.keras.datasets.mnist``)."""
+    for _ in range(3):
+        head, _, rest = dotted.partition(".")
+        if head not in aliases or aliases[head].split(".")[0] == head:
+            break
+        dotted = ".".join(filter(None, (aliases[head], rest)))
+    return dotted
 
 
 def _dotted(func: ast.AST) -> str:
