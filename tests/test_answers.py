@@ -283,7 +283,9 @@ def test_answers_printed_or_kept_in_a_string_in_a_code_cell_are_read():
             'and at inference every neuron is used with its output scaled."""\nprint(answer)'
         ),
         md(f"Q8. {PROMPT['q8']}"),
-        nbf.new_code_cell('# Load the MNIST digits and scale them to 0..1 before training\nprint("Test accuracy:", 0.97)'),
+        nbf.new_code_cell(
+            '# Load the MNIST digits and scale them to 0..1 before training\nprint("Test accuracy:", 0.97)'
+        ),
     )
     assert found["q1"].text.startswith("Regularization adds a penalty") and found["q1"].cells == (1,)
     assert "at inference every neuron" in found["q5"].text

@@ -79,7 +79,9 @@ def _written(tree: ast.Module) -> list[str]:
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.Expr)) and isinstance(node.value, ast.Constant):
             found.append(node.value.value)
     return [
-        text for text in found if isinstance(text, str) and len(text.split()) >= WRITTEN_WORDS and _looks_like_prose(text)
+        text
+        for text in found
+        if isinstance(text, str) and len(text.split()) >= WRITTEN_WORDS and _looks_like_prose(text)
     ]
 
 
