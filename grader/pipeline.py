@@ -29,6 +29,7 @@ class RunOptions:
     mode: str = "full"
     threads: int | None = None  # cap on the kernel's thread pools (None: the machine's cores)
     kernel_name: str = "python3"
+    confirm_in_full: bool = True  # a fast run whose verdict the budget decided is run again in full (not self-checks)
 
 
 def execute(
@@ -63,6 +64,7 @@ def execute_notebook(
         budget=budget,
         kernel_name=options.kernel_name,
         threads=options.threads,
+        confirm_in_full=options.confirm_in_full,
         on_progress=on_progress,
     )
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from grader.assignment import load_assignment
 from grader.facts import Facts, Verification, VerifiedModel
-from grader.models import Evidence
+from grader.models import Evidence, Execution
 from grader.score.checks import run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -366,6 +366,28 @@ def test_the_verifier_contradicting_the_facts_costs_the_model():
         grades = {g.id: g for g in run_checks(CHECKS, verified_facts(**{"1": found}), Evidence(answers={}))}
         assert not grades["dropout_model"].passed
         assert "contradicted outside the kernel" in grades["dropout_model"].evidence[0]
+
+
+def test_near_chance_after_the_fast_budget_cut_training_is_unverified_in_a_self_check():
+    """A self-check's fast run is not run again in full (grading does that): one epoch of a hundred
+    leaves a slow learner near chance, so there the model keeps its facts, flagged, with why; the
+    same facts from a full run are a contradiction."""
+    slow = dict(
+        loaded=True, layers=[{"path": DENSE}, {"path": DROP, "rate": 0.5}], accuracy=0.12, samples=2000, chance=0.11
+    )
+    fits = [{**fit(1, 3), "epochs_requested": 100, "budgeted": True}, fit(2, 5)]
+    facts = verified_facts(**{"1": slow}).model_copy(update={"fits": Facts.model_validate({"fits": fits}).fits})
+
+    def dropout_check(mode):
+        execution = Execution(notebook={"cells": []}, facts=facts, status="ok", mode=mode)
+        return {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}), execution)}["dropout_model"]
+
+    fast = dropout_check("fast")
+    assert fast.passed, fast.evidence
+    line = next(line for line in fast.evidence if "near chance" in line)
+    assert "not independently verified" in line and "1 of 100 epochs" in line and "grading runs it in full" in line
+    full = dropout_check("full")
+    assert not full.passed and "contradicted outside the kernel" in " ".join(full.evidence)
 
 
 def test_the_verifier_is_held_to_the_accuracy_of_the_weights_it_loaded():

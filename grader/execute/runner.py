@@ -70,6 +70,7 @@ def run_notebook(
     threads: int | None = None,
     cache_dir: Path | None = None,
     sandbox_limits: SandboxLimits | None = None,
+    confirm_in_full: bool = True,
     on_progress: Callable[[str], None] | None = None,
 ) -> Execution:
     """Execute a copy of ``notebook`` in a fresh kernel; the caller's notebook is never changed.
@@ -86,8 +87,9 @@ def run_notebook(
     the run is doing (the kernel starting, each code cell) for a person waiting on it.
 
     A fast run whose verifier finds a model near chance after the budget cut that model's training
-    is run again in full: a slow learner has not learned yet after one epoch, and only the full run
-    tells it from a model that never learns, so fast mode's verdict is always the full run's.
+    is run again in full (unless not ``confirm_in_full``: a student's self-check, which must stay
+    quick, says so instead): a slow learner has not learned yet after one epoch, and only the full
+    run tells it from a model that never learns, so fast mode's verdict is always the full run's.
     """
     if mode not in ("full", "fast", "no-run"):
         raise ValueError(f"run_notebook: mode must be 'full', 'fast' or 'no-run', not {mode!r}")
@@ -96,7 +98,7 @@ def run_notebook(
         threads=threads, cache_dir=cache_dir, sandbox_limits=sandbox_limits, on_progress=on_progress,
     )  # fmt: skip
     execution = run_once(mode=mode)
-    slow = execution.facts.unlearned_under_budget() if execution.mode == "fast" else []
+    slow = execution.facts.unlearned_under_budget() if execution.mode == "fast" and confirm_in_full else []
     if not slow:
         return execution
     names = ", ".join(model.variable or model.name or f"model {model.id}" for model in slow)

@@ -59,6 +59,7 @@ def run_checks(
         verified_cells=verified_cells(execution) if execution else frozenset(),
         failed_cells=frozenset(e.cell for e in execution.cell_errors) if execution else frozenset(),
         saved_outputs_only=bool(execution and execution.mode == "no-run"),
+        fast_run=bool(execution and execution.mode == "fast"),
         environment=destroyed_cells(environment_failures(execution)) if execution else {},
     )
     grades = []

@@ -21,6 +21,7 @@ class CheckContext:
     verified_cells: frozenset[int] = frozenset()
     failed_cells: frozenset[int] = frozenset()
     saved_outputs_only: bool = False
+    fast_run: bool = False  # the facts come from a run under the fast budget
     environment: dict[int, EnvironmentFailure] = field(default_factory=dict)  # cells the grading environment stopped
     chosen: dict[str, list[Model]] = field(default_factory=dict)
     chosen_static: dict[str, list[StaticModel]] = field(default_factory=dict)

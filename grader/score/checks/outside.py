@@ -56,10 +56,15 @@ def verdict_outside(
     if found.accuracy is None or found.chance is None:
         return None, f"{UNVERIFIED}: no held-out split to measure it on"
     if found.near_chance():
-        return False, (
-            f"{CONTRADICTED}: the saved model scores {found.accuracy:.4f} on {found.samples:,} held-out samples, near chance"
-            f" ({found.chance:.3f}); it did not learn"
+        near_chance = (
+            f"scores {found.accuracy:.4f} on {found.samples:,} held-out samples, near chance ({found.chance:.3f})"
         )
+        if context.fast_run and (cut := budget_cut(fits_of(context.facts, model))):
+            return None, (
+                f"{UNVERIFIED}: the saved model {near_chance} after the fast budget cut its training ({cut}), which a"
+                " model that learns slowly has not got past yet: grading runs it in full"
+            )
+        return False, f"{CONTRADICTED}: the saved model {near_chance}; it did not learn"
     recorded = final_accuracy(context.facts, model)
     if recorded and not agrees(recorded[0], recorded[1], found.accuracy, found.samples):
         return False, (
@@ -67,6 +72,16 @@ def verdict_outside(
             f" {found.accuracy:.4f} on {found.samples:,} held-out samples"
         )
     return True, f"verified outside the kernel: held-out accuracy {found.accuracy:.4f} on {found.samples:,} samples"
+
+
+def budget_cut(fits) -> str:
+    """What the fast budget took from these fits ("1 of 100 epochs"), or "" when it cut none."""
+    cut = [f for f in fits if f.budgeted]
+    if not cut:
+        return ""
+    requested = max(f.epochs_requested or 0 for f in cut)
+    run = max(f.epochs_run for f in cut)
+    return f"{run} of {requested} epochs" if 0 < run < requested else "fewer training rows or batches"
 
 
 def final_accuracy(facts: Facts, model: Model) -> tuple[float, int | None] | None:
