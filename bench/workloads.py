@@ -75,13 +75,13 @@ class Workload:
     """What the benchmarks run; ``toy`` swaps TensorFlow for trivial cells (the smoke test)."""
 
     toy: bool
-    seed: Path | None  # the notebook graded by benchmarks 1 and 2 (None without ../shared)
-    plain: Path | None  # its twin for plain nbclient: data cell first, shell lines neutralised like the grader does
-    plain_budget: Path | None  # the same twin with the fast budget's cuts (PLAIN_BUDGET_CELL) after the data cell
     floor: Path  # a notebook that only imports TensorFlow and Keras
-    empty: Path | None  # a notebook with one trivial cell (no TensorFlow): the fixed cost alone (None in --toy)
-    data: Path | None  # the full-size MNIST npz (None: the assignment's built-in stand-in)
     batch_sources: tuple[Path, ...]  # the notebooks the batch is copied from
+    seed: Path | None = None  # the notebook graded by benchmarks 1 and 2 (None without ../shared)
+    plain: Path | None = None  # its twin for plain nbclient: data cell first, shell lines neutralised like the grader
+    plain_budget: Path | None = None  # that twin with the fast budget's cuts (PLAIN_BUDGET_CELL) after the data cell
+    empty: Path | None = None  # a notebook with one trivial cell (no TensorFlow): the fixed cost alone (None in --toy)
+    data: Path | None = None  # the full-size MNIST npz (None: the assignment's built-in stand-in)
 
     def data_args(self) -> list[str]:
         return ["--data", f"mnist={self.data}"] if self.data else []
@@ -176,23 +176,12 @@ def build(work: Path, toy: bool, shared: bool = True) -> Workload:
         seed = toy_seed(notebooks / "seed.ipynb")
         return Workload(
             toy=True, seed=seed, plain=plain_twin(seed, notebooks / "plain" / "seed.ipynb", None),
-            plain_budget=None,
-            floor=single_cell_notebook(TOY_FLOOR_SOURCE, notebooks / "floor.ipynb"), empty=None, data=None,
-            batch_sources=(seed,),
+            floor=single_cell_notebook(TOY_FLOOR_SOURCE, notebooks / "floor.ipynb"), batch_sources=(seed,),
         )  # fmt: skip
     floor = single_cell_notebook(FLOOR_SOURCE, notebooks / "floor.ipynb")
     empty = single_cell_notebook(EMPTY_SOURCE, notebooks / "empty.ipynb")
     if not shared:
-        return Workload(
-            toy=False,
-            seed=None,
-            plain=None,
-            plain_budget=None,
-            floor=floor,
-            empty=empty,
-            data=None,
-            batch_sources=batch_sources(False),
-        )
+        return Workload(toy=False, floor=floor, empty=empty, batch_sources=batch_sources(False))
     data = make_full_mnist(work / "data" / "mnist-full.npz")
     seed = notebooks / "seed.ipynb"
     seed.parent.mkdir(parents=True, exist_ok=True)
@@ -200,12 +189,6 @@ def build(work: Path, toy: bool, shared: bool = True) -> Workload:
     plain = plain_twin(seed, notebooks / "plain" / "seed.ipynb", data)
     plain_budget = plain_twin(seed, notebooks / "plain" / "seed-budget.ipynb", data, budget=True)
     return Workload(
-        toy=False,
-        seed=seed,
-        plain=plain,
-        plain_budget=plain_budget,
-        floor=floor,
-        empty=empty,
-        data=data,
-        batch_sources=batch_sources(True),
-    )
+        toy=False, floor=floor, batch_sources=batch_sources(True), seed=seed, plain=plain, plain_budget=plain_budget,
+        empty=empty, data=data,
+    )  # fmt: skip
