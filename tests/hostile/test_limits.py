@@ -27,6 +27,7 @@ from grader.execute.sandbox import (
     planning,
     readable_by_kernels,
     size_text,
+    view,
 )  # fmt: skip
 from grader.execute.sandbox.cgroups import cgroup_parent, end_group, new_group, set_limits, sweep_groups
 from grader.execute.sandbox.containment import preexec
@@ -176,6 +177,24 @@ def test_the_kernels_view_holds_its_run_folders_python_and_the_system_and_not_th
     bound = verifier.index(inbox)
     assert verifier[bound - 1] == "--ro-bind-try" and bound > verifier.index("/tmp")  # not hidden by the private /tmp
     assert "--bind" not in verifier and "--die-with-parent" not in verifier
+
+
+def test_a_python_installed_under_the_temporary_folder_is_shown_after_the_private_tmp(tmp_path, monkeypatch):
+    """A checkout tried out under /tmp has its venv there: the kernel's view shows that venv (bound
+    after the private /tmp, which would hide it), never another run folder of the temporary folder."""
+    venv, run_folder = tmp_path / "checkout" / ".venv", tmp_path / "grader-run-1"
+    venv.mkdir(parents=True)
+    run_folder.mkdir()
+    assert str(tmp_path).startswith(os.path.realpath(tempfile.gettempdir()))
+    monkeypatch.setattr(view, "installation", lambda: {os.path.realpath(venv)})
+    monkeypatch.setattr(sys, "path", [str(run_folder), *sys.path])
+    paths = view.python_paths.__wrapped__()
+    assert os.path.realpath(venv) in paths and os.path.realpath(run_folder) not in paths
+    monkeypatch.setattr(view, "python_paths", lambda: paths)
+    viewed = Enforcement(network="isolated", user="auto", bubblewrap="/usr/bin/bwrap")
+    args = view_command("/usr/bin/bwrap", viewed, SandboxLimits(), [tmp_path / "work"], tmp_path / "work")
+    bound = args.index(os.path.realpath(venv))
+    assert args[bound - 1] == "--ro-bind-try" and bound > args.index("/tmp")
 
 
 def test_a_kernel_killed_inside_bubblewrap_is_named_by_its_signal():

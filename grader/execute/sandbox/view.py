@@ -59,7 +59,8 @@ def python_paths() -> tuple[str, ...]:
     """The folders of the kernel's Python: its installation, the one it was made from, and every
     folder on its import path (a ``.pth`` file may add another environment's packages), but
     nothing of the grader's own checkout (its rubrics, assignments and tests) except a venv inside
-    it, and nothing of the temporary folder (the run folders of other kernels)."""
+    it, and nothing of the temporary folder (the run folders of other kernels) but the installation
+    itself (a venv made under /tmp)."""
     installed = installation()
     paths = installed | {os.path.realpath(entry) for entry in sys.path if entry and os.path.isabs(entry)}
     source = Path(__file__).resolve().parents[3]  # the folder that holds the ``grader`` package
@@ -67,7 +68,7 @@ def python_paths() -> tuple[str, ...]:
     scratch = os.path.realpath(tempfile.gettempdir())
     kept = set()
     for path in paths:
-        if not os.path.isdir(path) or _within(path, scratch):
+        if not os.path.isdir(path) or _within(path, scratch) and not _inside_any(path, installed):
             continue
         if checkout and (_within(checkout, path) or _within(path, checkout) and not _inside_any(path, installed)):
             continue
@@ -99,12 +100,13 @@ def view_command(
             args += ["--ro-bind", link, link]
     shown = [*SYSTEM, *python_paths()]
     extra = [path for path in map(os.path.realpath, read_only) if not any(_within(path, done) for done in shown)]
-    for path in [*(f"/etc/{name}" for name in ETC), *HARDWARE, *python_paths()]:
+    in_scratch = [path for path in python_paths() if any(_within(path, folder) for folder in SCRATCH)]
+    for path in [*(f"/etc/{name}" for name in ETC), *HARDWARE, *(p for p in python_paths() if p not in in_scratch)]:
         args += ["--ro-bind-try", path, path]
     args += ["--proc", "/proc", "--dev", "/dev"]
     for folder in SCRATCH:
         args += ["--size", str(int(limits.file_size)), "--perms", "1777", "--tmpfs", folder]
-    for path in extra:  # after the private /tmp, which would hide one inside it
+    for path in [*in_scratch, *extra]:  # after the private /tmp, which would hide one inside it
         args += ["--ro-bind-try", path, path]
     for folder in writable:
         args += ["--bind", str(folder), str(folder)]
