@@ -6,7 +6,9 @@
 
 1. grader overhead in full mode vs plain nbclient (`jupyter execute`) on the same notebook, kernel and data;
 2. fast vs full budget on the seed solution with full-size MNIST (speed-up and identical verdicts),
-   and fast vs the floor (a notebook that only imports TensorFlow and Keras, graded the same way);
+   and fast vs the floor (a notebook that only imports TensorFlow and Keras, graded the same way),
+   split into the seed's own budgeted work (plain nbclient on a twin whose Keras calls are cut as
+   the fast budget cuts them) and what the grader adds to it;
 3. a batch of 40 distinct submissions in fast mode with --jobs 1 and --jobs 2: wall time, peak memory;
 4. fixed cost per submission: grading the import-only notebook vs executing it with plain nbclient;
 5. the cached re-run (`grader grade` again on the same folder) and `grader rescore --out DIR`
