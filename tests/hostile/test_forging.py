@@ -183,6 +183,16 @@ FORGERIES = {
     # PyTorch, training that leaves the weights as they were: a loop with every step of training at a
     # rate of 0; a model whose forward the verifier cannot trace (so only the probe speaks of it),
     # trained honestly and then, in the next cell, given back the weights it had before.
+    # Trained, reported, then given back the weights it had before training (a later cell).
+    "keras_weights_restored": [
+        DATA,
+        BUILD,
+        "initial = {model.name: model.get_weights() for model in (with_dropout, plain)}",
+        TRAIN,
+        EVALUATE,
+        REPORT,
+        "for model in (with_dropout, plain):\n    model.set_weights(initial[model.name])",
+    ],
     "torch_no_learning": [
         TORCH_DATA,
         TORCH_BUILD.replace(", plain = build(nn.Dropout(0.3)), build()", " = build(nn.Dropout(0.3))")
@@ -273,6 +283,8 @@ def test_each_forgery_is_caught_for_what_it_did(rows):
     unchanged = [e for c in rows["torch_no_learning"]["checks"] for e in c["evidence"] if "did not change" in e]
     assert {line.split(":")[0] for line in unchanged} == {"with_dropout", "plain"}, rows["torch_no_learning"]
     assert "its weights did not change" in flags["torch_no_learning"]
+    restored = [e for c in rows["keras_weights_restored"]["checks"] for e in c["evidence"] if "did not change" in e]
+    assert {line.split(":")[0] for line in restored} == {"with_dropout", "plain"}, rows["keras_weights_restored"]
 
 
 def test_the_honest_control_earns_full_marks_verified_outside_the_kernel(rows):

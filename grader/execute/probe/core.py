@@ -74,6 +74,7 @@ def audit_report(attribute, nonce, models_dir=None):
             _Probe.safely(probe, _TorchRecorder._torch_unstepped_are_evaluations, probe.torch)
             _Probe.safely(probe, _TorchRecorder.close_fits, probe.torch)
             _Probe.safely(probe, _TorchRecorder.close_models, probe.torch)
+            _Probe.safely(probe, _KerasRecorder.close_models, probe.keras)
             if models_dir:
                 _Probe.safely(probe, _save_keras_models, probe, models_dir)
                 _Probe.safely(probe, _save_torch_models, probe, models_dir)

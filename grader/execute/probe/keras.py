@@ -42,6 +42,7 @@ class _KerasRecorder:
         self.callback_class = None
         self.model_class = None  # keras.Model, once patched
         self.depth = 0  # > 0 inside a recorded call: Keras' own nested calls are not recorded
+        self.untrained = {}  # model id -> (the model, the hash of its weights before its first fit)
 
     def hooks(self):
         """Module -> patch applied once the notebook imports it."""
@@ -254,6 +255,16 @@ class _KerasRecorder:
             digest.update(array.tobytes())
         return digest.hexdigest()
 
+    def close_models(self):
+        """Before the report: a model whose weights are those it had before its first fit (put back
+        in a later cell, ``set_weights``) learned nothing from any of its fits."""
+        for model_id, (model, untrained) in self.untrained.items():
+            if untrained is None or self.probe.safely(self._weights_hash, model) != untrained:
+                continue
+            for fit in self.probe.fits:
+                if fit["model"] == model_id:
+                    fit["weights_changed"] = False
+
     def _keras_evaluate_begin(self, model, bound, frame):
         return self._keras_inference_begin(model, bound, frame, "evaluate")
 
@@ -288,6 +299,7 @@ class _KerasRecorder:
         if pending["kind"] == "fit":
             recorder = pending["recorder"]
             before = pending["weights"] or recorder.weights_before
+            self.untrained.setdefault(record["model"], (pending["model"], before))
             after = self.probe.safely(self._weights_hash, pending["model"])
             if before is not None and after is not None and not (recorder.late and recorder.batches < 2):
                 record["weights_changed"] = before != after
