@@ -7,13 +7,14 @@ does about it (a package to install, a ``files:`` line for assignment.yaml, ...)
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 
 from grader.assignment import Assignment
 from grader.environment.failures import file_name
-from grader.environment.packages import TORCH_MATCHED, hosted_only, install_fix, pip_name
+from grader.environment.packages import TORCH_MATCHED, hosted_only, install_fix, pip_name, provided_modules
 from grader.extract.needs import Needs, notebook_needs
 from grader.models import Submission
 
@@ -61,6 +62,17 @@ def installed(module: str) -> bool:
         return False
 
 
+@lru_cache(maxsize=None)
+def package_installed(package: str) -> bool:
+    """Whether the kernel has the package a ``pip install`` line names, in any release: the run skips the
+    line and uses what is installed (``tensorflow==2.0`` is met by the installed tensorflow 2.x)."""
+    try:
+        importlib.metadata.distribution(package)
+        return True
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return any(installed(module) for module in provided_modules(package))
+
+
 def diagnose(submissions: list[Submission], assignment: Assignment) -> list[Finding]:
     """The class's findings, most notebooks first."""
     found: dict[tuple[str, str], tuple[str, list[str]]] = {}
@@ -76,9 +88,12 @@ def diagnose(submissions: list[Submission], assignment: Assignment) -> list[Find
 
 
 def _problems(needs: Needs, assignment: Assignment):
-    for module in sorted(needs.imports | needs.pip_installs):
+    for module in sorted(needs.imports):
         if hosted_only(module) or not installed(module):
             yield "import", module.split(".")[0] if not hosted_only(module) else module, install_fix(module)
+    for package in sorted(needs.pip_installs):
+        if not package_installed(package):
+            yield "import", package, install_fix(package)
     provided = {path.name for path in assignment.files}
     for path in sorted(needs.files):
         name = file_name(path)

@@ -337,3 +337,49 @@ def test_a_colab_line_nothing_depended_on_is_only_noted():
     )
     assert flags[0].startswith("not run here: cell 0") and "only on Colab" in flags[0]
     assert flags[1].startswith("needs review: the grading environment could not run cell 1")
+
+
+def test_doctor_reads_pip_install_lines_as_package_names_not_pins():
+    """``!pip install tensorflow==2.0`` asked for tensorflow (installed: the run skips the line and uses it),
+    not for a module named ``tensorflow==2``; pip names (``PyYAML``) are not import names (``yaml``)."""
+    from grader.assignment import load_assignment
+    from grader.doctor import _problems
+    from grader.extract.needs import notebook_needs
+
+    code = "!pip install PyYAML==3.0 'nbformat>=99' -q --upgrade\n%pip install surely-absent-package-0b1==1.2 -r req.txt # pinned\nimport yaml"
+    needs = notebook_needs(nbf.new_notebook(cells=[nbf.new_code_cell(code)]))
+    assert needs.pip_installs == {"PyYAML", "nbformat", "surely-absent-package-0b1"}
+    assignment = load_assignment(Path(__file__).resolve().parents[1] / "assignments" / "batchnorm")
+    problems = list(_problems(needs, assignment))
+    assert [(kind, item) for kind, item, _ in problems] == [("import", "surely-absent-package-0b1")]
+    assert "`pip install surely-absent-package-0b1`" in problems[0][2]
+
+
+def test_a_flag_that_switches_batch_norm_off_builds_the_model_without_it():
+    """``Net(use_bn=False)`` of a class that builds BatchNorm1d only ``if self.use_bn:`` has no BatchNorm1d
+    when read from code, and a PyTorch loop's "Epoch [1/2]" log shows it training (--no-run, failed cells)."""
+    code = (
+        "class Net(nn.Module):\n    def __init__(self, use_bn=True, extra=False):\n        super().__init__()\n"
+        "        self.use_bn = use_bn\n        self.fc1, self.fc2 = nn.Linear(784, 64), nn.Linear(64, 10)\n"
+        "        if self.use_bn:\n            self.bn1 = nn.BatchNorm1d(64)\n"
+        "        if not extra:\n            self.act = nn.ReLU()\n        else:\n            self.act = nn.GELU()\n"
+        "    def forward(self, x):\n        x = self.fc1(x)\n        if self.use_bn:\n            x = self.bn1(x)\n"
+        "        return self.fc2(self.act(x))\n"
+        "plain = Net(use_bn=False)\nnormed = Net()\nwide = Net(True, True)\ntrain(plain, loader)\ntrain(normed, loader)"
+    )
+    training = "Epoch [1/2], Train Accuracy: 0.91, Validation Accuracy: 0.90\n"
+    notebook = nbf.new_notebook(
+        cells=[
+            nbf.new_code_cell(
+                "def train(model, loader):\n    model.train()\n    for x, y in loader:\n        optimizer.zero_grad()\n"
+                "        loss = criterion(model(x), y)\n        loss.backward()\n        optimizer.step()"
+            ),
+            nbf.new_code_cell(code, outputs=[nbf.new_output("stream", name="stdout", text=training)]),
+        ]
+    )
+    facts = static_facts(notebook)
+    models = {m.variable: m.layers for m in facts.models}
+    assert models["plain"] == ("Linear", "Linear", "ReLU")
+    assert models["normed"] == ("Linear", "Linear", "BatchNorm1d", "ReLU")
+    assert models["wide"] == ("Linear", "Linear", "BatchNorm1d", "GELU")
+    assert any(c.variable == "plain" and c.method == "fit" and c.output_shows_training for c in facts.calls)

@@ -56,6 +56,30 @@ def pip_name(module: str) -> str:
     return PIP_NAMES.get(top, top.replace("_", "-"))
 
 
+# Releases published under another name than the module they provide (beside PIP_NAMES read backwards).
+_PROVIDES = {
+    "opencv-python": "cv2",
+    "opencv-contrib-python": "cv2",
+    "opencv-contrib-python-headless": "cv2",
+    "tensorflow-cpu": "tensorflow",
+    "tensorflow-gpu": "tensorflow",
+    "tensorflow-intel": "tensorflow",
+    "keras-nightly": "keras",
+}
+
+
+def provided_modules(package: str) -> set[str]:
+    """The modules a pip package (as ``pip install`` names it) provides: ``scikit-learn`` -> {sklearn}."""
+    wanted = _normalized(package)
+    modules = {module for module, name in PIP_NAMES.items() if _normalized(name) == wanted}
+    modules |= {module for name, module in _PROVIDES.items() if _normalized(name) == wanted}
+    return modules or {wanted.replace("-", "_")}
+
+
+def _normalized(package: str) -> str:
+    return package.lower().replace("_", "-").replace(".", "-")
+
+
 def hosted_only(module: str) -> str | None:
     """The service ``module`` exists only on (``google.colab.drive`` -> "Colab"), or None."""
     for name, service in HOSTED_ONLY.items():

@@ -39,6 +39,9 @@ _WRITERS = {
 }
 _URL = re.compile(r"https?://[^\s'\"<>)]+")
 _SHELL_PIP = re.compile(r"^\s*[!%]\s*pip3?\s+install\s+(.+)$")
+_REQUIREMENT_NAME = re.compile(r"^['\"]?([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?=$|[\[<>=!~;'\"\s])")
+_PIP_OPTIONS_WITH_VALUE = {"-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url",
+                           "--extra-index-url", "-f", "--find-links", "-t", "--target"}  # fmt: skip
 _DATA_SUFFIX = re.compile(
     r"\.(?:csv|tsv|txt|xlsx?|json|parquet|feather|npz|npy|pkl|pickle|h5|hdf5|keras|pt|pth|zip|gz|tar|jpe?g|png|data|mat)$",
     re.I,
@@ -64,7 +67,7 @@ class Needs:
     urls: frozenset[str] = frozenset()
     loaders: frozenset[Loader] = frozenset()
     removed: frozenset[RemovedApi] = frozenset()
-    pip_installs: frozenset[str] = frozenset()  # what ``!pip install`` lines wanted
+    pip_installs: frozenset[str] = frozenset()  # the packages ``!pip install`` lines named (``tensorflow``)
 
 
 def notebook_needs(notebook) -> Needs:
@@ -81,7 +84,7 @@ def notebook_needs(notebook) -> Needs:
                 urls.update(_URL.findall(line))
                 pip = _SHELL_PIP.match(line)
                 if pip:
-                    installs.update(word for word in pip.group(1).split() if not word.startswith("-"))
+                    installs.update(requirement_names(pip.group(1)))
             code_lines.append("" if shell else line)
         code = "\n".join(code_lines)
         removed.update(removed_apis_in_code(code))
@@ -122,6 +125,19 @@ def notebook_needs(notebook) -> Needs:
         frozenset(removed),
         frozenset(installs),
     )
+
+
+def requirement_names(arguments: str) -> list[str]:
+    """The package names a ``pip install`` line asks for: ``tensorflow==2.0 'numpy<2' -q`` -> tensorflow, numpy.
+    Pins and extras are dropped (the grading kernel has its own releases); options, files and URLs name no package."""
+    names, words = [], arguments.split("#")[0].split()
+    for before, word in zip([""] + words, words):
+        if word.startswith("-") or before in _PIP_OPTIONS_WITH_VALUE or "/" in word or "\\" in word:
+            continue
+        match = _REQUIREMENT_NAME.match(word)
+        if match and not looks_like_data_file(match.group(1)) and not match.group(1).endswith(".whl"):
+            names.append(match.group(1))
+    return names
 
 
 def _read_call(node: ast.Call, files: set, urls: set, loaders: set, written: set, aliases: dict[str, str]) -> None:

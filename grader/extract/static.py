@@ -23,7 +23,8 @@ from grader.extract.cells import read_cell, source_of
 from grader.models import StaticCall, StaticFacts, StaticModel
 
 _MODEL_BUILDERS = {"Sequential", "Model", "Module", "ModuleList"}
-_TRAINING_OUTPUT = re.compile(r"Epoch \d+/\d+|\d+/\d+ \[[=>.\s]*\]|\bloss[:=]\s*\d", re.IGNORECASE)
+# A training log: Keras' "Epoch 3/10" and progress bar, a PyTorch loop's "Epoch [3/10]", a printed loss.
+_TRAINING_OUTPUT = re.compile(r"Epoch:? ?\[?\d+ ?/ ?\d+\]?|\d+/\d+ \[[=>.\s]*\]|\bloss[:=]\s*\d", re.IGNORECASE)
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py|ipython3?)?[^\n`]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 _NO_GRAD = {"no_grad", "inference_mode"}
 _ARGUMENT_CHARS = 80
@@ -118,17 +119,44 @@ def _layers_in(node: ast.AST, parameters: tuple[str, ...] = ()) -> tuple[list[st
     """Layer constructor calls under a node, with the dropout rate when it is a literal (or the name
     of one of ``parameters`` when the rate is that parameter, bound when the builder is called)."""
     layers, rates = [], []
+    for call, name in _layer_calls(node):
+        layers.append(name)
+        rates.append(_rate(call, parameters) if "ropout" in name else None)
+    return layers, rates
+
+
+def _layer_calls(node: ast.AST):
+    """(call, layer class) of each layer constructor under a node, in walking order."""
     for call in ast.walk(node):
         if not isinstance(call, ast.Call):
             continue
         name = _called_name(call.func)
         if name == "dropout":  # torch.nn.functional.dropout inside forward()
-            layers.append("Dropout")
-            rates.append(_rate(call, parameters))
+            yield call, "Dropout"
         elif name[:1].isupper() and name not in _MODEL_BUILDERS:
-            layers.append(name)
-            rates.append(_rate(call, parameters) if "ropout" in name else None)
-    return layers, rates
+            yield call, name
+
+
+def _switched_layers(node: ast.AST, parameters: tuple[str, ...]) -> tuple[tuple[str, bool] | None, ...]:
+    """For each layer call under a builder (as ``_layers_in`` lists them), the flag parameter and the
+    value it needs when the layer is built only under ``if use_bn:`` / ``if self.use_bn:`` (else None)."""
+    needs: dict[int, tuple[str, bool]] = {}
+    for branch in ast.walk(node):
+        flag = _flag_test(branch.test, parameters) if isinstance(branch, ast.If) else None
+        if flag is None:
+            continue
+        for statements, value in ((branch.body, flag[1]), (branch.orelse, not flag[1])):
+            for call in (c for statement in statements for c in ast.walk(statement) if isinstance(c, ast.Call)):
+                needs.setdefault(id(call), (flag[0], value))
+    return tuple(needs.get(id(call)) for call, _ in _layer_calls(node))
+
+
+def _flag_test(test: ast.AST, parameters: tuple[str, ...]) -> tuple[str, bool] | None:
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _flag_test(test.operand, parameters)
+        return (inner[0], not inner[1]) if inner else None
+    name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else None
+    return (name, True) if name in parameters else None
 
 
 def _rate(call: ast.Call, parameters: tuple[str, ...] = ()) -> float | str | None:
@@ -157,13 +185,28 @@ class _Builder:
     rates: tuple[float | str | None, ...]
     parameters: tuple[str, ...]
     defaults: dict
+    switches: tuple[tuple[str, bool] | None, ...] = ()  # a layer built only when a flag parameter is set
+    flag_defaults: dict = field(default_factory=dict)
 
     def build(self, call: ast.Call) -> tuple[list[str], list[float | None]]:
-        """The layers and literal rates of the model ``call`` builds."""
+        """The layers and literal rates of the model ``call`` builds (without the layers its flag
+        arguments switch off: ``Net(use_bn=False)``)."""
         bound = dict(self.defaults)
         bound.update({name: _literal(value) for name, value in zip(self.parameters, call.args)})
         bound.update({k.arg: _literal(k.value) for k in call.keywords if k.arg})
-        return list(self.layers), [bound.get(rate) if isinstance(rate, str) else rate for rate in self.rates]
+        flags = dict(self.flag_defaults)
+        flags.update({name: _flag_literal(value) for name, value in zip(self.parameters, call.args)})
+        flags.update({k.arg: _flag_literal(k.value) for k in call.keywords if k.arg})
+        kept = [
+            (layer, bound.get(rate) if isinstance(rate, str) else rate)
+            for layer, rate, switch in zip(self.layers, self.rates, self.switches or (None,) * len(self.layers))
+            if switch is None or flags.get(switch[0]) in (None, switch[1])
+        ]
+        return [layer for layer, _ in kept], [rate for _, rate in kept]
+
+
+def _flag_literal(node: ast.AST) -> bool | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, bool) else None
 
 
 def _literal(node: ast.AST) -> float | None:
@@ -184,6 +227,17 @@ def _signature(node: ast.FunctionDef | ast.ClassDef) -> tuple[tuple[str, ...], d
     return tuple(names), {k: v for k, v in defaults.items() if v is not None}
 
 
+def _flag_defaults(node: ast.FunctionDef | ast.ClassDef) -> dict:
+    """The True/False defaults of a function's or a class __init__'s parameters (``use_bn=False``)."""
+    if isinstance(node, ast.ClassDef):
+        node = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+        if node is None:
+            return {}
+    names = [a.arg for a in node.args.args]
+    pairs = zip(names[len(names) - len(node.args.defaults) :], map(_flag_literal, node.args.defaults))
+    return {name: value for name, value in pairs if value is not None}
+
+
 def _collect_builders(tree: ast.Module, scan: _Scan) -> None:
     """Functions and classes that build a model: ``def build(): return Sequential([...])``."""
     for node in ast.walk(tree):
@@ -194,7 +248,14 @@ def _collect_builders(tree: ast.Module, scan: _Scan) -> None:
                 isinstance(n, ast.Call) and _called_name(n.func) in _MODEL_BUILDERS for n in ast.walk(node)
             ) or isinstance(node, ast.ClassDef)
             if layers and builds:
-                scan.builders[node.name] = _Builder(tuple(layers), tuple(rates), parameters, defaults)
+                scan.builders[node.name] = _Builder(
+                    tuple(layers),
+                    tuple(rates),
+                    parameters,
+                    defaults,
+                    _switched_layers(node, parameters),
+                    _flag_defaults(node),
+                )
 
 
 def _assignments(node: ast.Assign):
