@@ -88,6 +88,8 @@ class Evaluation(Record):
     metrics: dict[str, float] = Field(default={}, max_length=50)
     dataset_split: Literal["train", "test"] | None = None
     budgeted: bool = False
+    # A budgeted PyTorch loop evaluated ``samples`` rows of a DataLoader whose dataset holds this many.
+    dataset_samples: int | None = None
 
 
 class Dataset(Record):

@@ -181,10 +181,10 @@ def test_a_pytorch_loop_draws_at_most_the_batch_cap_per_epoch(cache_dir):
         "        count += 1\n"
         "    drawn.append(count)\n"
         "print(json.dumps([drawn, len(loader)]))",
-        "net.eval()\n"
-        "with torch.no_grad():\n"
-        "    held_out = sum(int((net(xb).argmax(1) == yb).sum()) for xb, yb in test_loader)\n"
-        "    on_training = sum(int((net(xb).argmax(1) == yb).sum()) for xb, yb in loader)\n"
+        # one function on both loaders, as notebooks print train and test accuracy: two evaluations
+        "def correct(data):\n    net.eval()\n    with torch.no_grad():\n"
+        "        return sum(int((net(xb).argmax(1) == yb).sum()) for xb, yb in data)\n"
+        "held_out, on_training = correct(test_loader), correct(loader)\n"
         "print(json.dumps([held_out >= 0, on_training >= 0]))",
     )
     execution = run(nb, cache_dir)
@@ -199,6 +199,7 @@ def test_a_pytorch_loop_draws_at_most_the_batch_cap_per_epoch(cache_dir):
     assert (held_out.samples, held_out.budgeted, held_out.overlap_with_training) == (30, True, 0.0)
     # drawn from the training loader: other rows than the six batches it trained on, yet training rows
     assert (on_training.samples, on_training.overlap_with_training) == (30, 1.0)
+    assert (held_out.dataset_samples, on_training.dataset_samples) == (200, 500)  # what len(loader.dataset) says
 
 
 def verdicts(facts, names) -> dict[str, list[bool]]:

@@ -482,3 +482,18 @@ def test_validation_rows_kept_back_from_the_training_images_are_not_a_test_set()
     held_out = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}["evaluated_on_held_out_data"]
     assert not held_out.passed
     assert "kept back from the training images" in held_out.evidence[0]
+
+
+def test_a_budgeted_loop_dividing_by_the_whole_dataset_reports_its_result():
+    """``correct / len(test_loader.dataset)`` under the fast budget: 1,280 of 10,000 rows were evaluated,
+    so the notebook prints the probe's accuracy times 1280/10000; that is the model's result."""
+    models, fits = [DROPOUT, PLAIN], [fit(1, 3), fit(2, 4)]
+    evaluations = [
+        {**evaluation(1, 5, accuracy=0.93125), "samples": 1280, "budgeted": True, "dataset_samples": 10000},
+        {**evaluation(2, 5, accuracy=0.75), "samples": 1280, "budgeted": True, "dataset_samples": 10000},
+    ]
+    shown = [(5, "Epoch [1/10], Validation Accuracy: 0.1192\nEpoch [1/10], Validation Accuracy: 0.0960")]
+    reported = verdicts(models, fits, evaluations, outputs=shown)["comparison_reported"]
+    assert reported.passed and "of which the fast budget evaluated 1,280" in reported.evidence[0]
+    unbudgeted = [{**e, "budgeted": False} for e in evaluations]
+    assert not verdicts(models, fits, unbudgeted, outputs=shown)["comparison_reported"].passed

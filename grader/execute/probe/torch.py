@@ -39,6 +39,7 @@ class _TorchRecorder:
         self.probe = probe
         self.torch_pass = None  # the DataLoader pass (fast budget) that yielded the last batch
         self.torch_labels = None  # the class labels of the last batch a DataLoader gave, until a model takes it
+        self.torch_source = None  # the dataset (its id) that batch came from, until a model takes it
         self.torch_scoring = None  # (evaluation state, labels) of the eval forward in progress
         self.torch_passes = 0
         self.torch_dataset_rows = set()  # (model id, id(dataset)) whose rows were all remembered
@@ -115,6 +116,7 @@ class _TorchRecorder:
         batch = {"count": int(rows.shape[0]), "shape": [int(size) for size in rows.shape][:10],
                  "dtype": _dtype_name(rows.dtype), "cell": self.probe.cell, "location": _caller_outside_torch(),
                  "pass": self.torch_pass}  # fmt: skip
+        batch["source"], self.torch_source = self.torch_source, None
         if module.training and torch.is_grad_enabled():
             # Training only if an optimizer step follows: a forward in train mode that is never
             # stepped (accuracy computed without model.eval()) is an evaluation.
@@ -129,11 +131,13 @@ class _TorchRecorder:
         self._torch_evaluated(record["id"], batch)
 
     def _torch_evaluated(self, model_id, batch):
-        """Adds an eval batch to the record of this model called from this line of this cell: the
-        batches of one evaluation loop are one record, evaluations on two lines are two. A loop run
-        again after the model trained on (an evaluation every epoch) starts its record afresh, so that
-        the record measures the weights as they are now, not an average over the epochs."""
-        key = (model_id, batch["cell"], batch["location"])
+        """Adds an eval batch to the record of this model called from this line of this cell on this
+        DataLoader's dataset: the batches of one evaluation loop are one record, evaluations on two
+        lines, or one line's ``evaluate(model, train_loader)`` and ``evaluate(model, test_loader)``,
+        are two. A loop run again after the model trained on (an evaluation every epoch) starts its
+        record afresh, so that the record measures the weights as they are now, not an average over
+        the epochs."""
+        key = (model_id, batch["cell"], batch["location"], batch.get("source"))
         state = self.torch_evaluations.get(key)
         steps = self.torch_steps.get(model_id, 0)
         if state is not None and state["steps"] != steps:
@@ -161,6 +165,8 @@ class _TorchRecorder:
             record["metrics"].pop("accuracy", None)
         if batch.get("pass") is not None and batch["pass"].budgeted:
             record["budgeted"] = True
+            if "dataset_samples" not in record:
+                record["dataset_samples"] = self.probe.safely(len, batch["pass"].dataset)
         room = SAMPLE_ROWS - state["checked"]
         known = self.probe._merged_rows(self.probe.trained_rows, model_id)
         if room > 0 and batch["hashes"] is not None and known is not None:

@@ -37,6 +37,7 @@ class _CappedPass:
             self._total = None
         self.budgeted = limit is not None and self._total is not None and self._total > limit
         self.dataset = getattr(loader, "dataset", None)
+        self.source = id(self.dataset) if self.dataset is not None else id(loader)
         recorder.torch_passes += 1
         self.serial = recorder.torch_passes
 
@@ -63,6 +64,7 @@ class _CappedPass:
         if self._limit is not None:
             self._recorder.torch_pass = self
         self._recorder.torch_labels = _class_labels(item)
+        self._recorder.torch_source = self.source
         return item
 
     def _end(self):

@@ -60,6 +60,8 @@ def reported_line(context: CheckContext, check_id: str, models: list[Model]) -> 
                 cell = _printed(value, context.evidence.outputs, after=evaluation.cell, logged=_framework_cells(facts))
                 if cell is not None:
                     return f"{check_id}: {name} {value:.4f} appears in the output of cell {cell}"
+            if (shown := _budget_scaled(context, evaluation)) is not None:
+                return f"{check_id}: {shown}"
     if models and _history_plot(context, models):
         return f"{check_id}: its training history is plotted"
     if (cell := _history_shown(context, models)) is not None:
@@ -69,6 +71,28 @@ def reported_line(context: CheckContext, check_id: str, models: list[Model]) -> 
     if cell is not None:
         return f"{check_id}: a result is printed after its evaluation in cell {cell} (its metric is computed by the student's code)"
     return None
+
+
+def _budget_scaled(context: CheckContext, evaluation) -> str | None:
+    """A budgeted loop's accuracy as the notebook printed it: its correct predictions over the whole
+    dataset's length (``correct / len(loader.dataset)``), of which the fast budget evaluated a part."""
+    accuracy, whole = evaluation.metrics.get("accuracy"), evaluation.dataset_samples
+    if (
+        accuracy is None
+        or not evaluation.budgeted
+        or not whole
+        or not evaluation.samples
+        or whole <= evaluation.samples
+    ):
+        return None
+    value = accuracy * evaluation.samples / whole
+    cell = _printed(value, context.evidence.outputs, after=evaluation.cell, logged=_framework_cells(context.facts))
+    if cell is None:
+        return None
+    return (
+        f"accuracy {value:.4f} appears in the output of cell {cell} (its correct predictions over all {whole:,} "
+        f"samples of the dataset, of which the fast budget evaluated {evaluation.samples:,})"
+    )
 
 
 def _printed(
