@@ -19,6 +19,7 @@ from grader.extract.internals import reaching_for_internals
 from grader.models import Answer, CheckGrade, Evidence, Execution, Grade, QuestionGrade, Submission
 from grader.score import placement
 from grader.score.checks import DOUBTS, number_flood, run_checks
+from grader.score.concepts import UNREAD_ZERO, UNREAD_ZERO_WHY
 from grader.score.questions import score_question
 from grader.settings import ExecutionLimits, FastBudget
 
@@ -170,8 +171,12 @@ def _tampering(execution: Execution, evidence: Evidence, internals: list[str]) -
 
 
 def _with_placement_flags(grade: QuestionGrade, evidence: Evidence, shared: list[str]) -> QuestionGrade:
+    """Where the question's answer may be instead: said in place of "the answer found earns nothing"."""
     extra = placement.question_flags(grade.answer, evidence.unplaced) or shared
-    return replace(grade, flags=(*grade.flags, *extra)) if extra else grade
+    if not extra:
+        return grade
+    kept = [f for f in grade.flags if not (str(f).startswith(UNREAD_ZERO) and UNREAD_ZERO_WHY in str(f))]
+    return replace(grade, flags=(*kept, *extra))
 
 
 def static_credit_flags(checks) -> list[str]:

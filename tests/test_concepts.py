@@ -105,3 +105,12 @@ def test_answers_copied_from_the_question_or_the_sample_solution_are_flagged():
 def test_a_concept_that_names_what_to_avoid_is_shown_by_its_negation_too():
     avoid = Concept(id="noise", points=2, any=["learn the noise"], any_polarity=True)
     assert grade("A simpler model does not learn the noise in the data.", avoid).concepts[0].found
+
+
+def test_an_answer_that_earns_nothing_is_flagged_for_a_person_not_left_a_silent_zero():
+    """A located answer may make the points in words no phrase lists ("it keeps the model from memorising");
+    a reader looks at it instead of trusting a zero. One or two words ("N/A") are not worth a look."""
+    unlisted = grade("It keeps the model from memorising the training examples.")
+    assert unlisted.score == 0 and any("earns none of this question's points" in str(f) for f in unlisted.flags)
+    assert not any("earns none" in str(f) for f in grade("N/A").flags)
+    assert not grade("It adds a penalty term to the loss.").flags

@@ -226,6 +226,13 @@ def _within(clauses: tuple[int, ...], place: int, allowed) -> Callable[[Match], 
     return lambda match: clauses[match.first] == place and (allowed is None or allowed(match))
 
 
+# A located answer this long that earns nothing is read by a person rather than left a silent zero (on the
+# regularization corpus it fired twice, both answers a reader marked 3 and 5 of 5).
+UNREAD_ZERO_WORDS = 3
+UNREAD_ZERO = "needs review: the answer found"
+UNREAD_ZERO_WHY = "earns none of this question's points; it may say them in words the rubric does not list"
+
+
 def score_answer(
     question: Question, answer: Answer | None, semantic: "SemanticScorer | Unavailable | None" = None
 ) -> QuestionGrade:
@@ -269,6 +276,8 @@ def score_answer(
     for result in results:
         if result.negated:
             flags.append(Flag(f"concept {result.id} appears only in negated form", (result.id,)))
+    if earned == 0 and tokens.words >= UNREAD_ZERO_WORDS and not flags:
+        flags.append(f"{UNREAD_ZERO} ({tokens.words} words) {UNREAD_ZERO_WHY}")
     return QuestionGrade(
         id=question.id,
         score=round(earned, 2),
