@@ -20,6 +20,7 @@ from grader.models import Answer, CheckGrade, Evidence, Execution, Grade, Questi
 from grader.score import placement
 from grader.score.checks import DOUBTS, number_flood, run_checks
 from grader.score.concepts import UNREAD_ZERO, UNREAD_ZERO_WHY
+from grader.score.grounding import ungrounded_flags
 from grader.score.questions import score_question
 from grader.settings import ExecutionLimits, FastBudget
 
@@ -122,6 +123,10 @@ def score(submission: Submission, execution: Execution, assignment: Assignment, 
         for q in rubric.questions
     )
     checks = parts.checks(list(rubric.checks), execution, evidence)
+    questions = tuple(
+        replace(grade, flags=(*grade.flags, *extra)) if (extra := ungrounded_flags(q, grade, checks)) else grade
+        for q, grade in zip(rubric.questions, questions)
+    )
     flags = failure_flags(environment_failures(execution))
     doubts = {line for check in checks for line in check.evidence if any(doubt in line for doubt in DOUBTS)}
     flags.extend(f"needs review: {line}" for line in sorted(doubts))

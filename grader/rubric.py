@@ -95,6 +95,7 @@ class Question(Strict):
     tolerance: float = Field(default=0.0, ge=0)
     accept: list[Phrase] = []
     accept_regex: list[Phrase] = []
+    discusses: list[Identifier] = []  # checks whose results the answer discusses (none passed: flagged)
 
     @property
     def name(self) -> str:
@@ -179,8 +180,12 @@ class Rubric(Strict):
         _require_unique([q.id for q in self.questions], "questions")
         _require_unique([c.id for c in self.checks], "checks")
         check_references_are_earlier(self.checks)
+        checks = {c.id for c in self.checks}
         for index, question in enumerate(self.questions):
             _require_unique([c.id for c in question.concepts], f"questions[{index}].concepts")
+            for name in question.discusses:
+                if name not in checks:
+                    raise ValueError(f"questions[{index}].discusses: {name!r} names no check")
         if self.total is not None and abs(self.total - self.max_score) > 1e-9:
             raise ValueError(f"total is {self.total} but the questions and checks add up to {self.max_score}")
         return self
@@ -200,6 +205,9 @@ class Rubric(Strict):
             self.checks, content["checks"]
         ):  # params as written: defaults added later change nothing
             dumped["params"] = check.params.model_dump(mode="json", exclude_unset=True)
+        for question in content["questions"]:  # a field added later, left empty, changes nothing
+            if not question["discusses"]:
+                del question["discusses"]
         canonical = json.dumps(content, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

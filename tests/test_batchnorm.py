@@ -104,6 +104,8 @@ def test_code_pasted_into_markdown_earns_at_most_half_and_is_flagged(students):
     assert any("come from reading the code" in f for f in record["flags"])
     questions = _questions(record)
     assert questions["3.1"]["score"] == 0  # "try different batch sizes" is not an experiment
+    # 2.2 claims the higher accuracy of a network that never ran: its points are for a person to confirm
+    assert any("discussing results, but none of the checks it discusses passed" in f for f in questions["2.2"]["flags"])
     assert _answered_or_flagged(questions["1.2"]) and _answered_or_flagged(questions["1.3"])  # one cell for Part 1
 
 

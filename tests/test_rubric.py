@@ -134,3 +134,10 @@ def test_every_check_kind_of_the_rubric_has_its_verdicts_and_typed_params():
     assert set(KINDS) == set(CHECK_KINDS)
     rubric = load_rubric(ROOT / "rubrics" / "regularization.yaml")
     assert rubric.checks[0].params.min_rate == 0.0 and rubric.checks[0].params.min_epochs == 1
+
+
+def test_a_question_discusses_only_checks_the_rubric_has_and_leaving_it_out_keeps_the_fingerprint():
+    with pytest.raises(RubricError, match=r"discusses: 'bn_model' names no check"):
+        parse_rubric(minimal(discusses=["bn_model"]))
+    assert parse_rubric(minimal()).fingerprint() == parse_rubric(minimal(discusses=[])).fingerprint()
+    assert parse_rubric(minimal()).fingerprint() != parse_rubric(minimal(prompt="Why not?")).fingerprint()
