@@ -226,9 +226,10 @@ def _within(clauses: tuple[int, ...], place: int, allowed) -> Callable[[Match], 
     return lambda match: clauses[match.first] == place and (allowed is None or allowed(match))
 
 
-# A located answer this long that earns nothing is read by a person rather than left a silent zero (on the
-# regularization corpus it fired twice, both answers a reader marked 3 and 5 of 5).
-UNREAD_ZERO_WORDS = 3
+# A located answer of this many words or more ("N/A", "see above" are fewer) that earns nothing is read by a
+# person rather than left a silent zero (on the regularization corpus it fired twice, both answers a reader
+# marked 3 and 5 of 5).
+UNREAD_ZERO_WORDS = 5
 UNREAD_ZERO = "needs review: the answer found"
 UNREAD_ZERO_WHY = "earns none of this question's points; it may say them in words the rubric does not list"
 
