@@ -28,10 +28,11 @@ def notebook(*cells):
     return new_notebook(cells=[new_code_cell(c) for c in cells])
 
 
-def run(nb, cache_dir, mode="fast", budget=SMALL, datasets=None):
+def run(nb, cache_dir, mode="fast", budget=SMALL, datasets=None, confirm_in_full=True):
     return run_notebook(
-        nb, datasets=datasets or {}, limits=LIMITS, mode=mode, budget=budget, cache_dir=cache_dir, threads=1
-    )
+        nb, datasets=datasets or {}, limits=LIMITS, mode=mode, budget=budget, cache_dir=cache_dir, threads=1,
+        confirm_in_full=confirm_in_full,
+    )  # fmt: skip
 
 
 def printed(cell) -> list:
@@ -236,9 +237,11 @@ def test_fast_mode_keeps_the_held_out_verdicts_of_every_torchvision_stand_in(cac
         "        held_out = [net(images) for images, _ in test_loader]\n"
         "        on_training = [net(images) for images, _ in train_loader]",
     )
-    execution = run(nb, cache_dir)
+    # The verifier measures every 784-input model on MNIST, the Fashion-MNIST one too: near chance, which
+    # would have the run confirmed in full; this test is about the fast run's facts.
+    execution = run(nb, cache_dir, confirm_in_full=False)
     assert execution.status == "ok", execution.message
-    assert execution.cell_errors == ()
+    assert execution.cell_errors == () and execution.mode == "fast", execution.message
     assert all(f.budgeted for f in execution.facts.fits) and len(execution.facts.fits) == 4
     names = ("mnist", "fashion_mnist", "cifar10", "cifar100")
     assert [d.name for d in execution.facts.datasets] == list(names)
