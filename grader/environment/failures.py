@@ -18,7 +18,7 @@ from typing import Literal
 
 from grader.environment.packages import hosted_only, install_fix, pip_name
 from grader.environment.removed_apis import removed_api_in_error
-from grader.extract.cells import source_of
+from grader.extract.cells import python_source, source_of
 from grader.models import CellError, Execution
 
 FLAG = "needs review: the grading environment could not run"
@@ -159,9 +159,8 @@ def _consequence(error: CellError, source: str, unbound: dict[str, int]) -> Envi
 
 
 def _tree(source: str) -> ast.Module | None:
-    runnable = "\n".join("" if re.match(r"^\s*[!%]", line) else line for line in source.splitlines())
     try:
-        return ast.parse(runnable)
+        return ast.parse(python_source(source))
     except (SyntaxError, ValueError):
         return None
 

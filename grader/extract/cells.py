@@ -16,7 +16,8 @@ from typing import Literal
 
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|<img\b[^>]*>", re.IGNORECASE)
 _HTML_TAG = re.compile(r"</?(?:br|p|div|span|b|i|u|strong|em|font|center|h[1-6])\b[^>]*>", re.IGNORECASE)
-_MAGIC = re.compile(r"^\s*[!%]")
+# IPython lines that are not Python: shell escapes, magics, and pip/conda commands IPython's automagic runs.
+_IPYTHON_LINE = re.compile(r"^\s*(?:[!%]|(?:pip3?|conda|mamba)\s+(?:install|uninstall|download)\b)")
 WRITTEN_WORDS = 15  # a string in running code this long is written prose, not a program's message
 
 
@@ -46,8 +47,17 @@ def clean_markdown(source: str) -> str:
     return _HTML_TAG.sub(" ", _IMAGE.sub(" ", source))
 
 
+def is_ipython_line(line: str) -> bool:
+    return bool(_IPYTHON_LINE.match(line))
+
+
+def python_source(source: str) -> str:
+    """A code cell's source with its IPython lines blanked (line numbers kept), for ``ast.parse``."""
+    return "\n".join("" if is_ipython_line(line) else line for line in source.splitlines())
+
+
 def _read_code(index: int, source: str) -> CellText:
-    runnable = "\n".join("" if _MAGIC.match(line) else line for line in source.splitlines())
+    runnable = python_source(source)
     try:
         tree = ast.parse(runnable)
     except SyntaxError:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from grader.environment.failures import file_name
 from grader.environment.removed_apis import RemovedApi, removed_apis_in_code
-from grader.extract.cells import source_of
+from grader.extract.cells import is_ipython_line, source_of
 
 # Calls whose first argument (or these keywords) is a file the notebook reads.
 _READERS = {
@@ -38,7 +38,7 @@ _WRITERS = {
     "dump",
 }
 _URL = re.compile(r"https?://[^\s'\"<>)]+")
-_SHELL_PIP = re.compile(r"^\s*[!%]\s*pip3?\s+install\s+(.+)$")
+_SHELL_PIP = re.compile(r"^\s*(?:[!%]\s*)?pip3?\s+install\s+(.+)$")
 _REQUIREMENT_NAME = re.compile(r"^['\"]?([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?=$|[\[<>=!~;'\"\s])")
 _PIP_OPTIONS_WITH_VALUE = {"-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url",
                            "--extra-index-url", "-f", "--find-links", "-t", "--target"}  # fmt: skip
@@ -79,7 +79,7 @@ def notebook_needs(notebook) -> Needs:
         source = source_of(cell)
         code_lines = []
         for line in source.splitlines():
-            shell = re.match(r"^\s*[!%]", line)
+            shell = is_ipython_line(line)
             if shell:
                 urls.update(_URL.findall(line))
                 pip = _SHELL_PIP.match(line)

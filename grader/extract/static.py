@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from grader.execute.outputs import output_text, saved_text
-from grader.extract.cells import read_cell, source_of
+from grader.extract.cells import python_source, read_cell, source_of
 from grader.models import StaticCall, StaticFacts, StaticModel
 
 _MODEL_BUILDERS = {"Sequential", "Model", "Module", "ModuleList"}
@@ -108,9 +108,8 @@ def _is_code(text: str) -> bool:
 
 
 def _parse(source: str) -> ast.Module | None:
-    runnable = "\n".join("" if re.match(r"^\s*[!%]", line) else line for line in source.splitlines())
     try:
-        return ast.parse(runnable)
+        return ast.parse(python_source(source))
     except (SyntaxError, ValueError):
         return None
 
