@@ -15,6 +15,7 @@ from grader.score.checks.base import (
     environment_verdict,
     evaluations_of,
     fits_of,
+    held_out,
     number_shown,
     referenced_static_calls,
 )
@@ -55,7 +56,9 @@ def reported_line(context: CheckContext, check_id: str, models: list[Model]) -> 
     """The line saying where a result of ``models`` is shown, or None."""
     facts = context.facts
     for model in models:
-        for evaluation in evaluations_of(facts, model):
+        kept = held_out(facts, model)  # the held-out result first, as a reader looks for it
+        first = {id(e) for e in kept}
+        for evaluation in kept + [e for e in evaluations_of(facts, model) if id(e) not in first]:
             for name, value in evaluation.metrics.items():
                 cell = _printed(value, context.evidence.outputs, after=evaluation.cell, logged=_framework_cells(facts))
                 if cell is not None:
