@@ -19,7 +19,7 @@ from grader.extract.internals import reaching_for_internals
 from grader.models import Answer, CheckGrade, Evidence, Execution, Grade, QuestionGrade, Submission
 from grader.score import placement
 from grader.score.checks import DOUBTS, number_flood, run_checks
-from grader.score.concepts import UNREAD_ZERO, UNREAD_ZERO_WHY
+from grader.score.concepts import is_unread_zero
 from grader.score.grounding import ungrounded_flags
 from grader.score.questions import score_question
 from grader.settings import ExecutionLimits, FastBudget
@@ -180,7 +180,7 @@ def _with_placement_flags(grade: QuestionGrade, evidence: Evidence, shared: list
     extra = placement.question_flags(grade.answer, evidence.unplaced) or shared
     if not extra:
         return grade
-    kept = [f for f in grade.flags if not (str(f).startswith(UNREAD_ZERO) and UNREAD_ZERO_WHY in str(f))]
+    kept = [f for f in grade.flags if not is_unread_zero(f)]
     return replace(grade, flags=(*kept, *extra))
 
 

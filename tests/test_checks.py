@@ -385,7 +385,11 @@ def test_near_chance_after_the_fast_budget_cut_training_is_unverified_in_a_self_
     fast = dropout_check("fast")
     assert fast.passed, fast.evidence
     line = next(line for line in fast.evidence if "near chance" in line)
-    assert "not independently verified" in line and "1 of 100 epochs" in line and "grading runs it in full" in line
+    assert (
+        "not independently verified" in line
+        and "1 of 100 epochs" in line
+        and "a run with the full budget settles it" in line
+    )
     full = dropout_check("full")
     assert not full.passed and "contradicted outside the kernel" in " ".join(full.evidence)
 

@@ -1,6 +1,7 @@
 """How a written answer earns a concept's points."""
 
-from grader.models import Answer
+from grader.models import Answer, Evidence
+from grader.pipeline import _with_placement_flags
 from grader.rubric import Concept, Question
 from grader.score.concepts import score_answer
 
@@ -114,3 +115,6 @@ def test_an_answer_that_earns_nothing_is_flagged_for_a_person_not_left_a_silent_
     assert unlisted.score == 0 and any("earns none of this question's points" in str(f) for f in unlisted.flags)
     assert not any("earns none" in str(f) for f in grade("Not done, see above").flags)
     assert not grade("It adds a penalty term to the loss.").flags
+    shared = "needs review: its answer may stand under question 2"  # where the answer may be instead
+    placed = _with_placement_flags(unlisted, Evidence(answers={}), [shared])
+    assert placed.flags == (shared,), placed.flags  # says more than the zero: it replaces that flag

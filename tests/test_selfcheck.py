@@ -142,3 +142,25 @@ def test_the_check_table_is_made_from_the_redacted_grade():
     visible = [c for c in asked.concepts if not c.hidden]
     assert not [c.id for c in hidden if humanize(c.id) in advice or (c.hint and c.hint in advice)]
     assert all(c.hint in advice for c in visible if c.hint)
+
+
+def test_a_self_check_is_never_run_again_in_full(tmp_path, monkeypatch):
+    """A student's check stays quick: its fast run is not confirmed in full (grading does that); a
+    model still near chance after the cut training is shown as not verified instead."""
+    from grader import selfcheck
+    from grader.assignment import load_assignment
+
+    asked = []
+
+    def grade_submission(submission, assignment, options, on_progress=None):
+        asked.append(options)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(selfcheck, "grade_submission", grade_submission)
+    notebook = tmp_path / "hw.ipynb"
+    nbformat.write(nbf.new_notebook(cells=[nbf.new_code_cell("x = 1")]), notebook)
+    try:
+        selfcheck.self_check(notebook, load_assignment(ASSIGNMENT))
+    except RuntimeError:
+        pass
+    assert [(o.mode, o.confirm_in_full) for o in asked] == [("fast", False)]

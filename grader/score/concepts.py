@@ -230,8 +230,16 @@ def _within(clauses: tuple[int, ...], place: int, allowed) -> Callable[[Match], 
 # person rather than left a silent zero (on the regularization corpus it fired twice, both answers a reader
 # marked 3 and 5 of 5).
 UNREAD_ZERO_WORDS = 5
-UNREAD_ZERO = "needs review: the answer found"
-UNREAD_ZERO_WHY = "earns none of this question's points; it may say them in words the rubric does not list"
+_UNREAD_ZERO_WHY = "earns none of this question's points; it may say them in words the rubric does not list"
+
+
+def unread_zero_flag(words: int) -> str:
+    return f"needs review: the answer found ({words} words) {_UNREAD_ZERO_WHY}"
+
+
+def is_unread_zero(flag: str) -> bool:
+    """``flag`` is ``unread_zero_flag``'s (which a flag saying where the answer may be replaces)."""
+    return str(flag).endswith(_UNREAD_ZERO_WHY)
 
 
 def score_answer(
@@ -278,7 +286,7 @@ def score_answer(
         if result.negated:
             flags.append(Flag(f"concept {result.id} appears only in negated form", (result.id,)))
     if earned == 0 and tokens.words >= UNREAD_ZERO_WORDS and not flags:
-        flags.append(f"{UNREAD_ZERO} ({tokens.words} words) {UNREAD_ZERO_WHY}")
+        flags.append(unread_zero_flag(tokens.words))
     return QuestionGrade(
         id=question.id,
         score=round(earned, 2),

@@ -62,7 +62,7 @@ def verdict_outside(
         if context.fast_run and (cut := budget_cut(fits_of(context.facts, model))):
             return None, (
                 f"{UNVERIFIED}: the saved model {near_chance} after the fast budget cut its training ({cut}), which a"
-                " model that learns slowly has not got past yet: grading runs it in full"
+                " model that learns slowly has not got past yet: a run with the full budget settles it"
             )
         return False, f"{CONTRADICTED}: the saved model {near_chance}; it did not learn"
     recorded = final_accuracy(context.facts, model)
