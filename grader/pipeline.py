@@ -170,7 +170,9 @@ def _tampering(execution: Execution, evidence: Evidence, internals: list[str]) -
         reasons.append((execution.message or "the grader's recorders were tampered with")[:600])
     if internals:
         reasons.append("the code reaches for the grader's internals: " + "; ".join(internals))
-    if flood := number_flood(execution.facts, evidence.outputs):
+    if flood := number_flood(
+        execution.facts, evidence.outputs, evidence.static if execution.mode == "no-run" else None
+    ):
         reasons.append(flood)
     return "tampering: " + "; ".join(reasons) if reasons else None
 

@@ -129,8 +129,11 @@ def test_a_wrong_formula_does_not_earn_the_formula_and_raw_cell_answers_are_flag
     assert checks["bn_model"]["passed"] and checks["bn_model"]["source"] == "static"  # the saved training log
     assert not checks["comparison_reported"]["passed"]  # no numbers compared in words or printed
     held_out = checks["evaluated_on_held_out_data"]  # only fit(..., validation_data=(test_images, test_labels))
-    assert held_out["source"] == "static" and held_out["score"] == held_out["max_score"] / 2
-    assert "fit() validated on test_images" in held_out["evidence"][0]
+    assert (
+        held_out["source"] == "static" and held_out["passed"]
+    )  # its saved log shows val_accuracy: what a reader credits
+    assert "fit() validated on test_images" in held_out["evidence"][0] and "unverified" in held_out["evidence"][0]
+    assert any("come from reading the code" in f for f in record["flags"])
 
 
 def test_the_spreadsheet_names_question_columns_as_students_see_them(students_out):

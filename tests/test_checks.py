@@ -190,12 +190,22 @@ def test_no_run_trusts_saved_outputs_but_labels_them_unverified():
     result = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))
     assert result["dropout_model"].passed and "unverified" in result["dropout_model"].evidence[0]
     assert result["comparison_reported"].passed
-    assert result["evaluated_on_held_out_data"].score == 2.5
+    held_out = result["evaluated_on_held_out_data"]  # evaluate(x_test) with its results printed below it
+    assert (
+        held_out.passed
+        and held_out.score == 5
+        and "the saved outputs show results on held-out data" in held_out.evidence[0]
+    )
+    assert "unverified" in held_out.evidence[0]
+    notebook = _notebook(*STATIC_CODE, outputs={1: "Epoch 1/3\nEpoch 2/3", 2: "Epoch 1/3"})  # evaluated, nothing shown
+    held_out = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))[
+        "evaluated_on_held_out_data"
+    ]
+    assert not held_out.passed and held_out.score == 2.5 and "implemented but not shown to run" in held_out.evidence[0]
 
 
-def _validated_on(data):
+def _validated_on(data, log="63/63 - 1s - accuracy: 0.84 - loss: 0.54 - val_accuracy: 0.8760 - val_loss: 0.41"):
     fitted = "model_{0}.fit(x, y, epochs=3, validation_data=" + data + ")"
-    log = "63/63 - 1s - accuracy: 0.84 - loss: 0.54 - val_accuracy: 0.8760 - val_loss: 0.41"
     code = (
         STATIC_CODE[0],
         STATIC_CODE[1].split("\n")[0] + "\n" + fitted.format("d"),
@@ -213,12 +223,37 @@ def test_no_run_credits_held_out_data_given_to_fit_as_validation_data_as_an_eval
     held_out = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))[
         "evaluated_on_held_out_data"
     ]
-    assert held_out.source == "static" and held_out.score == 2.5
-    assert "fit() validated on x_test" in held_out.evidence[0]
+    assert held_out.source == "static" and held_out.score == 5  # its saved log shows val_accuracy every epoch
+    assert "fit() validated on x_test" in held_out.evidence[0] and "unverified" in held_out.evidence[0]
+    notebook = _validated_on("(x_test, y_test)", log="63/63 - 1s - accuracy: 0.84 - loss: 0.54")  # no val_ metrics
+    held_out = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))[
+        "evaluated_on_held_out_data"
+    ]
+    assert held_out.score == 2.5 and "fit() validated on x_test" in held_out.evidence[0]
     for data in ("(x, y)", "None"):  # the training arrays; no validation at all
         notebook = _validated_on(data)
         result = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))
         assert result["evaluated_on_held_out_data"].score == 0, data
+
+
+def test_a_long_training_log_saved_in_a_notebook_not_run_is_not_a_number_dump():
+    """Under --no-run no probe says which cells hold the framework's logs: the cells whose code trains or
+    evaluates do (a real notebook trained 30 epochs with per-batch logs and lost every code point as "tampering")."""
+    from grader.extract.static import static_facts
+    from grader.score.checks import number_flood
+
+    log = "\n".join(
+        f"20/20 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step - accuracy: 0.{n:04d} - loss: 0.{9999 - n:04d}"
+        for n in range(0, 9000, 15)
+    )
+    notebook = _notebook(*STATIC_CODE, outputs={1: log})
+    static = static_facts(notebook)
+    assert number_flood(Facts(), ((1, log),)) is not None  # without the code, it looks like a dump
+    assert number_flood(Facts(), ((1, log),), static) is None
+    dump = "\n".join(f"{n / 10000:.4f}" for n in range(10000))
+    assert "0.0000 to 0.9999" in number_flood(
+        Facts(), ((1, log), (4, dump)), static
+    )  # a dump in a cell that trains nothing
 
 
 def test_the_datasets_own_test_split_is_held_out_even_when_the_file_repeats_it_in_training():

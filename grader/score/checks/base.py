@@ -26,6 +26,11 @@ class CheckContext:
     chosen: dict[str, list[Model]] = field(default_factory=dict)
     chosen_static: dict[str, list[StaticModel]] = field(default_factory=dict)
 
+    @property
+    def submitted_outputs(self) -> tuple[tuple[int, str], ...]:
+        """The outputs the student's notebook was submitted with: kept aside when it ran, its outputs when it did not."""
+        return self.evidence.outputs if self.saved_outputs_only else self.evidence.saved_outputs
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -175,6 +180,12 @@ def not_shown_to_run(check, context: CheckContext, model: StaticModel, call) -> 
     )
 
 
+def saved_outputs_verdict(line: str) -> Verdict:
+    """Under ``--no-run``, what the submitted notebook's saved outputs show earns the check, said unverified:
+    the instructor chose not to run it, and the same outputs earn it when a run stops on the environment."""
+    return Verdict(True, [f"{line} (unverified: the notebook was not run)"], 1.0, "static")
+
+
 def environment_verdict(check, context: CheckContext, models: list[StaticModel], calls: list) -> Verdict:
     """The code and the submitted notebook's saved outputs, read because the grading environment
     stopped the run: the check's static share, passed when the saved outputs show what it asks."""
@@ -214,7 +225,7 @@ def held_out_shown(context: CheckContext, call, validation: bool) -> bool:
         return False
     if call.method != "validate":
         return number_shown(context, call.cell, saved=True)
-    return any(index == call.cell and VALIDATION_METRIC.search(text) for index, text in context.evidence.saved_outputs)
+    return any(index == call.cell and VALIDATION_METRIC.search(text) for index, text in context.submitted_outputs)
 
 
 def _looks_held_out(argument: str, validation: bool) -> bool:
@@ -230,7 +241,7 @@ PROGRESS_LOG = re.compile(r"Epoch \d+|step\b|━|\[=+|\d+/\d+ \[")
 def number_shown(context: CheckContext, cell: int, saved: bool = False) -> bool:
     """A metric-like number printed at or after ``cell``, not counting training progress logs
     (``saved``: in the submitted notebook's outputs rather than our run's)."""
-    for index, text in context.evidence.saved_outputs if saved else context.evidence.outputs:
+    for index, text in context.submitted_outputs if saved else context.evidence.outputs:
         if index >= cell and any(
             METRIC_NUMBER.search(line) for line in text.splitlines() if not PROGRESS_LOG.search(line)
         ):

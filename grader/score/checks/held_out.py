@@ -12,14 +12,17 @@ from grader.score.checks.base import (
     CheckContext,
     CheckKind,
     Verdict,
+    call_text,
     environment_verdict,
     evaluations_of,
     fits_of,
     held_out,
     held_out_call,
+    held_out_shown,
     metrics_text,
     not_shown_to_run,
     referenced_static_calls,
+    saved_outputs_verdict,
     validated_on_held_out,
     validation_text,
 )
@@ -97,4 +100,9 @@ class EvaluatedOnHeldOutData(CheckKind):
             return None
         if any(call.cell in context.environment for call in calls):
             return environment_verdict(check, context, models, calls)
+        if context.saved_outputs_only and all(held_out_shown(context, call, validation) for call in calls):
+            shown = "; ".join(
+                f"{m.variable}: {call_text(c, argument=True)} in cell {c.cell}" for m, c in zip(models, calls)
+            )
+            return saved_outputs_verdict(f"{shown}; the saved outputs show results on held-out data")
         return not_shown_to_run(check, context, models[0], calls[0])

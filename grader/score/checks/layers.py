@@ -15,6 +15,7 @@ from grader.score.checks.base import (
     describe_model,
     fits_of,
     not_shown_to_run,
+    saved_outputs_verdict,
     training_summary,
 )
 from grader.score.checks.outside import framework_module, imitations, outside_checked, unlearned
@@ -38,13 +39,8 @@ class _LayerKind(CheckKind):
             return None
         model, call = next(((m, c) for m, c in fitted if c.cell in context.environment), fitted[0])
         if context.saved_outputs_only and any(c.output_shows_training for _, c in fitted):
-            return Verdict(
-                True,
-                [
-                    f"{model.variable}: {' '.join(model.layers)} (cell {model.cell}); the saved outputs show it training (unverified: the notebook was not run)"
-                ],
-                1.0,
-                "static",
+            return saved_outputs_verdict(
+                f"{model.variable}: {' '.join(model.layers)} (cell {model.cell}); the saved outputs show it training"
             )
         return not_shown_to_run(check, context, model, call)
 

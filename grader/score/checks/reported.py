@@ -7,6 +7,7 @@ import re
 
 from grader.check_specs import ResultsReported as ReportedSpec
 from grader.facts import Facts, Model
+from grader.models import StaticFacts
 from grader.score.checks.base import (
     PROGRESS_LOG,
     CheckContext,
@@ -18,6 +19,7 @@ from grader.score.checks.base import (
     held_out,
     number_shown,
     referenced_static_calls,
+    saved_outputs_verdict,
 )
 
 
@@ -43,12 +45,7 @@ class ResultsReported(CheckKind):
         if any(call.cell in context.environment for call in calls):
             return environment_verdict(check, context, models, calls)
         if context.saved_outputs_only and all(number_shown(context, call.cell) for call in calls):
-            return Verdict(
-                True,
-                [f"results are printed after cell {max(c.cell for c in calls)} (unverified: the notebook was not run)"],
-                1.0,
-                "static",
-            )
+            return saved_outputs_verdict(f"results are printed after cell {max(c.cell for c in calls)}")
         return None
 
 
@@ -149,10 +146,16 @@ def _crowded(outputs: list[tuple[int, str]], decimals: int, scale: int, logged: 
     return False
 
 
-def number_flood(facts: Facts, outputs: tuple[tuple[int, str], ...]) -> str | None:
+def number_flood(facts: Facts, outputs: tuple[tuple[int, str], ...], static: StaticFacts | None = None) -> str | None:
     """Why the outputs look like a dump of numbers meant to contain any metric, or None: over
-    ``CROWDED`` of all four-decimal values between 0 and 1, printed outside the framework's logs."""
-    if _crowded(list(outputs), 4, 1, _framework_cells(facts)):
+    ``CROWDED`` of all four-decimal values between 0 and 1, printed outside the framework's logs.
+    ``static``: for a notebook not run, whose saved logs no probe saw, the code cells that call fit,
+    evaluate or predict are the ones whose progress logs are the framework's (a long training log is not
+    a dump)."""
+    logged = _framework_cells(facts)
+    if static is not None:
+        logged |= {call.cell for call in static.calls if call.cell_type == "code"}
+    if _crowded(list(outputs), 4, 1, logged):
         return f"the outputs print over {CROWDED:.0%} of all the numbers 0.0000 to 0.9999, so any metric appears among them"
     return None
 
