@@ -204,6 +204,52 @@ def test_no_run_trusts_saved_outputs_but_labels_them_unverified():
     assert not held_out.passed and held_out.score == 2.5 and "implemented but not shown to run" in held_out.evidence[0]
 
 
+def _builder_notebook(dropout_branch: str, calls: str, trains_inside: bool, log: str = ""):
+    """A builder choosing its dropout layer with a conditional expression (a pattern real notebooks use)."""
+    fit = "    model.fit(x_train, y_train, epochs=5, validation_data=(x_test, y_test))\n" if trains_inside else ""
+    code = (
+        "def build(use_dropout=False):\n    model = keras.Sequential([\n        keras.layers.Dense(128),\n"
+        f"        {dropout_branch},\n        keras.layers.Dense(10)\n    ])\n{fit}    return model\n" + calls
+    )
+    return _notebook(code, outputs={0: log} if log else None)
+
+
+def test_a_conditional_expression_in_a_builder_builds_one_branch_and_its_fit_trains_what_it_returns():
+    """``Dropout(0.5) if use_dropout else Dropout(0.0)`` in a builder that trains the model itself:
+    ``build(use_dropout=False)`` is the baseline (rate 0 is no dropout), and both assigned models
+    were trained by the builder's own fit (--no-run, the saved log shows it)."""
+    from grader.models import Execution
+
+    log = "Epoch 1/5\n1875/1875 [======] - 8s 4ms/step - loss: 0.2577 - accuracy: 0.9270 - val_accuracy: 0.9595\n"
+    notebook = _builder_notebook(
+        "keras.layers.Dropout(0.5) if use_dropout else keras.layers.Dropout(0.0)",
+        "plain = build(use_dropout=False)\ndropped = build(use_dropout=True)\n",
+        trains_inside=True,
+        log=log,
+    )
+    result = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))
+    assert result["dropout_model"].passed and result["dropout_model"].evidence[0].startswith(
+        "dropped: Dense Dropout Dense"
+    )
+    assert result["baseline_model"].passed and result["baseline_model"].evidence[0].startswith("plain:")
+
+
+def test_a_dropout_branch_never_chosen_is_no_dropout_model():
+    """``Dropout(0.2) if use_dropout else None`` with the builder only ever called with False: no model
+    with Dropout was even built, so reading the code credits no dropout model."""
+    from grader.models import CellError, Execution
+
+    notebook = _builder_notebook(
+        "keras.layers.Dropout(0.2) if use_dropout else None",
+        "plain = build(use_dropout=False)\nplain.fit(x_train, y_train, epochs=10)\n",
+        trains_inside=False,
+    )
+    error = CellError(0, "TypeError", "The added layer must be an instance of class Layer. Received: layer=None")
+    result = static_verdicts(notebook, Execution(notebook, Facts(), "ok", cell_errors=(error,)))
+    assert result["dropout_model"].score == 0 and result["dropout_model"].source == "runtime"
+    assert "plain = Dense Dense" in result["baseline_model"].evidence[0]
+
+
 def _validated_on(data, log="63/63 - 1s - accuracy: 0.84 - loss: 0.54 - val_accuracy: 0.8760 - val_loss: 0.41"):
     fitted = "model_{0}.fit(x, y, epochs=3, validation_data=" + data + ")"
     code = (

@@ -125,10 +125,9 @@ def _layers_in(node: ast.AST, parameters: tuple[str, ...] = ()) -> tuple[list[st
 
 
 def _layer_calls(node: ast.AST):
-    """(call, layer class) of each layer constructor under a node, in walking order."""
-    for call in ast.walk(node):
-        if not isinstance(call, ast.Call):
-            continue
+    """(call, layer class) of each layer constructor under a node, in the order they are written."""
+    calls = [n for n in ast.walk(node) if isinstance(n, ast.Call)]
+    for call in sorted(calls, key=lambda c: (getattr(c, "lineno", 0), getattr(c, "col_offset", 0))):
         name = _called_name(call.func)
         if name == "dropout":  # torch.nn.functional.dropout inside forward()
             yield call, "Dropout"
@@ -138,13 +137,15 @@ def _layer_calls(node: ast.AST):
 
 def _switched_layers(node: ast.AST, parameters: tuple[str, ...]) -> tuple[tuple[str, bool] | None, ...]:
     """For each layer call under a builder (as ``_layers_in`` lists them), the flag parameter and the
-    value it needs when the layer is built only under ``if use_bn:`` / ``if self.use_bn:`` (else None)."""
+    value it needs when the layer is built only under ``if use_bn:`` / ``if self.use_bn:``, or in one
+    branch of ``Dropout(0.5) if use_dropout else Dropout(0.0)`` (else None)."""
     needs: dict[int, tuple[str, bool]] = {}
     for branch in ast.walk(node):
-        flag = _flag_test(branch.test, parameters) if isinstance(branch, ast.If) else None
+        flag = _flag_test(branch.test, parameters) if isinstance(branch, (ast.If, ast.IfExp)) else None
         if flag is None:
             continue
-        for statements, value in ((branch.body, flag[1]), (branch.orelse, not flag[1])):
+        body, orelse = (branch.body, branch.orelse) if isinstance(branch, ast.If) else ([branch.body], [branch.orelse])
+        for statements, value in ((body, flag[1]), (orelse, not flag[1])):
             for call in (c for statement in statements for c in ast.walk(statement) if isinstance(c, ast.Call)):
                 needs.setdefault(id(call), (flag[0], value))
     return tuple(needs.get(id(call)) for call, _ in _layer_calls(node))
@@ -186,6 +187,7 @@ class _Builder:
     defaults: dict
     switches: tuple[tuple[str, bool] | None, ...] = ()  # a layer built only when a flag parameter is set
     flag_defaults: dict = field(default_factory=dict)
+    uses: tuple[tuple[str, str], ...] = ()  # (method, data) of the fit/evaluate/predict it calls on what it builds
 
     def build(self, call: ast.Call) -> tuple[list[str], list[float | None]]:
         """The layers and literal rates of the model ``call`` builds (without the layers its flag
@@ -254,7 +256,42 @@ def _collect_builders(tree: ast.Module, scan: _Scan) -> None:
                     defaults,
                     _switched_layers(node, parameters),
                     _flag_defaults(node),
+                    _own_uses(node),
                 )
+
+
+def _own_uses(node: ast.FunctionDef | ast.ClassDef) -> tuple[tuple[str, str], ...]:
+    """The Keras calls a builder makes on the model it builds (``model = Sequential(...)`` then
+    ``model.fit(...)`` inside it): whoever is assigned its result was trained (and evaluated) so."""
+    if isinstance(node, ast.ClassDef):
+        return ()
+    built = {
+        target.id
+        for statement in ast.walk(node)
+        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Call)
+        and _called_name(statement.value.func) in _MODEL_BUILDERS
+        for target in statement.targets
+        if isinstance(target, ast.Name)
+    }  # fmt: skip
+    return tuple((method, argument) for method, variable, argument in _keras_uses(node) if variable in built)
+
+
+def _keras_uses(node: ast.AST):
+    """(method, the model's name, the data) of each ``model.fit/evaluate/predict(...)`` under ``node``,
+    and a ``validate`` for a fit given ``validation_data`` (Keras evaluates on it every epoch)."""
+    for call in ast.walk(node):
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+        ):
+            continue
+        variable = call.func.value.id
+        if call.func.attr in ("fit", "evaluate", "predict"):
+            yield call.func.attr, variable, _unparse(call.args[0]) if call.args else ""
+        validation = _validation_data(call) if call.func.attr == "fit" else None
+        if validation is not None:
+            yield "validate", variable, validation
 
 
 def _assignments(node: ast.Assign):
@@ -271,7 +308,10 @@ def _assignments(node: ast.Assign):
 
 
 def _collect_models(tree: ast.Module, cell: int, scan: _Scan) -> None:
+    switched = _inside_switched_builders(tree, scan)
     for node in ast.walk(tree):
+        if id(node) in switched:
+            continue
         if isinstance(node, ast.Assign) and isinstance(node.value, (ast.List, ast.Tuple)):
             for target in node.targets:
                 if isinstance(target, ast.Name):
@@ -290,6 +330,18 @@ def _collect_models(tree: ast.Module, cell: int, scan: _Scan) -> None:
                 scan.models[owner.id] = StaticModel(
                     model.variable, model.cell, model.layers + tuple(added), model.rates + tuple(rates)
                 )
+
+
+def _inside_switched_builders(tree: ast.Module, scan: _Scan) -> set[int]:
+    """The nodes inside a builder whose layers a flag parameter switches: the model it assigns there
+    has both branches' layers (``Dropout(0.5) if use_dropout else Dropout(0.0)``); the models are
+    what each call of it builds."""
+    inside = set()
+    for node in ast.walk(tree):
+        builder = scan.builders.get(node.name) if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else None
+        if builder is not None and any(builder.switches):
+            inside.update(id(n) for n in ast.walk(node) if n is not node)
+    return inside
 
 
 def _built(value: ast.AST, scan: _Scan) -> tuple[list[str], list[float | None]] | None:
@@ -329,16 +381,18 @@ def _collect_calls(tree: ast.Module, source: _Source, scan: _Scan) -> None:
         scan.calls.append(StaticCall(method, variable, source.cell, source.shows_training and method == "fit",
                                      argument[:_ARGUMENT_CHARS], source.cell_type))  # fmt: skip
 
+    for method, variable, argument in _keras_uses(tree):
+        add(method, variable, argument)
     for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target, value in _assignments(node):
+                builder = scan.builders.get(_called_name(value.func)) if isinstance(value, ast.Call) else None
+                if builder is not None and isinstance(target, ast.Name):
+                    for method, argument in builder.uses:
+                        add(method, target.id, argument)
         if not isinstance(node, ast.Call):
             continue
-        if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
-            if node.func.attr in ("fit", "evaluate", "predict"):
-                add(node.func.attr, node.func.value.id, _unparse(node.args[0]) if node.args else "")
-            validation = _validation_data(node) if node.func.attr == "fit" else None
-            if validation is not None:
-                add("validate", node.func.value.id, validation)
-        elif isinstance(node.func, ast.Name) and node.func.id in scan.routines:
+        if isinstance(node.func, ast.Name) and node.func.id in scan.routines:
             for routine in scan.routines[node.func.id]:
                 data = _bound_data(routine, node)
                 if routine.parameter is None:
