@@ -282,6 +282,38 @@ def test_no_run_credits_held_out_data_given_to_fit_as_validation_data_as_an_eval
         assert result["evaluated_on_held_out_data"].score == 0, data
 
 
+def test_no_run_credits_training_curves_plotted_after_both_fits_as_the_comparison():
+    """A notebook that compares the two models by their validation curves, never evaluate(): its saved figure
+    is the comparison a reader sees; without the figure, or without trained models, there is none."""
+    import nbformat.v4 as nbf
+
+    from grader.models import Execution
+
+    code = (
+        STATIC_CODE[0],
+        STATIC_CODE[1].replace("model_d.fit", "history_d = model_d.fit"),
+        STATIC_CODE[2].replace("model_b.fit", "history_b = model_b.fit"),
+        "plt.plot(history_d.history['val_accuracy'])\nplt.plot(history_b.history['val_accuracy'])",
+    )
+    logs = {1: "Epoch 1/3\nEpoch 2/3", 2: "Epoch 1/3"}
+    plotted = _notebook(*code, outputs=logs)
+    plotted.cells[3].outputs = [nbf.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
+    reported = static_verdicts(plotted, Execution(plotted, Facts(), "not_run", mode="no-run"))["comparison_reported"]
+    assert reported.passed and "training history is plotted (cell 3)" in reported.evidence[0]
+    assert "unverified" in reported.evidence[0]
+    unplotted = _notebook(*code, outputs=logs)
+    reported = static_verdicts(unplotted, Execution(unplotted, Facts(), "not_run", mode="no-run"))[
+        "comparison_reported"
+    ]
+    assert not reported.passed
+    no_models = _notebook(STATIC_CODE[0], "x = 1", "y = 2", code[3])
+    no_models.cells[3].outputs = plotted.cells[3].outputs
+    reported = static_verdicts(no_models, Execution(no_models, Facts(), "not_run", mode="no-run"))[
+        "comparison_reported"
+    ]
+    assert not reported.passed
+
+
 def test_a_long_training_log_saved_in_a_notebook_not_run_is_not_a_number_dump():
     """Under --no-run no probe says which cells hold the framework's logs: the cells whose code trains or
     evaluates do (a real notebook trained 30 epochs with per-batch logs and lost every code point as "tampering")."""

@@ -39,14 +39,28 @@ class ResultsReported(CheckKind):
 
     def static(self, check: ReportedSpec, context: CheckContext) -> Verdict | None:
         found = referenced_static_calls(check, context)
-        if found is None:
-            return None
-        models, calls = found
-        if any(call.cell in context.environment for call in calls):
-            return environment_verdict(check, context, models, calls)
-        if context.saved_outputs_only and all(number_shown(context, call.cell) for call in calls):
-            return saved_outputs_verdict(f"results are printed after cell {max(c.cell for c in calls)}")
+        if found is not None:
+            models, calls = found
+            if any(call.cell in context.environment for call in calls):
+                return environment_verdict(check, context, models, calls)
+            if context.saved_outputs_only and all(number_shown(context, call.cell) for call in calls):
+                return saved_outputs_verdict(f"results are printed after cell {max(c.cell for c in calls)}")
+        if context.saved_outputs_only and (cell := _histories_plotted(check, context)) is not None:
+            return saved_outputs_verdict(f"each model's training history is plotted (cell {cell})")
         return None
+
+
+def _histories_plotted(check: ReportedSpec, context: CheckContext) -> int | None:
+    """Read from code and saved figures: the last cell of a figure drawn from each referenced model's training
+    history after its fit (a notebook that compares the curves, not test numbers), or None."""
+    plotted = []
+    for ref in check.params.models:
+        chosen = context.chosen_static.get(ref, [])[:1]
+        fit_cells = [
+            c.cell for m in chosen for c in context.evidence.static.calls_on(m.variable, "fit") if c.cell_type == "code"
+        ]
+        plotted.append(_history_plot(context, fit_cells))
+    return max(plotted) if plotted and None not in plotted else None
 
 
 def reported_line(context: CheckContext, check_id: str, models: list[Model]) -> str | None:
@@ -62,7 +76,11 @@ def reported_line(context: CheckContext, check_id: str, models: list[Model]) -> 
                     return f"{check_id}: {name} {value:.4f} appears in the output of cell {cell}"
             if (shown := _budget_scaled(context, evaluation)) is not None:
                 return f"{check_id}: {shown}"
-    if models and _history_plot(context, models):
+    if (
+        models
+        and _history_plot(context, [f.cell for m in models for f in fits_of(facts, m) if f.cell is not None])
+        is not None
+    ):
         return f"{check_id}: its training history is plotted"
     if (cell := _history_shown(context, models)) is not None:
         return f"{check_id}: its final training-history values are shown in the output of cell {cell}"
@@ -165,18 +183,21 @@ def _framework_cells(facts: Facts) -> frozenset[int]:
     return frozenset(r.cell for r in (*facts.fits, *facts.evaluations) if r.cell is not None)
 
 
-def _history_plot(context: CheckContext, models: list[Model]) -> bool:
-    """A figure drawn after the model trained (in a later cell, or in its cell after the fit), from its
-    training history (or a table made of it)."""
-    fit_cells = [f.cell for m in models for f in fits_of(context.facts, m) if f.cell is not None]
+def _history_plot(context: CheckContext, fit_cells: list[int]) -> int | None:
+    """The cell of a figure drawn after the model trained in ``fit_cells`` (in a later cell, or in its cell
+    after the fit), from its training history (or a table made of it)."""
     if not fit_cells:
-        return False
+        return None
     code = dict(context.evidence.code_cells)
     names = ["history", *_names_from_history(code.values())]
-    return any(
-        (cell > min(fit_cells) or (cell == min(fit_cells) and _plotted_after_fit(code.get(cell, ""))))
-        and any(re.search(rf"\b{re.escape(n)}\b", code.get(cell, "")) for n in names)
-        for cell in context.evidence.images
+    return next(
+        (
+            cell
+            for cell in context.evidence.images
+            if (cell > min(fit_cells) or (cell == min(fit_cells) and _plotted_after_fit(code.get(cell, ""))))
+            and any(re.search(rf"\b{re.escape(n)}\b", code.get(cell, "")) for n in names)
+        ),
+        None,
     )
 
 
