@@ -36,6 +36,7 @@ NOWHERE = -0.1  # prose after an answer belongs to it unless something says othe
 SCOPE_SKIP = 2.0
 OUTSIDE_SCOPE = 2.0  # after a question list, text is unlikely to belong to a question not on it  # leaving a listed question unanswered while answering the list  # a Part's question list makes the answers after it likely to be those questions
 CONFIDENCE_SCALE = 2.0  # margin at which confidence is 1 - 0.5/e
+LOW_CONFIDENCE = 0.6  # below it, where an answer was found is for a person to confirm
 UNPLACED_MIN_WORDS = 8  # shorter prose that went nowhere (a label, a name) is not worth a flag
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from grader.extract.answers import LOW_CONFIDENCE
 from grader.models import Answer, ConceptResult, Flag, QuestionGrade
 from grader.rubric import Concept, Question
 from grader.score.flags import review_flags
@@ -278,7 +279,7 @@ def score_answer(
             f"This answer has {tokens.words} words; a full answer needs about {question.min_words}, "
             f"so it can earn at most half the points."
         )
-    if answer and answer.text and answer.confidence < 0.6:
+    if answer and answer.text and answer.confidence < LOW_CONFIDENCE:
         flags.append(f"needs review: the answer was located with low confidence ({answer.how})")
     if text.strip():
         flags.extend(review_flags(question, tokens, sum(r.found for r in results[: len(question.concepts)])))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from grader.execute.shell import SKIP_MARK
+from grader.extract.answers import LOW_CONFIDENCE
 from grader.extract.cells import code_lines, prose_lines
 from grader.extract.questions import QuestionIndex
 from grader.models import Answer, Evidence, Unplaced
@@ -18,7 +19,6 @@ from grader.rubric import Question
 from grader.score.concepts import AnswerIndex, match_concept
 from grader.text import tokenize
 
-LOW_CONFIDENCE = 0.6
 EMPTY_SHARE = 1 / 3
 NOTEBOOK_UNPLACED_WORDS = 150
 SHARED_MIN_CONCEPTS = 2  # and at least two thirds of the question's concepts
