@@ -339,6 +339,28 @@ def test_a_colab_line_nothing_depended_on_is_only_noted():
     assert flags[1].startswith("needs review: the grading environment could not run cell 1")
 
 
+def test_one_missing_file_read_in_several_cells_is_one_flag_naming_them():
+    """A Colab notebook reads ``/content/wine.csv`` afresh in four cells: one cause, one flag for review
+    (four weighed it as four problems in ``grader review``); another file keeps its own flag."""
+    from grader.environment.failures import failure_flags
+
+    read = "import pandas as pd\ndf = pd.read_csv('/content/{}')"
+    notebook = nbf.new_notebook(
+        cells=[nbf.new_code_cell(read.format(name)) for name in ("wine.csv", "wine.csv", "labels.csv", "wine.csv")]
+    )
+    errors = tuple(
+        CellError(cell, "FileNotFoundError", f"[Errno 2] No such file or directory: '/content/{name}'")
+        for cell, name in enumerate(("wine.csv", "wine.csv", "labels.csv", "wine.csv"))
+    )
+    flags = failure_flags(
+        environment_failures(Execution(notebook=notebook, facts=Facts(), status="ok", cell_errors=errors))
+    )
+    assert len(flags) == 2
+    assert flags[0].startswith("needs review: the grading environment could not run cells 0, 1, 3 (")
+    assert "wine.csv" in flags[0] and "labels.csv" not in flags[0]
+    assert flags[1].startswith("needs review: the grading environment could not run cell 2 (")
+
+
 def test_doctor_reads_pip_install_lines_as_package_names_not_pins():
     """``!pip install tensorflow==2.0`` asked for tensorflow (installed: the run skips the line and uses it),
     not for a module named ``tensorflow==2``; pip names (``PyYAML``) are not import names (``yaml``)."""

@@ -66,8 +66,10 @@ class EnvironmentFailure:
     fix: str  # what the instructor does about it
     cause: int | None = None  # for a consequence: the cell whose failure it follows
 
-    def flag(self) -> str:
-        return f"{FLAG} cell {self.cell} ({self.error[:200]}): {self.what}; fix: {self.fix}"
+    def flag(self, cells: tuple[int, ...] = ()) -> str:
+        """The flag for review; ``cells``: every cell this same failure stopped (one file read in four cells)."""
+        where = f"cells {', '.join(map(str, cells))}" if len(cells) > 1 else f"cell {self.cell}"
+        return f"{FLAG} {where} ({self.error[:200]}): {self.what}; fix: {self.fix}"
 
 
 def environment_failures(execution: Execution) -> tuple[EnvironmentFailure, ...]:
@@ -206,20 +208,26 @@ def file_name(path: str) -> str:
 
 
 def failure_flags(failures: tuple[EnvironmentFailure, ...]) -> list[str]:
-    """The grade's flags: each root failure for review, except a hosted service's line (Colab's
-    ``drive.mount``) that nothing after it needed: that one is only noted."""
+    """The grade's flags: each root failure for review (one flag for the cells one cause stopped: a
+    missing file read in four cells is one problem, not four), except a hosted service's line
+    (Colab's ``drive.mount``) that nothing after it needed: that one is only noted."""
     caused = {f.cause for f in failures if f.kind == "consequence"}
-    flags = []
+    entries: list[str | list[EnvironmentFailure]] = []
+    same: dict[tuple[str, str, str, str], list[EnvironmentFailure]] = {}  # one cause, one flag
     for failure in failures:
         if failure.kind == "consequence":
             continue
         if failure.kind == "hosted" and failure.cell not in caused:
-            flags.append(
+            entries.append(
                 f"not run here: cell {failure.cell} ({failure.error[:120]}): {failure.what}; nothing after it depended on it"
             )
-        else:
-            flags.append(failure.flag())
-    return flags
+            continue
+        key = (failure.kind, failure.error, failure.what, failure.fix)
+        if key not in same:
+            same[key] = []
+            entries.append(same[key])
+        same[key].append(failure)
+    return [entry if isinstance(entry, str) else entry[0].flag(tuple(f.cell for f in entry)) for entry in entries]
 
 
 def destroyed_cells(failures: tuple[EnvironmentFailure, ...]) -> dict[int, EnvironmentFailure]:
