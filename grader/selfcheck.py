@@ -154,12 +154,12 @@ def summary_rows(result: SelfCheck) -> list[tuple[str, str, str]]:
         )
         if pending:
             advice += f" ({pending} more concept{'s' if pending > 1 else ''} graded after submission)"
-        rows.append((question.label or question.id, f"{question.score:g} / {question.max_score:g}", advice))
+        rows.append((question.name, f"{question.score:g} / {question.max_score:g}", advice))
     for check in result.grade.checks:
         ids = [c.id for c in result.grade.checks]
         why = [named(line, ids) for line in check.evidence]
         advice = "passed" if check.passed else "\n".join([*why, *([f"Hint: {check.hint}"] if check.hint else [])])
-        rows.append((check.id, f"{check.score:g} / {check.max_score:g}", advice))
+        rows.append((humanize(check.id), f"{check.score:g} / {check.max_score:g}", advice))
     return rows
 
 

@@ -301,7 +301,7 @@ def test_in_jupyter_the_session_names_the_notebook_and_grader_yaml_the_assignmen
     notebook = answered_notebook(course / "week3")  # grader.yaml is found above the notebook
     monkeypatch.setenv("JPY_SESSION_NAME", str(notebook))  # what JupyterLab and Notebook 7 set
     shown = grader.check("q1").data
-    assert "<td>q1</td>" in shown and "Q1: " in shown and "Total" not in shown and "<td>q3</td>" not in shown
+    assert "<td>Q1</td>" in shown and "Q1: " in shown and "Total" not in shown and "<td>Q3</td>" not in shown
     assert not (notebook.parent / "hw-feedback.html").exists()
     monkeypatch.delenv("JPY_SESSION_NAME")
     with pytest.raises(FileNotFoundError, match=r"grader.check\(notebook='my_homework.ipynb'\)"):

@@ -57,7 +57,7 @@ def test_grader_check_prints_the_visible_total_and_what_is_graded_later(tmp_path
     steps = [line for line in result.output.splitlines() if line.startswith("Checking weak.ipynb: ")]
     assert steps[0].endswith("starting a fresh kernel") and steps[-1].endswith("checking the answers and the code")
     assert re.search(r"running code cell 1 of \d+ \(cell \d+\)", steps[1]), steps
-    baseline = result.output[result.output.index("│ baseline_model") : result.output.index("│ evaluated_on")]
+    baseline = result.output[result.output.index("│ Baseline model") : result.output.index("│ Evaluated on")]
     assert "no model without" in baseline and "Hint: Train a second network" in baseline  # why, then what to do
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Content-Security-Policy" in page
@@ -117,8 +117,8 @@ def test_grader_check_inside_a_real_kernel_shows_the_table_inline(tmp_path):
     assert shown[0] == "<p>Checked <code>homework.ipynb</code>.</p>"  # the progress line, updated as the check went
     assert (
         "<table class='grader-check'>" in shown[1]
-        and "<td>q1</td>" in shown[1]
-        and "<td>dropout_model</td>" in shown[1]
+        and "<td>Q1</td>" in shown[1]
+        and "<td>Dropout model</td>" in shown[1]
     )
     assert "more points are graded after submission" in shown[1]
     assert (tmp_path / "homework-feedback.html").is_file()
