@@ -71,6 +71,14 @@ def test_the_full_pattern_passes_every_check_with_evidence():
     assert any("like-for-like" in line for line in result["baseline_model"].evidence)
 
 
+def test_two_models_named_alike_in_a_builder_are_told_apart_in_the_comparison():
+    """Both models are ``model`` inside ``create_and_train_model``: the like-for-like line says which is which."""
+    result = verdicts([{**DROPOUT, "variable": "model"}, {**PLAIN, "variable": "model"}], [fit(1, 3), fit(2, 3)], [])
+    assert (
+        "like-for-like: model (model 2) has the same layers as model (model 1)" in result["baseline_model"].evidence[-1]
+    )
+
+
 def test_no_baseline():
     result = verdicts([DROPOUT], [fit(1, 3)], [evaluation(1, 4)])
     assert result["dropout_model"].passed and not result["baseline_model"].passed

@@ -155,7 +155,7 @@ def _comparison_note(reference: Model, candidates: list[Model], kinds: set[str])
             for layer in model.layers
             if not (layer.cls in kinds and _inert(layer))
         ] == stripped:
-            name, reference_name = describe_model(model).split(":")[0], describe_model(reference).split(":")[0]
+            name, reference_name = _names(model, reference)
             return f"like-for-like: {name} has the same layers as {reference_name} minus its {left_out} layers"
     model = candidates[0]
     differences = []
@@ -166,3 +166,12 @@ def _comparison_note(reference: Model, candidates: list[Model], kinds: set[str])
     return "not a like-for-like comparison: " + (
         "; ".join(differences) or f"its layers differ beyond the {left_out} layers"
     )
+
+
+def _names(model: Model, reference: Model) -> tuple[str, str]:
+    """The two models' names, told apart by their record ids when the code named both alike (``model``
+    inside the builder that made each)."""
+    name, reference_name = describe_model(model).split(":")[0], describe_model(reference).split(":")[0]
+    if name == reference_name:
+        return f"{name} (model {model.id})", f"{reference_name} (model {reference.id})"
+    return name, reference_name
