@@ -71,6 +71,7 @@ class Fit(Record):
     validation_dataset_split: Literal["train", "test"] | None = None  # the served split validation_data is from
     history: dict[str, list[float]] = Field(default={}, max_length=50)
     dataset_split: Literal["train", "test"] | None = None
+    dataset: str | None = Field(default=None, max_length=100)  # the served dataset its training rows are from
     budgeted: bool = False
     error: str | None = Field(default=None, max_length=2000)
     weights_changed: bool | None = None  # the weights' hash before and after the fit differ (None: not measured)

@@ -237,8 +237,8 @@ def test_fast_mode_keeps_the_held_out_verdicts_of_every_torchvision_stand_in(cac
         "        held_out = [net(images) for images, _ in test_loader]\n"
         "        on_training = [net(images) for images, _ in train_loader]",
     )
-    # The verifier measures every 784-input model on MNIST, the Fashion-MNIST one too: near chance, which
-    # would have the run confirmed in full; this test is about the fast run's facts.
+    # Three batches leave the MNIST model near chance on MNIST's held-out split, which would have the run
+    # confirmed in full; this test is about the fast run's facts.
     execution = run(nb, cache_dir, confirm_in_full=False)
     assert execution.status == "ok", execution.message
     assert execution.cell_errors == () and execution.mode == "fast", execution.message
@@ -246,6 +246,10 @@ def test_fast_mode_keeps_the_held_out_verdicts_of_every_torchvision_stand_in(cac
     names = ("mnist", "fashion_mnist", "cifar10", "cifar100")
     assert [d.name for d in execution.facts.datasets] == list(names)
     assert verdicts(execution.facts, names) == dict.fromkeys(names, [True, False])
+    # each fit knows the dataset its loader served, and only the MNIST model is measured on MNIST's split
+    assert [fit.dataset for fit in execution.facts.fits] == list(names)
+    measured = [found.samples > 0 for found in execution.facts.verification.models]
+    assert measured == [True, False, False, False], execution.facts.verification
 
 
 SLOW_LEARNER = (

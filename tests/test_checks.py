@@ -5,7 +5,7 @@ from pathlib import Path
 from grader.assignment import load_assignment
 from grader.facts import Facts, Verification, VerifiedModel
 from grader.models import Evidence, Execution
-from grader.score.checks import run_checks
+from grader.score.checks import DOUBTS, run_checks
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKS = list(load_assignment(ROOT / "assignments" / "regularization").rubric.checks)
@@ -570,6 +570,19 @@ def test_a_model_the_verifier_cannot_load_rests_on_the_facts_and_says_so():
         "model_with_dropout: not independently verified: TypeError: Could not locate class 'Net'"
         in grades["dropout_model"].evidence
     )
+
+
+def test_a_model_not_measured_for_want_of_its_datasets_split_keeps_its_facts_and_says_why():
+    """A Fashion-MNIST model in a notebook that also loaded MNIST: layers checked, no accuracy verdict
+    (not a contradiction), and the line says why, as a doubt the grade is flagged with (a forged
+    origin can cost the measurement, and a person then looks)."""
+    why = "trained on Fashion-MNIST: no held-out split to measure it on (the grader holds MNIST's only)"
+    layers = [{"path": DENSE}, {"path": DROP, "rate": 0.5}]
+    facts = verified_facts(**{"1": dict(loaded=True, layers=layers, reason=why)})
+    dropout = {g.id: g for g in run_checks(CHECKS, facts, Evidence(answers={}))}["dropout_model"]
+    assert dropout.passed, dropout.evidence
+    line = f"model_with_dropout: not independently verified: {why}"
+    assert line in dropout.evidence and any(doubt in line for doubt in DOUBTS)
 
 
 def test_a_home_made_dropout_and_a_fit_that_learned_nothing_do_not_count():

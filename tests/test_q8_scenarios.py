@@ -190,6 +190,17 @@ SCENARIOS = {
         + "\n"
         + EVAL.format(name="plain", x="x_test", y="y_test"),
     ],
+    # Two served datasets in one notebook: the dropout model learns Fashion-MNIST, the baseline MNIST.
+    "mnist_and_fashion": [
+        DATA + "\n(f_train, fy_train), (f_test, fy_test) = keras.datasets.fashion_mnist.load_data()\n"
+        "f_train, fy_train, f_test, fy_test = f_train[:2048] / 255.0, fy_train[:2048], f_test[:64] / 255.0, fy_test[:64]",
+        BUILD,
+        "with_dropout = build(0.5)\nwith_dropout.fit(f_train, fy_train, epochs=1, batch_size=32, verbose=0)",
+        "plain = build('none')\n" + FIT.format(name="plain"),
+        EVAL.format(name="with_dropout", x="f_test", y="fy_test")
+        + "\n"
+        + EVAL.format(name="plain", x="x_test", y="y_test"),
+    ],
     "torchvision_cifar10": [
         "import torch, torchvision\nfrom torch import nn\nfrom torchvision import datasets, transforms\ntorch.manual_seed(0)\n"
         "train_set = datasets.CIFAR10(root='./data', train=True, download=True, transform=transforms.ToTensor())\n"
@@ -399,6 +410,20 @@ def test_keras_cifar10_is_served_offline_by_a_stand_in(rows, graded):
         f.startswith(ENVIRONMENT_FLAG) for f in record["flags"]
     )
     assert any(served.startswith("cifar10: stand-in for CIFAR-10") for served in record["execution"]["served"])
+
+
+def test_each_model_is_measured_only_on_the_held_out_split_of_the_dataset_it_trained_on(rows, graded):
+    """MNIST and Fashion-MNIST loaded: the Fashion-MNIST model, near chance on digits, is not
+    measured on MNIST (so not contradicted) and says why; the MNIST model still is."""
+    record = graded[1]["mnist_and_fashion"]
+    evidence = [line for check in record["checks"] for line in check["evidence"]]
+    assert (
+        "with_dropout: not independently verified: trained on Fashion-MNIST: no held-out split to measure it on"
+        " (the grader holds MNIST's only)" in evidence
+    ), evidence
+    assert any(line.startswith("plain: verified outside the kernel: held-out accuracy") for line in evidence), evidence
+    assert not any("contradicted" in line or "near chance" in line for line in evidence + record["flags"]), record
+    assert rows["mnist_and_fashion"]["dropout_model"]["passed"]
 
 
 def test_torchvision_cifar10_with_download_is_served_or_its_import_flagged(rows, graded):

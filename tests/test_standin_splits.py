@@ -47,6 +47,25 @@ def test_each_keras_stand_in_names_its_splits_scaled_or_not_and_a_slice_is_neith
     assert recorder.facts[name]["source"] == standins.source_of(name)
 
 
+def test_the_rows_a_model_trains_on_name_their_dataset_whichever_way_they_are_cut_or_scaled(recorder):
+    """``Fit.dataset``: what the verifier measures a model on. Rows of a training split (a slice,
+    scaled, flattened) or a split whole name their dataset; rows of two datasets, or rows the
+    probe never served, name none."""
+    loaded = {name: loaded_through_keras(recorder, name) for name in ("mnist", "fashion_mnist", "cifar10")}
+    (digits, _), (digits_test, _) = loaded["mnist"]
+    (fashion, _), _ = loaded["fashion_mnist"]
+    (cifar, _), _ = loaded["cifar10"]
+
+    def origin(rows):
+        return recorder._provenance(_Data(rows))[1]
+
+    assert origin(fashion[:300].reshape(300, 784) / 255.0) == "fashion_mnist"
+    assert origin(digits[100:612].astype("float32") / 255) == "mnist"
+    assert origin(digits_test / 255.0) == "mnist" and origin(cifar) == "cifar10"
+    assert origin(np.concatenate([digits[:200], fashion[:200]])) is None
+    assert origin(np.random.default_rng(0).random((64, 28, 28))) is None
+
+
 def test_openmls_mnist_784_names_its_splits_as_students_cut_them(recorder):
     module = types.ModuleType("sklearn.datasets._openml")
     module.fetch_openml = lambda *args, **kwargs: None

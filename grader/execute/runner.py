@@ -195,7 +195,7 @@ def _run_in_fresh_folder(
         sandbox.release(who)  # nothing of the kernel's may run while its models are verified
         who = None
         if not run.tampered:
-            run.facts = verify_models(run.facts, folder.models, held_out)
+            run.facts = verify_models(run.facts, folder.models, held_out, frozenset(run.served))
             run.timings["verify"] = run.facts.verification.seconds
     finally:
         sandbox.release(who)  # what the kernel left running or in /tmp goes with it

@@ -66,20 +66,22 @@ def _worker_source() -> str:
 _WORKER_SOURCE = _worker_source()
 
 
-def verify_models(facts: Facts, saved: Path, split: Path | None) -> Facts:
+def verify_models(facts: Facts, saved: Path, split: Path | None, staged: frozenset[str] | None = None) -> Facts:
     """``facts`` with its ``verification``: each Keras and PyTorch model that was trained, as the
     verifier found the file the probe saved for it in ``saved``; ``split``: the dataset file whose
-    test split the grader served (None: layers are checked, accuracy is not)."""
+    test split the grader served (None: layers are checked, accuracy is not); ``staged``: the served
+    datasets the grader staged for the kernel (None: not known)."""
     started = time.monotonic()
     trained = [m for m in facts.models if m.framework in SUFFIXES and any(f.model == m.id for f in facts.fits)]
     if not trained:
         return facts.model_copy(update={"verification": Verification(seconds=time.monotonic() - started)})
-    split = split if _measures(facts, split) else None
     last_fit = {fit.model: index for index, fit in enumerate(facts.fits)}
     chosen = sorted(trained, key=lambda m: last_fit[m.id])[-MAX_MODELS:]
     results = []
     for model in chosen:
-        results.append(_verify_one(model.id, model.framework, saved / f"{model.id}{SUFFIXES[model.framework]}", split))
+        measured_on, unmeasured = _held_out_for(facts, model.id, split, staged)
+        path = saved / f"{model.id}{SUFFIXES[model.framework]}"
+        results.append(_verify_one(model.id, model.framework, path, measured_on, unmeasured))
     skipped = [m.id for m in trained if m not in chosen]
     note = f"models {skipped} were not verified (at most {MAX_MODELS} a run)" if skipped else None
     verification = Verification(models=results, note=note, seconds=time.monotonic() - started)
@@ -103,15 +105,50 @@ TRAINING_WORDS = {  # framework -> (words of its import, words of its training)
 }
 
 
-def _measures(facts: Facts, split: Path | None) -> bool:
-    """Whether the served held-out split can measure these models: not when the notebook loaded
-    only other served datasets (a Fashion-MNIST model scores near chance on MNIST digits, and
-    would look untrained). Arrays read some other way (``np.load``) leave no record: measured."""
-    names = [dataset.name for dataset in facts.datasets]
-    return split is not None and (not names or any(name.startswith(standins.HELD_OUT) for name in names))
+def _held_out_for(
+    facts: Facts, model_id: int, split: Path | None, staged: frozenset[str] | None
+) -> tuple[Path | None, str | None]:
+    """The split to measure a model on, or None and why not (None too when there is no split).
+
+    ``split`` is the held-out split of ``standins.HELD_OUT`` (MNIST): a model is measured on it
+    when it trained on MNIST's rows (the probe's ``Fit.dataset``), or on rows of unknown origin
+    while MNIST was the one served dataset loaded, or none was (arrays read some other way, such as
+    ``np.load``, leave no record). A model that trained on another served dataset, or on rows of
+    unknown origin while several were loaded, is not: a Fashion-MNIST model scores near chance on
+    MNIST digits and would look untrained. The kernel's facts can be forged: a dataset the grader
+    did not stage (``staged``) was never loaded, and is not believed."""
+    if split is None:
+        return None, None
+
+    def believed(name: str | None) -> str | None:
+        name = standins.HELD_OUT if name is not None and name.startswith(standins.HELD_OUT) else name
+        return name if name is None or staged is None or name in staged else None
+
+    origins = {believed(fit.dataset) for fit in facts.fits if fit.model == model_id}
+    only_ours = f"no held-out split to measure it on (the grader holds {_titles([standins.HELD_OUT])}'s only)"
+    unknown = "which held-out split to measure it on is not known"
+    if others := sorted(origins - {None, standins.HELD_OUT}):
+        return None, f"trained on {_titles(others)}: {only_ours}"
+    if standins.HELD_OUT in origins:
+        return split, None
+    loaded = sorted({name for dataset in facts.datasets if (name := believed(dataset.name)) is not None})
+    if loaded in ([], [standins.HELD_OUT]):
+        return split, None
+    if standins.HELD_OUT not in loaded:
+        return None, f"the notebook loaded {_titles(loaded)}: {only_ours}"
+    return None, f"trained on rows of unknown origin while the notebook loaded {_titles(loaded)}: {unknown}"
 
 
-def _verify_one(model_id: int, framework: str, path: Path, split: Path | None) -> VerifiedModel:
+def _titles(names: list[str]) -> str:
+    """Served datasets as people name them ("MNIST and Fashion-MNIST")."""
+    titles = [standins.STANDINS[name].title if name in standins.STANDINS else name.upper() for name in names]
+    return " and ".join(titles) if len(titles) < 3 else ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+def _verify_one(
+    model_id: int, framework: str, path: Path, split: Path | None, unmeasured: str | None = None
+) -> VerifiedModel:
+    """The verifier's answer for one model file (``unmeasured``: why it is not measured on a split)."""
     problem = _file_problem(path)
     if problem:
         return VerifiedModel(model=model_id, loaded=False, reason=problem)
@@ -119,7 +156,7 @@ def _verify_one(model_id: int, framework: str, path: Path, split: Path | None) -
     if not answer.get("loaded"):
         return VerifiedModel(model=model_id, loaded=False, reason=_short(str(answer.get("error") or "not loaded")))
     try:
-        return VerifiedModel.model_validate({**answer, "model": model_id, "reason": None})
+        return VerifiedModel.model_validate({**answer, "model": model_id, "reason": unmeasured and unmeasured[:600]})
     except ValueError as exc:
         return VerifiedModel(model=model_id, loaded=False, reason=f"the verifier's answer did not fit: {exc}"[:600])
 

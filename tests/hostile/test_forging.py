@@ -88,14 +88,17 @@ TORCH_EVALUATE = (
 )
 
 FORGERIES = {
-    # The probe's recorded lists, edited: two real but untrained models, with fits that never happened.
+    # The probe's recorded lists, edited: two real but untrained models, with fits that never happened,
+    # said to be of Fashion-MNIST, whose held-out split the grader does not hold (so that the models would
+    # go unmeasured): a dataset the notebook never names ('fashion_' + 'mnist') is never staged, nor believed.
     "edit_lists": [
         DATA,
         BUILD,
         "with_dropout.predict(x_test[:1], verbose=0); plain.predict(x_test[:1], verbose=0)",
         PROBE
         + "\nfor model_id in (1, 2):\n    probe.fits.append({'model': model_id, 'cell': 3, 'epochs_requested': 5, 'epochs_run': 5,\n"
-        "        'samples': 2048, 'steps': 320, 'data': None, 'validation': 'none', 'validation_data': None, 'history': {}})\n"
+        "        'samples': 2048, 'steps': 320, 'data': None, 'validation': 'none', 'validation_data': None, 'history': {},\n"
+        "        'dataset': 'fashion_' + 'mnist'})\n"
         "    probe.evaluations.append({'model': model_id, 'cell': 4, 'kind': 'evaluate', 'samples': 500, 'data': None,\n"
         "        'overlap_with_training': 0.0, 'overlap_with_validation': None, 'metrics': {'accuracy': 0.9712}})",
         "print('with dropout: 0.9712  without: 0.9712')",

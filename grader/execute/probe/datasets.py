@@ -28,6 +28,7 @@ _TORCHVISION_DATASETS = {
 }
 _CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _OPENML_MNIST = ("mnist_784", 554)
+_SERVED_AS = {"mnist_784": "mnist"}  # a fingerprinted dataset -> the served one it is (OpenML's MNIST is MNIST)
 KEPT_BACK = 0.9  # share of an array's sampled rows found among a training split's: rows kept back from it
 
 
@@ -214,27 +215,50 @@ class _Datasets:
         rows are rows of a served training split (a validation set kept back from the training
         images, not a test set); else None."""
         whole = self._dataset_split(data)
-        if whole is not None or data.array is None or not data.count:
+        if whole is not None:
             return whole
-        hashes = normalised_row_hashes(data.array, sample_rows(data.count))
-        if hashes is None:
-            return None
-        np = _numpy()
-        kept_back = any(np.isin(hashes, rows).mean() > KEPT_BACK for rows in self.training_rows.values())
-        return "train" if kept_back else None
+        return "train" if self._kept_back_from(data) else None
 
     def _dataset_split(self, data):
         """ "train" or "test" when ``data`` (a _Data) is a served split, whole and in order, up to
         scale and dtype; else None."""
+        return _only({split for _, split in self._whole_splits(data)})
+
+    def _provenance(self, data):
+        """(``_dataset_split``, the served dataset whose rows ``data`` holds): one of its splits
+        whole, or rows nearly all of which are rows of its training split (None when unknown). The
+        verifier measures a model only on the held-out split of the dataset it trained on."""
+        whole = self._whole_splits(data)
+        names = {_SERVED_AS.get(name, name) for name, _ in whole}
+        names = names or {_SERVED_AS.get(name, name) for name in self._kept_back_from(data)}
+        return _only({split for _, split in whole}), _only(names)
+
+    def _kept_back_from(self, data):
+        """The datasets (by fingerprint name) of whose training split nearly all sampled rows of
+        ``data`` (a _Data) are rows."""
+        hashes = data.normalised_sample() if data.count else None
+        if hashes is None:
+            return []
+        np = _numpy()
+        return [name for name, rows in self.training_rows.items() if np.isin(hashes, rows).mean() > KEPT_BACK]
+
+    def _whole_splits(self, data):
+        """(dataset, split) of each served split that ``data`` (a _Data) is, whole and in order, up
+        to scale and dtype."""
         if data.array is None or not data.count:
-            return None
+            return set()
         np = _numpy()
         found = set()
-        for prints in self.split_prints.values():
+        for name, prints in self.split_prints.items():
             for split, (count, positions, hashes) in prints.items():
                 if count != data.count:
                     continue
                 mine = normalised_row_hashes(data.array, positions)
                 if mine is not None and np.array_equal(mine, hashes):
-                    found.add(split)
-        return found.pop() if len(found) == 1 else None
+                    found.add((name, split))
+        return found
+
+
+def _only(found):
+    """The one element of a set, or None when it has none or several."""
+    return next(iter(found)) if len(found) == 1 else None

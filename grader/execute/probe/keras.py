@@ -199,7 +199,7 @@ class _KerasRecorder:
         arguments = dict(bound.signature.parameters)
         values = {name: bound.arguments.get(name, parameter.default) for name, parameter in arguments.items()}
         data = _Data(values.get("x"))
-        dataset_split = self.probe.safely(self.probe.datasets._dataset_split, data)
+        dataset_split, origin = self.probe.safely(self.probe.datasets._provenance, data) or (None, None)
         split = _float(values.get("validation_split")) or 0.0
         validation_data = values.get("validation_data")
         validation, held_out = "none", None
@@ -223,6 +223,7 @@ class _KerasRecorder:
             "validation_data": held_out.ref(held_out.sampled_hashes()) if held_out is not None else None,
             "history": {},
             "dataset_split": dataset_split,
+            "dataset": origin,
             "budgeted": False,
             "optimizer": self.probe.safely(_optimizer_fact, getattr(model, "optimizer", None)),
         }

@@ -140,6 +140,15 @@ class _Data:
     def all_hashes(self):
         return None if self.array is None else row_hashes(self.array)
 
+    def normalised_sample(self):
+        """``normalised_row_hashes`` of the sampled rows, computed once: where the rows come from
+        and whether they were kept back from a training split both read them."""
+        if not hasattr(self, "_normalised"):
+            self._normalised = (
+                None if self.array is None else normalised_row_hashes(self.array, sample_rows(self.count))
+            )
+        return self._normalised
+
 
 def _classify(value):
     """(kind, array-like with a first axis or None)."""

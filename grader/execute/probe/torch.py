@@ -28,7 +28,7 @@ from grader.execute.probe.common import (
     _optimizer_fact,
     _text,
 )  # fmt: skip
-from grader.execute.probe.rows import _fingerprint, row_hashes
+from grader.execute.probe.rows import _Data, _fingerprint, row_hashes
 from grader.execute.probe.torch_loaders import _remember_loader_dataset, _watch_loaders
 
 
@@ -121,6 +121,8 @@ class _TorchRecorder:
             # Training only if an optimizer step follows: a forward in train mode that is never
             # stepped (accuracy computed without model.eval()) is an evaluation.
             batch["hashes"] = row_hashes(rows)
+            if not self.torch_unstepped.get(record["id"]):  # where a fit's rows come from: its first batch says
+                batch["rows"] = rows[:SAMPLE_ROWS]
             self.torch_unstepped.setdefault(record["id"], []).append(batch)
             self.torch_labels = None  # taken: a later forward of other inputs must not score against them
             return
@@ -209,6 +211,15 @@ class _TorchRecorder:
         np = _numpy()
         return float(np.isin(positions, np.concatenate(trained[split])).mean())
 
+    def _batch_origin(self, batch):
+        """The served dataset a training batch is from: its DataLoader's, when that serves one (or a
+        ``Subset`` of one), else the one whose training rows its rows are (``_Datasets._provenance``)."""
+        torch_pass = batch.get("pass")
+        served = self.probe.datasets.torch_rows(torch_pass.dataset) if torch_pass is not None else None
+        if served is not None:
+            return served[0][0]
+        return self.probe.datasets._provenance(_Data(batch["rows"]))[1] if "rows" in batch else None
+
     def _stepped_model(self, optimizer):
         """The model an optimizer step trains (the owner of its first parameter a forward showed),
         and that parameter's group; (None, None) when it trains none the probe saw."""
@@ -243,6 +254,7 @@ class _TorchRecorder:
             for batch in self.torch_unstepped.pop(model_id, []):
                 if fit["seen"] == 0:
                     fit["row_shape"], fit["dtype"] = batch["shape"][1:], batch["dtype"]
+                    fit["record"]["dataset"] = self.probe.safely(self._batch_origin, batch)
                 fit["seen"] += batch["count"]
                 torch_pass = batch.get("pass")
                 if torch_pass is None:

@@ -54,7 +54,7 @@ def verdict_outside(
                 f" ({low:g}, {high:g}) (its layers: {shown})"
             )
     if found.accuracy is None or found.chance is None:
-        return None, f"{UNVERIFIED}: no held-out split to measure it on"
+        return None, f"{UNVERIFIED}: {found.reason or 'no held-out split to measure it on'}"
     if found.near_chance():
         near_chance = (
             f"scores {found.accuracy:.4f} on {found.samples:,} held-out samples, near chance ({found.chance:.3f})"
