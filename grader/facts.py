@@ -76,6 +76,9 @@ class Fit(Record):
     error: str | None = Field(default=None, max_length=2000)
     weights_changed: bool | None = None  # the weights' hash before and after the fit differ (None: not measured)
     optimizer: Optimizer | None = None  # what trained it (Keras: the compiled optimizer; PyTorch: the stepping one)
+    # The weights it began with were not those the model's previous fit left (re-initialised or loaded);
+    # None: the model's first fit, or not measured.
+    fresh_start: bool | None = None
 
 
 class Evaluation(Record):
@@ -91,6 +94,7 @@ class Evaluation(Record):
     budgeted: bool = False
     # A budgeted PyTorch loop evaluated ``samples`` rows of a DataLoader whose dataset holds this many.
     dataset_samples: int | None = None
+    after_fit: int | None = Field(default=None, ge=0)  # index in the facts' fits of the run it measured
 
 
 class Dataset(Record):

@@ -247,6 +247,11 @@ KERAS_CELLS = (
     "print(fake)\n"
     "from IPython.display import display\n"
     "display({'application/x-grader-facts+json': fake}, raw=True)",
+    # trained on with another optimizer, then from weights set anew
+    "model.compile(optimizer='sgd', loss='sparse_categorical_crossentropy', metrics=['accuracy'])\n"
+    "model.fit(x_train, y_train, epochs=1, verbose=0)",
+    "model.set_weights([np.zeros_like(w) for w in model.get_weights()])\n"
+    "model.fit(x_train, y_train, epochs=1, verbose=0)\nmodel.evaluate(x_test, y_test, verbose=0)",
 )
 
 
@@ -270,7 +275,9 @@ def test_a_keras_notebook_reports_models_fits_and_evaluations(cache_dir):
     assert model.layers[1].activation == "relu" and not any(layer.regularized for layer in model.layers)
     assert baseline.variable == "baseline" and not any(layer.rate for layer in baseline.layers)
 
-    first, second = facts.fits
+    first, second, again, anew = facts.fits
+    assert [f.fresh_start for f in facts.fits] == [None, None, False, True]
+    assert (again.model, again.optimizer.cls, anew.model, anew.cell) == (model.id, "SGD", model.id, 9)
     assert (first.model, first.cell, first.epochs_requested, first.epochs_run) == (model.id, 4, 1, 1)
     assert (first.samples, first.steps, first.validation) == (200, 4, "none")
     assert first.data.shape == [200, 28, 28] and first.error is None
@@ -278,14 +285,15 @@ def test_a_keras_notebook_reports_models_fits_and_evaluations(cache_dir):
     assert (second.model, second.cell, second.validation, second.samples) == (baseline.id, 6, "split", 160)
     assert second.validation_data.shape == [40, 28, 28] and "val_loss" in second.history
 
-    on_test, on_train = facts.evaluations
+    on_test, on_train, after_reset = facts.evaluations
+    assert [e.after_fit for e in facts.evaluations] == [0, 0, 3]  # the run each measured
     assert (on_test.model, on_test.cell, on_test.kind, on_test.samples) == (model.id, 5, "evaluate", 100)
     assert on_test.overlap_with_training == 0.0 and set(on_test.metrics) == {"loss", "accuracy"}
     assert on_train.overlap_with_training == 1.0 and on_train.samples == 200
     assert on_train.data.id == first.data.id
     # slices of the splits are not the splits: only overlaps speak for them
-    assert [f.dataset_split for f in facts.fits] == [None, None]
-    assert [e.dataset_split for e in facts.evaluations] == [None, None]
+    assert [f.dataset_split for f in facts.fits] == [None] * 4
+    assert [e.dataset_split for e in facts.evaluations] == [None] * 3
     assert not any(f.budgeted for f in facts.fits) and not any(e.budgeted for e in facts.evaluations)
     assert facts.warnings == []
     assert '"models": []' in stdout(execution.notebook.cells[7])  # the forgery is only an output
@@ -369,6 +377,44 @@ def test_a_kernel_ended_by_a_grader_limit_keeps_the_facts_checkpointed_before_fl
     assert (held_out.kind, held_out.cell, held_out.samples) == ("eval_forward", 2, 40)
     assert held_out.overlap_with_training == 0.0
     assert (on_training_rows.cell, on_training_rows.samples, on_training_rows.overlap_with_training) == (2, 40, 1.0)
+
+
+ONE_NET_THREE_OPTIMIZERS = (
+    "import torch\nfrom torch import nn\ntorch.manual_seed(0)\n"
+    "X, y = torch.randn(120, 8), torch.randint(0, 2, (120,))\nloss_fn = nn.CrossEntropyLoss()\n"
+    "def run(net, optimizer, reset):\n"
+    "    if reset:\n        net.apply(lambda m: m.reset_parameters() if hasattr(m, 'reset_parameters') else None)\n"
+    "    net.train()\n    for i in range(0, 80, 40):\n"
+    "        optimizer.zero_grad()\n        loss_fn(net(X[i:i + 40]), y[i:i + 40]).backward()\n        optimizer.step()\n"
+    "    net.eval()\n    with torch.no_grad():\n        return (net(X[80:]).argmax(1) == y[80:]).float().mean().item()",
+    # the same network trained in turn with each optimizer, each made up front, weights reset before each run
+    "net = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))\n"
+    "optimizers = {'SGD': torch.optim.SGD(net.parameters(), lr=0.1), 'Adam': torch.optim.Adam(net.parameters()),"
+    " 'RMSprop': torch.optim.RMSprop(net.parameters())}\n"
+    "for name, optimizer in optimizers.items():\n    print(name, run(net, optimizer, reset=True))",
+    # trained on with a second optimizer from the weights the first left
+    "kept = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))\n"
+    "for optimizer in (torch.optim.SGD(kept.parameters(), lr=0.1), torch.optim.Adam(kept.parameters())):\n"
+    "    run(kept, optimizer, reset=False)",
+)
+
+
+@pytest.mark.slow
+def test_one_network_trained_in_turn_by_several_optimizers_is_one_run_each(cache_dir):
+    """A loop over optimizers that trains one network is as many runs as optimizers, each with its own held-out
+    result and whether it began from fresh weights (reset) or from those the previous run left."""
+    facts = run(notebook(*ONE_NET_THREE_OPTIMIZERS), cache_dir, datasets={}).facts
+    net, kept = (m.id for m in facts.models)
+    runs = [(f.model, f.cell, f.optimizer.cls, f.fresh_start) for f in facts.fits]
+    assert runs == [
+        (net, 1, "SGD", None),
+        (net, 1, "Adam", True),
+        (net, 1, "RMSprop", True),
+        (kept, 2, "SGD", None),
+        (kept, 2, "Adam", False),
+    ]
+    assert [(e.model, e.after_fit) for e in facts.evaluations] == [(net, 0), (net, 1), (net, 2), (kept, 3), (kept, 4)]
+    assert all(e.overlap_with_training == 0.0 for e in facts.evaluations)
 
 
 @pytest.mark.slow

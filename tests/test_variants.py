@@ -73,6 +73,47 @@ def test_one_model_trained_on_with_another_optimizer_is_not_fresh():
     assert grade(check(**{**OPTIMIZERS, "fresh_weights": False}), facts(runs), outputs(0.91, 0.93)).passed
 
 
+def one_model_in_turn(fresh, measured=(0, 1, 2), accuracies=(0.8949, 0.9743, 0.9588)):
+    """One model trained in one cell by SGD, Adam and RMSprop in turn; ``fresh``: each later run's fresh_start;
+    ``measured``: the runs a held-out evaluation measured (its after_fit)."""
+    model = {"id": 1, "framework": "torch", "cls": "NeuralNet", "variable": "model", "layers": DENSE}
+    fits = [
+        {
+            "model": 1,
+            "cell": 6,
+            "epochs_run": 10,
+            "optimizer": {"cls": name, "learning_rate": 0.001},
+            "fresh_start": start,
+        }
+        for name, start in zip(("SGD", "Adam", "RMSprop"), (None, *fresh))
+    ]
+    evaluations = [
+        {"model": 1, "cell": 6, "kind": "eval_forward", "overlap_with_training": 0.0, "after_fit": run,
+         "metrics": {"accuracy": accuracies[run]}}
+        for run in measured
+    ]  # fmt: skip
+    return Facts.model_validate({"models": [model], "fits": fits, "evaluations": evaluations})
+
+
+ONE_CELL_PRINTED = ((6, "SGD Test Accuracy: 89.49%\nAdam Test Accuracy: 97.43%\nRMSprop Test Accuracy: 95.88%"),)
+
+
+def test_one_model_trained_in_turn_from_reset_weights_is_three_variants_each_with_its_own_result():
+    everything = {**OPTIMIZERS, "min_distinct": 3}
+    result = grade(check(**everything), one_model_in_turn(fresh=(True, True)), ONE_CELL_PRINTED)
+    assert result.passed, result.evidence
+    assert [line.split(",")[-1].strip() for line in result.evidence[1:]] == [
+        "accuracy 0.8949",
+        "accuracy 0.9743",
+        "accuracy 0.9588",
+    ]
+    kept = grade(check(**everything), one_model_in_turn(fresh=(False, False)), ONE_CELL_PRINTED)
+    assert not kept.passed
+    assert sum("trained again from the weights an earlier fit of model left" in line for line in kept.evidence) == 2
+    unmeasured = grade(check(**everything), one_model_in_turn(fresh=(True, True), measured=(0,)), ONE_CELL_PRINTED)
+    assert sum("not evaluated on held-out data" in line for line in unmeasured.evidence) == 2  # Adam's, RMSprop's
+
+
 def test_variants_of_different_architectures_are_not_compared():
     wide = [{"cls": "Dense", "units": 256}, {"cls": "Dense", "units": 10}]
     runs = [("a", "SGD", 0.01, DENSE, 0.91), ("b", "Adam", 0.001, wide, 0.93)]

@@ -300,6 +300,14 @@ class _Probe:
             store[model_id] = np.unique(np.concatenate(known + pending))
         return store.get(model_id)
 
+    def fit_index(self, fit):
+        """Where a fit record is among the report's fits, or None: an evaluation names the training run
+        it measured, so that runs of one model (a loop over optimizers) each keep their own result."""
+        return next((index for index, known in enumerate(self.fits) if known is fit), None)
+
+    def latest_fit_index(self, model_id):
+        return next((i for i in range(len(self.fits) - 1, -1, -1) if self.fits[i]["model"] == model_id), None)
+
     def _remember_rows(self, store, model_id, hashes):
         if hashes is None:
             return

@@ -43,6 +43,7 @@ class _KerasRecorder:
         self.model_class = None  # keras.Model, once patched
         self.depth = 0  # > 0 inside a recorded call: Keras' own nested calls are not recorded
         self.untrained = {}  # model id -> (the model, the hash of its weights before its first fit)
+        self.left = {}  # model id -> the hash of the weights its latest fit left
 
     def hooks(self):
         """Module -> patch applied once the notebook imports it."""
@@ -142,55 +143,8 @@ class _KerasRecorder:
                 result = restored
         return result
 
-    def _describe_keras(self, model):
-        layers = []
-        self._keras_layers(model, layers, set())
-        params = None
-        try:
-            params = int(model.count_params())
-        except Exception:
-            pass
-        return {"name": _text(getattr(model, "name", ""), 200), "layers": layers[:MAX_LAYERS], "params": params}
-
-    def _keras_layers(self, container, out, seen):
-        for layer in _tracked_layers(container):
-            if id(layer) in seen:
-                continue
-            seen.add(id(layer))
-            cls = type(layer).__name__
-            if cls == "InputLayer":
-                continue
-            if isinstance(getattr(layer, "layers", None), list) and hasattr(layer, "fit"):
-                self._keras_layers(layer, out, seen)  # a model used as a layer: expand it
-                continue
-            out.append(self._keras_layer(layer, cls))
-
-    def _keras_layer(self, layer, cls):
-        rate = getattr(layer, "rate", None) if cls.endswith(_DROPOUT_CLASSES) else None
-        activation = getattr(layer, "activation", None)
-        if activation is not None and not isinstance(activation, str):
-            activation = getattr(activation, "__name__", None) or type(activation).__name__
-        regularizer = None
-        for attr in _REGULARIZER_ATTRS:
-            try:
-                found = getattr(layer, attr, None)
-            except Exception:
-                continue
-            if found is not None and regularizer is None:
-                regularizer = type(found).__name__
-        regularized = regularizer is not None
-        return {
-            "cls": _text(cls, 200),
-            "module": _text(type(layer).__module__, 300),
-            "units": _int(getattr(layer, "units", None)),
-            "rate": _float(rate) if rate is not None else None,
-            "regularized": bool(regularized),
-            "regularizer": _text(regularizer, 100) if regularizer else None,
-            "activation": _text(activation, 100) if activation else None,
-        }
-
     def _keras_fit_begin(self, model, bound, frame):
-        record_model = self.probe._model(model, "keras", self._describe_keras, frame, refresh=True)
+        record_model = self.probe._model(model, "keras", _describe_keras, frame, refresh=True)
         if record_model is None:
             return None
         if len(self.probe.fits) >= MAX_FITS:
@@ -237,6 +191,9 @@ class _KerasRecorder:
             self.probe._remember_rows(self.probe.validated_rows, record_model["id"], held_out.all_hashes())
         self.probe.fits.append(fit)
         before = self.probe.safely(self._weights_hash, model)
+        left = self.left.get(record_model["id"])
+        if left is not None and before is not None:
+            fit["fresh_start"] = before != left
         return {
             "kind": "fit",
             "record": fit,
@@ -273,7 +230,7 @@ class _KerasRecorder:
         return self._keras_inference_begin(model, bound, frame, "predict")
 
     def _keras_inference_begin(self, model, bound, frame, kind):
-        record_model = self.probe._model(model, "keras", self._describe_keras, frame)
+        record_model = self.probe._model(model, "keras", _describe_keras, frame)
         if record_model is None or len(self.probe.evaluations) >= MAX_EVALUATIONS:
             if record_model is not None:
                 self.probe.warn(f"probe: more than {MAX_EVALUATIONS} evaluations; later ones are not recorded")
@@ -291,6 +248,7 @@ class _KerasRecorder:
             "metrics": {},
             "dataset_split": self.probe.safely(self.probe.datasets._dataset_split, data),
             "budgeted": False,
+            "after_fit": self.probe.latest_fit_index(record_model["id"]),
         }
         recorder = self._keras_recorder()() if kind == "evaluate" else None
         return {"kind": kind, "record": evaluation, "recorder": recorder, "model": model}
@@ -302,6 +260,7 @@ class _KerasRecorder:
             before = pending["weights"] or recorder.weights_before
             self.untrained.setdefault(record["model"], (pending["model"], before))
             after = self.probe.safely(self._weights_hash, pending["model"])
+            self.left[record["model"]] = after
             if before is not None and after is not None and not (recorder.late and recorder.batches < 2):
                 record["weights_changed"] = before != after
             if error is not None:
@@ -333,6 +292,56 @@ class _KerasRecorder:
             record["metrics"] = metrics
         self.probe.evaluations.append(record)
         self.probe.checkpoint(force=pending["kind"] == "evaluate")
+
+
+def _describe_keras(model):
+    layers = []
+    _keras_layers(model, layers, set())
+    params = None
+    try:
+        params = int(model.count_params())
+    except Exception:
+        pass
+    return {"name": _text(getattr(model, "name", ""), 200), "layers": layers[:MAX_LAYERS], "params": params}
+
+
+def _keras_layers(container, out, seen):
+    for layer in _tracked_layers(container):
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        cls = type(layer).__name__
+        if cls == "InputLayer":
+            continue
+        if isinstance(getattr(layer, "layers", None), list) and hasattr(layer, "fit"):
+            _keras_layers(layer, out, seen)  # a model used as a layer: expand it
+            continue
+        out.append(_keras_layer(layer, cls))
+
+
+def _keras_layer(layer, cls):
+    rate = getattr(layer, "rate", None) if cls.endswith(_DROPOUT_CLASSES) else None
+    activation = getattr(layer, "activation", None)
+    if activation is not None and not isinstance(activation, str):
+        activation = getattr(activation, "__name__", None) or type(activation).__name__
+    regularizer = None
+    for attr in _REGULARIZER_ATTRS:
+        try:
+            found = getattr(layer, attr, None)
+        except Exception:
+            continue
+        if found is not None and regularizer is None:
+            regularizer = type(found).__name__
+    regularized = regularizer is not None
+    return {
+        "cls": _text(cls, 200),
+        "module": _text(type(layer).__module__, 300),
+        "units": _int(getattr(layer, "units", None)),
+        "rate": _float(rate) if rate is not None else None,
+        "regularized": bool(regularized),
+        "regularizer": _text(regularizer, 100) if regularizer else None,
+        "activation": _text(activation, 100) if activation else None,
+    }
 
 
 def _tracked_layers(container):

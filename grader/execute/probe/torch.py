@@ -47,7 +47,9 @@ class _TorchRecorder:
         self.torch_fits, self.torch_evaluations, self.torch_param_owner = {}, {}, {}
         self.torch_unstepped = {}  # model id -> train-mode batches no optimizer step has followed yet
         self.torch_modules = {}  # model id -> the module
-        self.torch_weights_before = {}  # (model id, cell) -> hash of its weights before that fit's first step
+        self.torch_weights_before = {}  # fit key -> hash of the model's weights before that fit's first step
+        self.torch_stepped = {}  # model id -> (its latest fit's key, a fingerprint of its weights after that step)
+        self.torch_fresh = {}  # fit key -> whether the weights were not those the model's previous fit left
         self.torch_untrained = {}  # model id -> hash of its weights before its first fit
         self.torch_steps = {}  # model id -> optimizer steps taken so far
 
@@ -78,7 +80,7 @@ class _TorchRecorder:
         def after(module, inputs, output):
             active[0] = max(0, active[0] - 1)
             if active[0] == 0 and recorder.torch_scoring is not None:
-                probe.safely(recorder._torch_score, torch, output)
+                probe.safely(_torch_score, recorder, torch, output)
 
         def stepping(optimizer, args, kwargs):
             probe.safely(recorder._torch_step_begins, optimizer)
@@ -139,7 +141,8 @@ class _TorchRecorder:
         are two. A loop run again after the model trained on (an evaluation every epoch) starts its
         record afresh, so that the record measures the weights as they are now, not an average over
         the epochs."""
-        key = (model_id, batch["cell"], batch["location"], batch.get("source"))
+        run = self.torch_stepped.get(model_id, (None,))[0]
+        key = (model_id, batch["cell"], batch["location"], batch.get("source"), run)
         state = self.torch_evaluations.get(key)
         steps = self.torch_steps.get(model_id, 0)
         if state is not None and state["steps"] != steps:
@@ -151,6 +154,7 @@ class _TorchRecorder:
                 return
             sampled = batch["hashes"][:SAMPLE_ROWS] if batch["hashes"] is not None else None
             record = {"model": model_id, "cell": batch["cell"], "kind": "eval_forward", "samples": 0,
+                      "after_fit": self.probe.fit_index(self.torch_fits.get(run, {}).get("record")),
                       "data": {"id": _fingerprint(batch["shape"][1:], sampled), "shape": batch["shape"],
                                "dtype": batch["dtype"], "kind": "tensor"},
                       "overlap_with_training": None, "overlap_with_validation": None, "metrics": {}}  # fmt: skip
@@ -177,39 +181,10 @@ class _TorchRecorder:
             state["hits"] += int(_numpy().isin(sampled, known).sum())
             record["overlap_with_training"] = state["hits"] / state["checked"]
         if "served" not in state:
-            state["served"] = self.probe.safely(self._served_overlap, model_id, batch.get("pass"))
+            state["served"] = self.probe.safely(_served_overlap, self, model_id, batch.get("pass"))
         if state["served"] is not None:
             record["overlap_with_training"] = max(state["served"], record["overlap_with_training"] or 0.0)
         self.probe.safely(self.probe.checkpoint)
-
-    def _torch_score(self, torch, output):
-        """The accuracy of an evaluation so far, when every one of its batches came with class labels
-        and each output gives a score per class: the metric the student's loop computes, if it
-        computes accuracy."""
-        (state, labels), self.torch_scoring = self.torch_scoring, None
-        correct = None if state["unlabelled"] else _correct_predictions(torch, output, labels)
-        if correct is None:
-            state["unlabelled"] = True
-            state["record"]["metrics"].pop("accuracy", None)
-            return
-        state["correct"] += correct
-        state["labelled"] += int(labels.shape[0])
-        state["record"]["metrics"]["accuracy"] = state["correct"] / state["labelled"]
-
-    def _served_overlap(self, model_id, torch_pass):
-        """Fast budget, a served torchvision split (or a Subset of one) evaluated: the share of its rows
-        among those of the served splits the model trained on, as a whole pass over each would have
-        given (its few batches' rows alone would make the training split look held-out). None when
-        either side is not a served split."""
-        trained = self.torch_served_rows.get(model_id)
-        evaluated = self.probe.datasets.torch_rows(torch_pass.dataset) if torch_pass is not None else None
-        if not trained or evaluated is None or not len(evaluated[1]):
-            return None
-        split, positions = evaluated
-        if split not in trained:
-            return 0.0
-        np = _numpy()
-        return float(np.isin(positions, np.concatenate(trained[split])).mean())
 
     def _batch_origin(self, batch):
         """The served dataset a training batch is from: its DataLoader's, when that serves one (or a
@@ -231,19 +206,27 @@ class _TorchRecorder:
         return None, None
 
     def _torch_step_begins(self, optimizer):
-        """Before the first step of a fit: the hash of the model's weights."""
+        """Before the first step of a fit: the hash of the model's weights, and whether they are those
+        its previous fit left (trained on) or were set anew (``reset_parameters``, a saved state)."""
         model_id, _ = self._stepped_model(optimizer)
-        key = (model_id, self.probe.cell)
+        key = _fit_key(model_id, self.probe.cell, optimizer)
         if model_id is not None and key not in self.torch_weights_before:
-            self.torch_weights_before[key] = self.probe.safely(_weights_hash, self.torch_modules.get(model_id))
+            module = self.torch_modules.get(model_id)
+            self.torch_weights_before[key] = self.probe.safely(_weights_hash, module)
             self.torch_untrained.setdefault(model_id, self.torch_weights_before[key])
+            previous = self.torch_stepped.get(model_id)
+            if previous is not None and previous[0] != key:
+                self.torch_fresh[key] = self.probe.safely(_weights_fingerprint, module) != previous[1]
 
     def _torch_step(self, optimizer):
         model_id, group = self._stepped_model(optimizer)
         if model_id is None:
             return
         self.torch_steps[model_id] = self.torch_steps.get(model_id, 0) + 1
-        fit = self._torch_fit(model_id)
+        key = _fit_key(model_id, self.probe.cell, optimizer)
+        fingerprint = self.probe.safely(_weights_fingerprint, self.torch_modules.get(model_id))
+        self.torch_stepped[model_id] = (key, fingerprint)
+        fit = self._torch_fit(key)
         if fit is not None:
             if fit["record"].get("optimizer") is None:
                 settings = group if isinstance(group, dict) else {}
@@ -287,7 +270,7 @@ class _TorchRecorder:
         for model_id, untrained in self.torch_untrained.items():
             if untrained is None or self.probe.safely(_weights_hash, self.torch_modules.get(model_id)) != untrained:
                 continue
-            for (owner, _), fit in self.torch_fits.items():
+            for (owner, *_), fit in self.torch_fits.items():
                 if owner == model_id:
                     fit["record"]["weights_changed"] = False
 
@@ -298,15 +281,18 @@ class _TorchRecorder:
             for batch in batches:
                 self._torch_evaluated(model_id, batch)
 
-    def _torch_fit(self, model_id):
-        key = (model_id, self.probe.cell)
+    def _torch_fit(self, key):
+        """The record of one training run: a model stepped by one optimizer in one cell (a loop over
+        optimizers that trains one model is as many runs as optimizers)."""
         fit = self.torch_fits.get(key)
         if fit is None:
             if len(self.probe.fits) >= MAX_FITS:
                 return None
-            record = {"model": model_id, "cell": self.probe.cell, "epochs_requested": None, "epochs_run": 0,
+            record = {"model": key[0], "cell": self.probe.cell, "epochs_requested": None, "epochs_run": 0,
                       "samples": 0, "steps": 0, "data": None, "validation": "none",
                       "validation_data": None, "history": {}}  # fmt: skip
+            if key in self.torch_fresh:
+                record["fresh_start"] = self.torch_fresh.pop(key)
             self.probe.fits.append(record)
             fit = {"record": record, "seen": 0, "hashes": [], "steps": 0, "passes": {}, "loose": 0}
             self.torch_fits[key] = fit
@@ -374,6 +360,50 @@ def _hide_triton():
     if "triton" not in sys.modules and not os.path.exists("/dev/nvidiactl"):
         if importlib.util.find_spec("triton") is not None:
             sys.modules["triton"] = None
+
+
+def _torch_score(recorder, torch, output):
+    """The accuracy of an evaluation so far, when every one of its batches came with class labels
+    and each output gives a score per class: the metric the student's loop computes, if it
+    computes accuracy."""
+    (state, labels), recorder.torch_scoring = recorder.torch_scoring, None
+    correct = None if state["unlabelled"] else _correct_predictions(torch, output, labels)
+    if correct is None:
+        state["unlabelled"] = True
+        state["record"]["metrics"].pop("accuracy", None)
+        return
+    state["correct"] += correct
+    state["labelled"] += int(labels.shape[0])
+    state["record"]["metrics"]["accuracy"] = state["correct"] / state["labelled"]
+
+
+def _served_overlap(recorder, model_id, torch_pass):
+    """Fast budget, a served torchvision split (or a Subset of one) evaluated: the share of its rows
+    among those of the served splits the model trained on, as a whole pass over each would have
+    given (its few batches' rows alone would make the training split look held-out). None when
+    either side is not a served split."""
+    trained = recorder.torch_served_rows.get(model_id)
+    evaluated = recorder.probe.datasets.torch_rows(torch_pass.dataset) if torch_pass is not None else None
+    if not trained or evaluated is None or not len(evaluated[1]):
+        return None
+    split, positions = evaluated
+    if split not in trained:
+        return 0.0
+    np = _numpy()
+    return float(np.isin(positions, np.concatenate(trained[split])).mean())
+
+
+def _fit_key(model_id, cell, optimizer):
+    return (model_id, cell, id(optimizer))
+
+
+def _weights_fingerprint(module):
+    """A cheap fingerprint of a module's weights, taken after every optimizer step: a few values of
+    each parameter, enough to tell the weights a step left from weights set anew."""
+    import torch
+
+    values = [parameter.detach().reshape(-1)[:4].float().cpu() for parameter in torch.nn.Module.parameters(module)]
+    return hashlib.sha256(b"".join(_numpy().ascontiguousarray(v.numpy()).tobytes() for v in values)).hexdigest()
 
 
 def _weights_hash(module):

@@ -28,7 +28,7 @@ def _save_torch_models(probe, folder):
     (control flow on tensors, a layer of its own with parameters, safetensors missing) is said in
     the warnings, and its checks then rest on the facts alone, flagged."""
     shapes = {}
-    for (model_id, _cell), fit in probe.torch.torch_fits.items():
+    for (model_id, *_), fit in probe.torch.torch_fits.items():
         if fit.get("row_shape"):
             shapes[model_id] = fit["row_shape"]
     for model_id, module in _fitted_objects(probe, "torch"):

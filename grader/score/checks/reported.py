@@ -63,13 +63,17 @@ def _histories_plotted(check: ReportedSpec, context: CheckContext) -> int | None
     return max(plotted) if plotted and None not in plotted else None
 
 
-def reported_line(context: CheckContext, check_id: str, models: list[Model]) -> str | None:
-    """The line saying where a result of ``models`` is shown, or None."""
+def reported_line(
+    context: CheckContext, check_id: str, models: list[Model], evaluations: list | None = None
+) -> str | None:
+    """The line saying where a result of ``models`` is shown, or None; ``evaluations``: the results to look
+    for, when only some of the models' evaluations count (one training run's)."""
     facts = context.facts
     for model in models:
         kept = held_out(facts, model)  # the held-out result first, as a reader looks for it
         first = {id(e) for e in kept}
-        for evaluation in kept + [e for e in evaluations_of(facts, model) if id(e) not in first]:
+        measured = kept + [e for e in evaluations_of(facts, model) if id(e) not in first]
+        for evaluation in measured if evaluations is None else evaluations:
             for name, value in evaluation.metrics.items():
                 cell = _printed(value, context.evidence.outputs, after=evaluation.cell, logged=_framework_cells(facts))
                 if cell is not None:

@@ -2,7 +2,8 @@
 in what the homework asks to vary: the optimizer, a layer (Dropout or none), the weight
 regularizer, or the learning rate.
 
-A variant is one training run (a Keras ``fit``, a PyTorch training loop in one cell). The check
+A variant is one training run (a Keras ``fit``; a PyTorch model stepped by one optimizer in one
+cell, so a loop that trains one network with each optimizer in turn is one run each). The check
 passes when at least ``min_distinct`` of ``values`` were each trained on models of one
 architecture (apart from what varies), and, as the params ask, each from fresh weights, each
 evaluated on held-out data and each result reported."""
@@ -18,6 +19,7 @@ from grader.score.checks.base import (
     CheckKind,
     Verdict,
     describe_model,
+    evaluations_of,
     fits_of,
     held_out,
     metrics_text,
@@ -112,18 +114,29 @@ def _architecture(params, model: Model) -> tuple:
     )
 
 
+def _run_evaluations(facts, model: Model, fit: Fit) -> list:
+    """The held-out evaluations of this run: those the probe says measured it, when it names the run
+    each evaluation measured (one model trained in turn with SGD, Adam and RMSprop has a result for
+    each); else those in its cell or later."""
+    kept = held_out(facts, model)
+    if any(e.after_fit is not None for e in evaluations_of(facts, model)):
+        position = next((i for i, known in enumerate(facts.fits) if known is fit), None)
+        return [e for e in kept if e.after_fit == position]
+    return [e for e in kept if e.cell is None or fit.cell is None or e.cell >= fit.cell]
+
+
 def _judge(check, context: CheckContext, model: Model, fit: Fit, index: int, value: str) -> tuple[list[str], str]:
     """(what this run lacks, the evidence line naming the variant and its result)."""
     params, facts = check.params, context.facts
     name = describe_model(model).split(":")[0]
     problems = []
-    if params.fresh_weights and index > 0:
+    if params.fresh_weights and index > 0 and fit.fresh_start is not True:
         problems.append(f"trained again from the weights an earlier fit of {name} left")
-    tested = [e for e in held_out(facts, model) if e.cell is None or fit.cell is None or e.cell >= fit.cell]
+    tested = _run_evaluations(facts, model, fit)
     validated = validated_on_held_out(fit)
     if params.each_evaluated_on_held_out and not tested and not validated:
         problems.append("not evaluated on held-out data")
-    shown = reported_line(context, name, [model]) if params.each_reported else "not asked"
+    shown = reported_line(context, name, [model], tested or None) if params.each_reported else "not asked"
     if shown is None:
         problems.append("its result is not shown")
     if tested:
