@@ -8,6 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from grader.assignment import load_assignment
 from grader.authoring import common_words
 from grader.authoring.draft import question_key, split_points
 from grader.authoring.lint import lint_rubric
@@ -143,43 +144,60 @@ def _notebook(cells):
     return notebook
 
 
-def test_draft_from_a_solution_and_its_template(tmp_path):
-    prompts = [
-        "## Part 1: Basics",
-        "### Q1. What does Batch Normalization do to the inputs of a layer?",
-        "*Your answer here.*",
-        "## Part 2: Training",
-        "### Q2. Why can a network with Batch Normalization use a higher learning rate?",
-        "*Your answer here.*",
-    ]
-    answers = [
-        "It standardizes each feature over the mini-batch to zero mean and unit variance, then applies a learned scale and shift.",
-        "Normalized activations keep gradients well scaled, so larger steps stay stable and training converges faster.",
-    ]
+PROMPTS = [
+    "## Part 1: Basics",
+    "### Q1. What does Batch Normalization do to the inputs of a layer?",
+    "*Your answer here.*",
+    "## Part 2: Training",
+    "### Q2. Why can a network with Batch Normalization use a higher learning rate?",
+    "*Your answer here.*",
+]
+ANSWERS = [
+    "It standardizes each feature over the mini-batch to zero mean and unit variance, then applies a learned scale and shift.",
+    "Normalized activations keep gradients well scaled, so larger steps stay stable and training converges faster.",
+]
+
+
+def _draft(tmp_path, *extra, code=()):
+    """`grader rubric draft` from a solution and its template written under ``tmp_path``; ``code``: the
+    solution's code cells."""
     template, solution = tmp_path / "template.ipynb", tmp_path / "solution.ipynb"
-    nbformat.write(_notebook(prompts), template)
-    nbformat.write(_notebook([prompts[0], prompts[1], answers[0], prompts[3], prompts[4], answers[1]]), solution)
-    out = tmp_path / "draft.yaml"
-    result = CliRunner().invoke(
-        app,
-        [
-            "rubric",
-            "draft",
-            "--solution",
-            str(solution),
-            "--template",
-            str(template),
-            "--out",
-            str(out),
-            "--keywords-only",
-        ],
-    )
+    nbformat.write(_notebook(PROMPTS), template)
+    written = _notebook([PROMPTS[0], PROMPTS[1], ANSWERS[0], PROMPTS[3], PROMPTS[4], ANSWERS[1]])
+    written.cells += [nbformat.v4.new_code_cell(source) for source in code]
+    nbformat.write(written, solution)
+    arguments = ["--solution", str(solution), "--template", str(template), "--keywords-only", *extra]
+    return CliRunner().invoke(app, ["rubric", "draft", "--out", str(tmp_path / "draft.yaml"), *arguments])
+
+
+def test_draft_from_a_solution_and_its_template(tmp_path):
+    result = _draft(tmp_path)
     assert result.exit_code == 0, result.output
+    out, answers = tmp_path / "draft.yaml", ANSWERS
     rubric = load_rubric(out)
     assert [q.id for q in rubric.questions] == ["Q1", "Q2"]
     assert rubric.questions[0].reference == answers[0]
     assert rubric.questions[1].locate.part == 2 and rubric.questions[1].locate.number_in_part == 1
     assert rubric.questions[1].locate.numbers == [2]
+
+
+def test_draft_writes_the_assignment_file_the_grader_loads(tmp_path):
+    folder = tmp_path / "assignments" / "bn"
+    folder.mkdir(parents=True)
+    (folder / "wine.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    reads = "import pandas as pd\nwine = pd.read_csv('/content/wine.csv')\nextra = pd.read_csv('data/extra.csv')"
+    result = _draft(tmp_path, "--assignment", str(folder), code=[reads])
+    assert result.exit_code == 0, result.output
+    assignment = load_assignment(folder)
+    assert [q.id for q in assignment.rubric.questions] == ["Q1", "Q2"]
+    assert assignment.rubric_path == (tmp_path / "draft.yaml").resolve()
+    assert assignment.template == (tmp_path / "template.ipynb").resolve()
+    assert [path.name for path in assignment.files] == ["wine.csv"]  # beside the assignment: staged
+    text = (folder / "assignment.yaml").read_text(encoding="utf-8")
+    assert "# The solution reads data/extra.csv: put extra.csv in this folder" in text  # not there: said
+    again = _draft(tmp_path, "--assignment", str(folder))
+    assert again.exit_code != 0 and "already exists" in again.output
+    assert (folder / "assignment.yaml").read_text(encoding="utf-8") == text
 
 
 def lint_messages(question: dict, *others: dict) -> list[str]:

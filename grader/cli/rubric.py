@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 import yaml
 
+from grader.authoring.assignment_file import assignment_yaml
 from grader.authoring.draft import DraftError, draft_rubric, read_questions
 from grader.authoring.lint import lint_rubric
 from grader.cli.common import SemanticOption, fail, semantic_matcher
@@ -138,6 +139,13 @@ def rubric_draft(
             help="Group synonyms and add a reference share (needs the semantic extra); default: when installed.",
         ),
     ] = None,
+    assignment: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="An assignment folder to write assignment.yaml in (its questions, the rubric, template and "
+            "solution paths, the solution's data files); an existing one is left alone."
+        ),
+    ] = None,
 ) -> None:
     """Propose a rubric from reference answers (a CSV, or a solution notebook and its template): a draft to edit."""
     from grader.authoring.from_notebooks import questions_from_notebooks
@@ -155,6 +163,11 @@ def rubric_draft(
         parse_rubric(draft.rubric, str(out))
     except (DraftError, RubricError, SemanticUnavailable) as exc:
         fail(str(exc))
+    config = assignment / "assignment.yaml" if assignment is not None else None
+    if config is not None and config.exists():
+        fail(
+            f"{config} already exists: not overwritten (nothing was written); leave out --assignment to draft the rubric alone"
+        )
     try:
         out.write_text(draft.to_yaml(source), encoding="utf-8")
     except OSError as exc:
@@ -162,3 +175,10 @@ def rubric_draft(
     print(
         f"Wrote {out} ({count(len(rows), 'question')}); check it with `grader rubric lint {out}` and `grader rubric try {out} NOTEBOOK`"
     )
+    if config is not None:
+        try:
+            assignment.mkdir(parents=True, exist_ok=True)
+            config.write_text(assignment_yaml(assignment, draft.rubric, out, template, solution), encoding="utf-8")
+        except OSError as exc:
+            fail(f"{config}: cannot write the assignment file: {exc.strerror or exc}")
+        print(f"Wrote {config}; grade with `grader grade NOTEBOOKS --assignment {assignment} --out OUT`")
