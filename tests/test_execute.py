@@ -396,6 +396,9 @@ ONE_NET_THREE_OPTIMIZERS = (
     "kept = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))\n"
     "for optimizer in (torch.optim.SGD(kept.parameters(), lr=0.1), torch.optim.Adam(kept.parameters())):\n"
     "    run(kept, optimizer, reset=False)",
+    # an optimizer made again every epoch: still one run
+    "again = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))\n"
+    "for epoch in range(2):\n    run(again, torch.optim.SGD(again.parameters(), lr=0.1), reset=False)",
 )
 
 
@@ -404,7 +407,7 @@ def test_one_network_trained_in_turn_by_several_optimizers_is_one_run_each(cache
     """A loop over optimizers that trains one network is as many runs as optimizers, each with its own held-out
     result and whether it began from fresh weights (reset) or from those the previous run left."""
     facts = run(notebook(*ONE_NET_THREE_OPTIMIZERS), cache_dir, datasets={}).facts
-    net, kept = (m.id for m in facts.models)
+    net, kept, again = (m.id for m in facts.models)
     runs = [(f.model, f.cell, f.optimizer.cls, f.fresh_start) for f in facts.fits]
     assert runs == [
         (net, 1, "SGD", None),
@@ -412,8 +415,11 @@ def test_one_network_trained_in_turn_by_several_optimizers_is_one_run_each(cache
         (net, 1, "RMSprop", True),
         (kept, 2, "SGD", None),
         (kept, 2, "Adam", False),
+        (again, 3, "SGD", None),
     ]
-    assert [(e.model, e.after_fit) for e in facts.evaluations] == [(net, 0), (net, 1), (net, 2), (kept, 3), (kept, 4)]
+    assert facts.fits[-1].steps == 4  # both epochs
+    evaluations = [(e.model, e.after_fit) for e in facts.evaluations]
+    assert evaluations == [(net, 0), (net, 1), (net, 2), (kept, 3), (kept, 4), (again, 5)]
     assert all(e.overlap_with_training == 0.0 for e in facts.evaluations)
 
 

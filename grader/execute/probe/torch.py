@@ -282,8 +282,8 @@ class _TorchRecorder:
                 self._torch_evaluated(model_id, batch)
 
     def _torch_fit(self, key):
-        """The record of one training run: a model stepped by one optimizer in one cell (a loop over
-        optimizers that trains one model is as many runs as optimizers)."""
+        """The record of one training run: a model stepped in one cell by one kind of optimizer (a loop
+        over optimizers that trains one model is as many runs as optimizers)."""
         fit = self.torch_fits.get(key)
         if fit is None:
             if len(self.probe.fits) >= MAX_FITS:
@@ -394,7 +394,11 @@ def _served_overlap(recorder, model_id, torch_pass):
 
 
 def _fit_key(model_id, cell, optimizer):
-    return (model_id, cell, id(optimizer))
+    """A training run: one model stepped in one cell by one kind of optimizer, its class and the settings
+    it was made with (one made again every epoch, or whose rate a scheduler lowers, is the same run)."""
+    made_with = getattr(optimizer, "defaults", None)
+    made_with = made_with if isinstance(made_with, dict) else {}
+    return (model_id, cell, type(optimizer).__name__, repr(made_with.get("lr")), repr(made_with.get("momentum")))
 
 
 def _weights_fingerprint(module):

@@ -2,8 +2,8 @@
 in what the homework asks to vary: the optimizer, a layer (Dropout or none), the weight
 regularizer, or the learning rate.
 
-A variant is one training run (a Keras ``fit``; a PyTorch model stepped by one optimizer in one
-cell, so a loop that trains one network with each optimizer in turn is one run each). The check
+A variant is one training run (a Keras ``fit``; a PyTorch model stepped in one cell by one kind
+of optimizer, so a loop that trains one network with each optimizer in turn is one run each). The check
 passes when at least ``min_distinct`` of ``values`` were each trained on models of one
 architecture (apart from what varies), and, as the params ask, each from fresh weights, each
 evaluated on held-out data and each result reported."""
