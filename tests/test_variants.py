@@ -4,9 +4,12 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from grader.check_specs import Check
+from grader.environment.failures import NOT_VERIFIED, EnvironmentFailure
 from grader.facts import Facts
-from grader.models import Evidence
+from grader.models import Evidence, StaticCall, StaticFacts, StaticModel
 from grader.score.checks import run_checks
+from grader.score.checks.base import CheckContext
+from grader.score.checks.variants import ComparedVariants
 
 DENSE = [{"cls": "Dense", "units": 64}, {"cls": "Dense", "units": 10}]
 
@@ -196,3 +199,92 @@ def test_a_variant_measured_on_held_out_validation_data_every_epoch_counts():
     ), result.evidence
     assert not validated(validation_dataset_split="train").passed
     assert not validated(validation="split").passed
+
+
+def fresh_models_validated_in_one_cell(printed):
+    """Three fresh models trained in one loop cell with validation_data=(x_test, y_test), verbose=0, and
+    ``printed``: the cell's output after the loop (Vivek2693/Optimizers prints each history's last values)."""
+    models, fits = [], []
+    for run, (name, accuracy) in enumerate((("SGD", 0.9650), ("Adam", 0.9795), ("RMSprop", 0.9832)), start=1):
+        models.append({"id": run, "framework": "keras", "cls": "Sequential", "variable": "model", "layers": DENSE})
+        fits.append({"model": run, "cell": 2, "epochs_run": 10, "optimizer": {"cls": name, "learning_rate": 0.001},
+                     "validation": "data", "validation_overlap_with_training": 0.0,
+                     "validation_data": {"id": "t", "shape": [10000, 28, 28]},
+                     "history": {"loss": [0.5, 0.1], "accuracy": [0.8, 1.0], "val_loss": [0.3, 0.1179 + run / 100],
+                                 "val_accuracy": [0.9, accuracy]}})  # fmt: skip
+    return Facts.model_validate({"models": models, "fits": fits}), ((2, printed),)
+
+
+def test_history_values_printed_after_the_fits_in_their_own_cell_show_each_variant():
+    """The loop's fits and the print of each history's last values share one cell: the printed values
+    (past the training log) show each run's result; a train accuracy of 1.0000 is no obstacle."""
+    printed = "".join(
+        f"Optimizer: {name}\nTrain Accuracy: 1.0000, Validation Accuracy: {accuracy:.4f}\n"
+        f"Train Loss: 0.1000, Validation Loss: {0.1179 + run / 100:.4f}\n\n"
+        for run, (name, accuracy) in enumerate((("SGD", 0.9650), ("Adam", 0.9795), ("RMSprop", 0.9832)), start=1)
+    )
+    recorded, shown = fresh_models_validated_in_one_cell(printed)
+    result = grade(check(**{**OPTIMIZERS, "min_distinct": 3}), recorded, shown)
+    assert result.passed, result.evidence
+    only_adam = printed.split("Optimizer: RMSprop")[0].split("Optimizer: Adam")[1]
+    result = grade(check(**{**OPTIMIZERS, "min_distinct": 3}), recorded, ((2, only_adam),))
+    assert not result.passed
+    assert sum("its result is not shown" in line for line in result.evidence) == 2  # SGD's, RMSprop's
+
+
+def test_a_training_log_alone_does_not_show_a_variant_printed_in_its_cell():
+    log = "".join(
+        f"Epoch 10/10\n1875/1875 [====] - 5s 3ms/step - val_accuracy: {a:.4f}\n" for a in (0.9650, 0.9795, 0.9832)
+    )
+    recorded, shown = fresh_models_validated_in_one_cell(log)
+    result = grade(check(**{**OPTIMIZERS, "min_distinct": 3}), recorded, shown)
+    assert sum("its result is not shown" in line for line in result.evidence) == 3
+
+
+def test_variants_the_grading_environment_stopped_are_read_from_the_code_and_flagged_not_failed():
+    """RAJA1155222/Optimizers reads its data from a URL: offline, every fit stops on the download's
+    consequences and nothing trains; the verdict says so, from the code, at the static share."""
+    layers = ("Dense", "Dense", "Dense")
+    static = StaticFacts(
+        models=tuple(StaticModel(name, cell, layers, (None,) * 3) for name, cell in
+                     (("sgd_model", 5), ("adam_model", 6), ("rms_model", 7))),
+        calls=tuple(StaticCall("fit", name, cell, argument="X_train") for name, cell in
+                    (("sgd_model", 5), ("adam_model", 6), ("rms_model", 7))),
+    )  # fmt: skip
+    download = EnvironmentFailure(3, "download", "URLError: <urlopen error [Errno -3]>", "no network", "serve it")
+    stopped = {3: download, **{cell: download for cell in (5, 6, 7)}}
+    spec = check(**{**OPTIMIZERS, "min_distinct": 3})
+    evidence = Evidence(answers={}, static=static)
+    verdict = ComparedVariants().static(spec, CheckContext(Facts(), evidence, environment=stopped))
+    assert verdict is not None and verdict.source == "static" and verdict.credit == spec.static_credit
+    assert verdict.evidence[0].startswith(f"{NOT_VERIFIED} (cell 3: URLError")
+    assert "sgd_model" in verdict.evidence[0] and "rms_model" in verdict.evidence[0]
+    assert ComparedVariants().static(spec, CheckContext(Facts(), evidence)) is None  # the student's own failure
+
+
+def test_fits_that_failed_on_the_students_own_error_are_named():
+    """RahulGupta012/Optimizers: a typo (x_tarin_full) leaves x_valid undefined, so each fit cell fails."""
+    static = StaticFacts(
+        calls=tuple(StaticCall("fit", "model_classifier", c, argument="x_train") for c in (15, 18, 21))
+    )
+    context = CheckContext(Facts(), Evidence(answers={}, static=static), failed_cells=frozenset({5, 15, 18, 21}))
+    verdict = ComparedVariants().run(check(**OPTIMIZERS), context)
+    assert not verdict.passed
+    assert "the code trains in cells 15, 18, 21, which failed with an error when run" in verdict.evidence[0]
+
+
+def test_models_rebuilt_under_one_name_are_told_apart_by_their_record_ids():
+    """aritra042003: ``model = models.Sequential(...)`` again before each optimizer, all in one cell."""
+    recorded, shown = fresh_models_validated_in_one_cell("")
+    lines = grade(check(**OPTIMIZERS), recorded, shown).evidence
+    assert [line.split(",")[0] for line in lines[1:4]] == [
+        "sgd: model (model 1",
+        "adam: model (model 2",
+        "rmsprop: model (model 3",
+    ]
+
+
+def test_under_no_run_the_check_says_it_needs_a_run_not_that_nothing_trained():
+    context = CheckContext(Facts(), Evidence(answers={}), saved_outputs_only=True)
+    verdict = ComparedVariants().run(check(**OPTIMIZERS), context)
+    assert not verdict.passed and verdict.evidence[0].startswith("not judged: the notebook was not run (--no-run)")

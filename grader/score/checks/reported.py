@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from grader.check_specs import ResultsReported as ReportedSpec
-from grader.facts import Facts, Model
+from grader.facts import Facts, Fit, Model
 from grader.models import StaticFacts
 from grader.score.checks.base import (
     PROGRESS_LOG,
@@ -64,11 +64,17 @@ def _histories_plotted(check: ReportedSpec, context: CheckContext) -> int | None
 
 
 def reported_line(
-    context: CheckContext, check_id: str, models: list[Model], evaluations: list | None = None
+    context: CheckContext,
+    check_id: str,
+    models: list[Model],
+    evaluations: list | None = None,
+    fits: list[Fit] | None = None,
 ) -> str | None:
-    """The line saying where a result of ``models`` is shown, or None; ``evaluations``: the results to look
-    for, when only some of the models' evaluations count (one training run's)."""
+    """The line saying where a result of ``models`` is shown, or None; ``evaluations`` and ``fits``: the
+    results and the training histories to look for, when only some of the models' count (one run's)."""
     facts = context.facts
+    if fits is None:
+        fits = [f for m in models for f in fits_of(facts, m)]
     for model in models:
         kept = held_out(facts, model)  # the held-out result first, as a reader looks for it
         first = {id(e) for e in kept}
@@ -80,13 +86,9 @@ def reported_line(
                     return f"{check_id}: {name} {value:.4f} appears in the output of cell {cell}"
             if (shown := _budget_scaled(context, evaluation)) is not None:
                 return f"{check_id}: {shown}"
-    if (
-        models
-        and _history_plot(context, [f.cell for m in models for f in fits_of(facts, m) if f.cell is not None])
-        is not None
-    ):
+    if models and _history_plot(context, [f.cell for f in fits if f.cell is not None]) is not None:
         return f"{check_id}: its training history is plotted"
-    if (cell := _history_shown(context, models)) is not None:
+    if (cell := _history_shown(context, fits)) is not None:
         return f"{check_id}: its final training-history values are shown in the output of cell {cell}"
     unmeasured = [e for m in models for e in evaluations_of(facts, m) if not e.metrics and e.cell is not None]
     cell = next((e.cell for e in unmeasured if number_shown(context, e.cell)), None)
@@ -227,15 +229,30 @@ def _names_from_history(sources) -> set[str]:
     return found
 
 
-def _history_shown(context: CheckContext, models: list[Model]) -> int | None:
-    """The cell whose output shows a model's final training-history values (a printed table)."""
-    for model in models:
-        for fit in fits_of(context.facts, model):
-            finals = [values[-1] for values in fit.history.values() if values]
-            if not finals or fit.cell is None:
-                continue
-            logged = _framework_cells(context.facts)
-            cells = [_printed(value, context.evidence.outputs, after=fit.cell + 1, logged=logged) for value in finals]
-            if all(cell is not None for cell in cells):
-                return max(cells)
+def _history_shown(context: CheckContext, fits: list[Fit]) -> int | None:
+    """The cell whose output shows a run's final training-history values (a printed table), after its
+    fit: in a later cell, or in the fit's own cell past the framework's progress log (a loop that
+    trains and then prints each history's last values)."""
+    logged = _framework_cells(context.facts)
+    for fit in fits:
+        finals = [values[-1] for values in fit.history.values() if values and values[-1] not in (0.0, 1.0)]
+        if not finals or fit.cell is None:
+            continue
+        outputs = tuple(
+            (cell, _without_progress_log(text) if cell == fit.cell else text)
+            for cell, text in context.evidence.outputs
+            if cell >= fit.cell
+        )
+        cells = [_printed(value, outputs, after=fit.cell, logged=logged) for value in finals]
+        if all(cell is not None for cell in cells):
+            return max(cells)
     return None
+
+
+KERAS_QUIET_LOG = re.compile(r"^\s*\d+/\d+\s+-\s")  # verbose=2: "1875/1875 - 2s - loss: 0.29 - accuracy: 0.91"
+
+
+def _without_progress_log(text: str) -> str:
+    return "\n".join(
+        line for line in text.splitlines() if not PROGRESS_LOG.search(line) and not KERAS_QUIET_LOG.search(line)
+    )

@@ -19,6 +19,7 @@ from grader.score.checks.base import (
     CheckKind,
     Verdict,
     describe_model,
+    environment_verdict,
     evaluations_of,
     fits_of,
     held_out,
@@ -50,10 +51,15 @@ class ComparedVariants(CheckKind):
                 if best is None or len(problems) < len(best):
                     groups[shape][value] = problems
                     lines.setdefault(shape, {})[value] = line
+        if not groups and context.saved_outputs_only:
+            return Verdict(False, [f"not judged: the notebook was not run (--no-run); which {params.vary} each "
+                                   "training run used, and the weights it began from, need a run"])  # fmt: skip
         if not groups:
-            return Verdict(
-                False, [f"no model was trained with any of {', '.join(map(str, params.values))} ({params.vary})"]
-            )
+            line = f"no model was trained with any of {', '.join(map(str, params.values))} ({params.vary})"
+            failed = [c.cell for c in _fit_calls(context) if c.cell in context.failed_cells]
+            if failed:
+                line += f"; the code trains in cells {', '.join(map(str, failed))}, which failed with an error when run"
+            return Verdict(False, [line])
         shape = max(groups, key=lambda s: (sum(not p for p in groups[s].values()), len(groups[s])))
         good = [value for value, problems in groups[shape].items() if not problems]
         evidence = [lines[shape][value] for value in groups[shape]]
@@ -70,6 +76,30 @@ class ComparedVariants(CheckKind):
             f"{len(good)} of {len(params.values)} {params.vary} variants compared as asked (need {params.min_distinct})",
         )
         return Verdict(passed, evidence)
+
+    def static(self, check: VariantsSpec, context: CheckContext) -> Verdict | None:
+        """When the grading environment stopped the cells that train: the code and the submitted
+        notebook's saved outputs, at the check's static share, for a person to confirm (not the student's
+        failure)."""
+        static = context.evidence.static
+        pairs = [
+            (model, call) for call in _fit_calls(context) if (model := _defined_before(static.models, call)) is not None
+        ]
+        recorded = {fit.cell for fit in context.facts.fits}  # runs the run saw are judged by it
+        if not any(call.cell in context.environment and call.cell not in recorded for _, call in pairs):
+            return None
+        return environment_verdict(check, context, [m for m, _ in pairs], [c for _, c in pairs])
+
+
+def _fit_calls(context: CheckContext) -> list:
+    return [c for c in context.evidence.static.calls if c.method == "fit" and c.cell_type == "code"]
+
+
+def _defined_before(models, call):
+    """The model the code last defined under the name ``call`` trains, at or before its cell."""
+    return max(
+        (m for m in models if m.variable == call.variable and m.cell <= call.cell), key=lambda m: m.cell, default=None
+    )
 
 
 def _key(params, value) -> str:
@@ -136,7 +166,7 @@ def _judge(check, context: CheckContext, model: Model, fit: Fit, index: int, val
     validated = validated_on_held_out(fit)
     if params.each_evaluated_on_held_out and not tested and not validated:
         problems.append("not evaluated on held-out data")
-    shown = reported_line(context, name, [model], tested or None) if params.each_reported else "not asked"
+    shown = reported_line(context, name, [model], tested or None, [fit]) if params.each_reported else "not asked"
     if shown is None:
         problems.append("its result is not shown")
     if tested:
@@ -148,5 +178,7 @@ def _judge(check, context: CheckContext, model: Model, fit: Fit, index: int, val
         if fit.optimizer and fit.optimizer.learning_rate
         else ""
     )
-    line = f"{value}: {name} (cell {fit.cell}{optimizer}), {fit.epochs_run} epoch(s), {result}"
+    named_alike = sum(describe_model(m).split(":")[0] == name for m in facts.models) > 1
+    record = f"model {model.id}, " if named_alike else ""  # one name, several models (rebuilt in a loop)
+    line = f"{value}: {name} ({record}cell {fit.cell}{optimizer}), {fit.epochs_run} epoch(s), {result}"
     return problems, line + (f": {'; '.join(problems)}" if problems else "")
