@@ -467,6 +467,29 @@ def verified_facts(**verified):
 DENSE, DROP = "keras.src.layers.core.dense.Dense", "keras.src.layers.regularization.dropout.Dropout"
 
 
+def test_the_accuracy_compared_with_the_verifier_is_the_last_runs():
+    """One network trained in one cell with SGD, evaluated, then trained on with Adam: the SGD run's accuracy
+    says nothing of the weights the verifier loads; an evaluation of the Adam run does."""
+    from grader.score.checks.outside import final_accuracy
+
+    def facts_with(*evaluations):
+        return Facts.model_validate(
+            {
+                "models": [{"id": 1, "framework": "torch", "cls": "Net", "layers": [{"cls": "Linear", "units": 10}]}],
+                "fits": [{"model": 1, "cell": 3, "epochs_run": 1}, {"model": 1, "cell": 3, "epochs_run": 1}],
+                "evaluations": [
+                    {"model": 1, "cell": 3, "overlap_with_training": 0.0, "after_fit": run, "samples": 500,
+                     "metrics": {"accuracy": accuracy}}
+                    for run, accuracy in evaluations
+                ],
+            }
+        )  # fmt: skip
+
+    model = facts_with().models[0]
+    assert final_accuracy(facts_with((0, 0.91)), model) is None
+    assert final_accuracy(facts_with((0, 0.91), (1, 0.84)), model) == (0.84, 500)
+
+
 def test_a_model_the_verifier_confirms_passes_with_the_verified_numbers():
     facts = verified_facts(**{"1": dict(loaded=True, layers=[{"path": DENSE}, {"path": DROP, "rate": 0.5}], accuracy=0.91, samples=2000, chance=0.11),
                               "2": dict(loaded=True, layers=[{"path": DENSE}], accuracy=0.89, samples=2000, chance=0.11)})  # fmt: skip

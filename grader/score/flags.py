@@ -21,7 +21,9 @@ def review_flags(question: Question, tokens: Tokens, concepts_found: int) -> lis
     if tokens.words >= SHINGLE and _copied_share(tokens, question.prompt) >= COPIED_SHARE:
         flags.append("needs review: the answer mostly repeats the question")
     if question.reference and tokens.words >= 2 * SHINGLE and _copied_share(tokens, question.reference) >= COPIED_SHARE:
-        flags.append("needs review: the answer is largely the reference answer, word for word (a sample solution copied?)")
+        flags.append(
+            "needs review: the answer is largely the reference answer, word for word (a sample solution copied?)"
+        )
     return flags
 
 

@@ -89,7 +89,11 @@ def final_accuracy(facts: Facts, model: Model) -> tuple[float, int | None] | Non
     fit's cell: the one that measured the weights the verifier loaded (an accuracy taken before
     later training, an untrained model's or an early epoch's, says nothing of them). None without one."""
     last_fit = max((f.cell for f in fits_of(facts, model) if f.cell is not None), default=None)
-    for evaluation in reversed(held_out(facts, model)):
+    evaluations = held_out(facts, model)
+    if any(e.after_fit is not None for e in evaluations):  # the probe names the run each measured: the last one's
+        fits = [index for index, fit in enumerate(facts.fits) if fit.model == model.id]
+        evaluations = [e for e in evaluations if fits and e.after_fit == fits[-1]]
+    for evaluation in reversed(evaluations):
         if last_fit is not None and evaluation.cell is not None and evaluation.cell < last_fit:
             return None
         accuracy = next((v for k, v in evaluation.metrics.items() if "acc" in k.lower()), None)
