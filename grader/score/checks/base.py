@@ -181,8 +181,9 @@ def not_shown_to_run(check, context: CheckContext, model: StaticModel, call) -> 
 
 
 def saved_outputs_verdict(line: str) -> Verdict:
-    """Under ``--no-run``, what the submitted notebook's saved outputs show earns the check, said unverified:
-    the instructor chose not to run it, and the same outputs earn it when a run stops on the environment."""
+    """Under ``--no-run``, what the submitted notebook's saved outputs show earns the check, said unverified: the
+    instructor chose to grade the notebook as submitted (where a run stops on the environment, the same outputs
+    earn only the static share: the run could have shown more)."""
     return Verdict(True, [f"{line} (unverified: the notebook was not run)"], 1.0, "static")
 
 
