@@ -7,6 +7,8 @@ saying how much (``OutputBudget.marker``). Three bounds:
 - one output's text (a stream of one cell, a text/plain result, a traceback): ``output_size``;
 - one rich output (an image, HTML): ``RICH_FACTOR`` times that;
 - everything the notebook shows: ``notebook_size``; past it, outputs are dropped.
+Once a stream has used half its allowance, a progress bar's in-place redraws are dropped, so that
+the lines a cell prints after a long training log (its test accuracy) are kept.
 Widget messages (``comm_*``) are dropped: the grader has no use for widget state.
 The messages themselves are bounded before they reach Python: the probe sends a large write to
 stdout in pieces and drops display data over ``RICH_FACTOR`` times ``output_size`` (with a
@@ -42,6 +44,12 @@ def size_of(value: Any) -> int:
         return 0
 
 
+def _redraw(text: str) -> bool:
+    """A write that redraws the terminal's current line in place (a progress bar's update: ``\\r`` or
+    backspaces, no new line); an epoch's last update ends its line and is no redraw."""
+    return text[:1] in ("\r", "\b") and "\n" not in text
+
+
 class OutputBudget:
     def __init__(self, output_size: int, notebook_size: int):
         self.output_size, self.left = int(output_size), int(notebook_size)
@@ -60,6 +68,9 @@ class OutputBudget:
             key = (cell, str(content.get("name", "stdout")))
             text = content.get("text")
             if isinstance(text, str):
+                if _redraw(text) and self.streams.get(key, 0) > self.output_size // 2:
+                    self._drop(cell, size_of(text))  # a progress bar's redraws must not crowd out what follows
+                    return False
                 room = min(self.output_size - self.streams.get(key, 0), self.left)
                 content["text"] = self._cut(text, room, cell)
                 kept = size_of(content["text"])
