@@ -8,6 +8,7 @@ import pytest
 
 from grader.assignment import load_assignment
 from grader.extract.evidence import gather_evidence
+from grader.rubric import Locate, Question, Rubric
 
 ROOT = Path(__file__).resolve().parents[1]
 RUBRIC = load_assignment(ROOT / "assignments" / "regularization").rubric
@@ -290,3 +291,106 @@ def test_answers_printed_or_kept_in_a_string_in_a_code_cell_are_read():
     assert found["q1"].text.startswith("Regularization adds a penalty") and found["q1"].cells == (1,)
     assert "at inference every neuron" in found["q5"].text
     assert "q8" not in found
+
+
+# Another homework of the course (the Optimizers prompts only: no reference, no concepts), to test layouts whose
+# answers share most of their words, as that homework's do.
+OPTIMIZERS = Rubric(
+    title="Optimizers",
+    questions=[
+        Question(id=f"q{n}", prompt=prompt, points=10, locate=Locate(part=part, number_in_part=within))
+        for n, (part, within, prompt) in enumerate(
+            [
+                (
+                    1,
+                    1,
+                    "What is the role of optimization algorithms in artificial neural networks? Why are they necessary?",
+                ),
+                (
+                    1,
+                    2,
+                    "Explain the concept of gradient descent and its variants. Discuss their differences and tradeoffs in terms of convergence speed and memory requirements.",
+                ),
+                (
+                    1,
+                    3,
+                    "Describe the challenges associated with traditional gradient descent optimization methods (e.g., slow convergence, local minima). How do modern optimizers address these challenges?",
+                ),
+                (
+                    1,
+                    4,
+                    "Discuss the concepts of momentum and learning rate in the context of optimization algorithms. How do they impact convergence and model performance?",
+                ),
+                (
+                    2,
+                    1,
+                    "Explain the concept of Stochastic Gradient Descent (SGD) and its advantages compared to traditional gradient descent. Discuss its limitations and scenarios where it is most suitable.",
+                ),
+                (
+                    2,
+                    2,
+                    "Describe the concept of Adam optimizer and how it combines momentum and adaptive learning rates. Discuss its benefits and potential drawbacks.",
+                ),
+                (
+                    2,
+                    3,
+                    "Explain the concept of RMSprop optimizer and how it addresses the challenges of adaptive learning rates. Compare it with Adam and discuss their relative strengths and weaknesses.",
+                ),
+                (
+                    3,
+                    1,
+                    "Implement SGD, Adam, and RMSprop optimizers in a deep learning model using a framework of your choice. Train the model on a suitable dataset and compare their impact on model convergence and performance.",
+                ),
+                (
+                    3,
+                    2,
+                    "Discuss the considerations and tradeoffs when choosing the appropriate optimizer for a given neural network architecture and task. Consider factors such as convergence speed, stability, and generalization performance.",
+                ),
+            ],
+            start=1,
+        )
+    ],
+)
+
+
+def optimizers_answers(*cells):
+    return gather_evidence(nbf.new_notebook(cells=list(cells)), OPTIMIZERS).answers
+
+
+def test_answers_numbered_on_after_a_first_line_that_restates_question_one():
+    """A real layout (a public Optimizers notebook): the Part's questions listed, then "Ans:-" and one cell whose
+    first line restates question 1 ("1. The role of ...:"), the next answers numbered on ("2.", "3.", "4.") under
+    short topic lines. The numbering the cell began is the answers'; question 4's answer was read as question 3's."""
+    found = optimizers_answers(
+        md(
+            "#### Part 1: Understanding Optimizers:\n    \n"
+            + "\n".join(f"{n}. {OPTIMIZERS.questions[n - 1].prompt}" for n in range(1, 5))
+        ),
+        md(
+            "Ans:-\n    \n"
+            "1. The role of optimization algorithms in artificial neural networks:\n"
+            "Optimization algorithms find the values of the weights and biases that minimize the difference between "
+            "predicted outputs and actual targets; a network has too many parameters to adjust by hand.\n\n"
+            "2. Gradient Descent and its variants:\n"
+            "Gradient Descent updates the parameters in the opposite direction of the gradient of the loss function.\n\n"
+            "- Stochastic Gradient Descent (SGD): the model updates the parameters after each data point. This can lead "
+            "to noisy updates but can help escape local minima. It has lower memory requirements.\n\n"
+            "- Batch Gradient Descent: it updates the parameters after the entire training set. It requires more memory.\n\n"
+            "3. Challenges associated with traditional gradient descent methods and modern optimizers:\n"
+            "- Slow Convergence: Gradient Descent can be slow to converge, especially for large datasets and complex models.\n\n"
+            "- Local Minima: The optimization process may get stuck in local minima.\n\n"
+            "Modern optimizers address these challenges using various techniques:\n\n"
+            "- Momentum: Momentum introduces the concept of velocity to the updates. It helps overcome slow convergence.\n\n"
+            "- Adaptive Learning Rates: Many modern optimizers use adaptive learning rates that adjust the step size "
+            "based on the past gradients.\n\n"
+            "4. Momentum and Learning Rate in optimization algorithms:\n\n"
+            "- Momentum: In optimization, momentum is a hyperparameter that controls the contribution of the past "
+            "velocity (accumulated gradients) to the current update. Too high momentum can lead to overshooting the minimum.\n\n"
+            "- Learning Rate: Learning rate is another critical hyperparameter that determines the step size for parameter "
+            "updates during optimization. A higher learning rate allows faster convergence but may risk overshooting.\n\n"
+            "In summary, the choice of optimizer and its hyperparameters significantly impact the training process."
+        ),
+    )
+    assert found["q2"].text.startswith("Gradient Descent updates") and "Batch Gradient Descent" in found["q2"].text
+    assert found["q3"].text.startswith("- Slow Convergence") and "past gradients" in found["q3"].text
+    assert found["q4"].text.startswith("- Momentum: In optimization") and "Learning rate is another" in found["q4"].text

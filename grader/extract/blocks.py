@@ -82,6 +82,7 @@ class _Reader:
         current: Block | None = None
         first = True
         numbered_cell = False
+        next_number: int | None = None  # a cell opening "1. <question 1>" numbers its answers on: "2." starts one
         previous_prompt: str | None = None
         for raw in cell.text.splitlines():
             line = raw.rstrip()
@@ -98,11 +99,15 @@ class _Reader:
                     continue
             if previous_prompt and self.known.continues_prompt(line, previous_prompt):
                 continue
-            head = self._head(line, first, numbered_cell)
+            head = self._head(line, first, numbered_cell, next_number)
             if head is not None:
                 current = self._close(current, next_is_heading=True)
                 current, rest, prompt_of = head
-                numbered_cell = numbered_cell or (first and bool(_PLAIN_NUMBER.match(line)) and not prompt_of)
+                plain = _PLAIN_NUMBER.match(line)
+                numbered_cell = numbered_cell or (first and bool(plain) and not prompt_of)
+                if plain:
+                    number = int(plain.group(3))
+                    next_number = number + 1 if first or number == next_number else None
                 previous_prompt = prompt_of
                 first = False
                 if rest and normalise_line(line) not in self.template_lines:
@@ -134,8 +139,12 @@ class _Reader:
             self.blocks.append(block)
         return None
 
-    def _head(self, line: str, first: bool, numbered_cell: bool):
-        """(a new block, the answer text on its first line, the question it copies) or None."""
+    def _head(self, line: str, first: bool, numbered_cell: bool, next_number: int | None):
+        """(a new block, the answer text on its first line, the question it copies) or None.
+
+        ``next_number`` goes on the numbering the cell's first line began: after "1. <question 1's topic>",
+        "2." starts an answer, while a list restarting at "1." inside the answer is a list.
+        """
         known = self.known
         listed = known.prompts_within(line)
         if len(listed) >= 2:
@@ -154,7 +163,8 @@ class _Reader:
         if plain and len(plain.group("indent").expandtabs(4)) < 2:
             rest = plain.group(4).strip()
             copies, answer = self._copy_in(rest)
-            claims = self._plain_number_claims(plain, rest, copies, first or numbered_cell)
+            starts_list = first or numbered_cell or int(plain.group(3)) == next_number
+            claims = self._plain_number_claims(plain, rest, copies, starts_list)
             if claims:
                 return self._with_rest(claims, rest, copies, answer)
         copies, answer = self._copy_in(line)
