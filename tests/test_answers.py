@@ -394,3 +394,40 @@ def test_answers_numbered_on_after_a_first_line_that_restates_question_one():
     assert found["q2"].text.startswith("Gradient Descent updates") and "Batch Gradient Descent" in found["q2"].text
     assert found["q3"].text.startswith("- Slow Convergence") and "past gradients" in found["q3"].text
     assert found["q4"].text.startswith("- Momentum: In optimization") and "Learning rate is another" in found["q4"].text
+
+
+def test_text_before_a_parts_label_does_not_answer_that_part():
+    """A real layout (a public Optimizers notebook, all typed into code cells): question 7's answer ends on a section
+    "Choosing Between Adam and RMSprop"; the "Part 3" label comes after it, and question 8 is answered in code only.
+    That section is question 7's, not question 8's, though question 8's prompt names Adam and RMSprop too."""
+    code = nbf.new_code_cell
+    found = optimizers_answers(
+        code("Part 2: Optimizer Techniques"),
+        code(
+            f"7. {OPTIMIZERS.questions[6].prompt}\n\n\n\n"
+            "**RMSprop Optimizer:**\n\n"
+            "The RMSprop (Root Mean Square Propagation) optimizer is an optimization algorithm that addresses some of the "
+            "challenges associated with adaptive learning rates. It adjusts the learning rates for each parameter "
+            "individually based on the historical information of gradients.\n\n"
+            "**Comparison with Adam:**\n\n"
+            "1. **Memory Requirements:**\n"
+            "   - **Adam:** Maintains two moving averages per parameter, resulting in higher memory requirements.\n"
+            "   - **RMSprop:** Requires only one moving average per parameter.\n\n"
+            "**Choosing Between Adam and RMSprop:**\n"
+            "- **Adam:** Consider using Adam as a default choice when starting experimentation. It is versatile and "
+            "often performs well across different tasks.\n"
+            "- **RMSprop:** Can be a good alternative when memory efficiency is a concern, or in scenarios where Adam "
+            "might be too aggressive.\n\n"
+            "In practice, the choice between Adam and RMSprop may involve empirical testing on the specific task and "
+            "dataset. Researchers and practitioners often experiment with different optimizers to find the one that "
+            "works best for their particular use case."
+        ),
+        code("Part 3: Applying Optimizers"),
+        code(
+            "# 8. Implement SGD, Adam, and RMSprop optimizers in a deep learning model using a framework of your\n"
+            "# choice. Train the model on a suitable dataset and compare their impact on model convergence and\n"
+            "# performance.\n\nimport tensorflow as tf\nmodel = tf.keras.Sequential([tf.keras.layers.Dense(1)])\n"
+        ),
+    )
+    assert "q8" not in found and "q9" not in found
+    assert found["q7"].text.endswith("their particular use case.")

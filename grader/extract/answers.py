@@ -34,6 +34,7 @@ RIVAL_CLAIM = 0.5  # a block that names another question counts against this one
 SCOPE = 0.75
 NOWHERE = -0.1  # prose after an answer belongs to it unless something says otherwise
 SCOPE_SKIP = 2.0
+PART_AHEAD = 2.0  # text before a Part's label ("Part 3: Applying Optimizers") is unlikely to answer that Part
 OUTSIDE_SCOPE = 2.0  # after a question list, text is unlikely to belong to a question not on it  # leaving a listed question unanswered while answering the list  # a Part's question list makes the answers after it likely to be those questions
 CONFIDENCE_SCALE = 2.0  # margin at which confidence is 1 - 0.5/e
 LOW_CONFIDENCE = 0.6  # below it, where an answer was found is for a person to confirm
@@ -50,10 +51,12 @@ def locate_answers(
     cells: list[CellText], questions: list[Question], template_lines: frozenset[str] = frozenset(), title: str = ""
 ) -> Placement:
     known = QuestionIndex(questions, title)
-    blocks = _with_heads_carried(read_blocks(cells, known, template_lines))
+    read, labelled = read_blocks(cells, known, template_lines)
+    blocks = _with_heads_carried(read)
     if not blocks:
         return Placement({}, ())
     scores, marked, closed, skips = _scored(blocks, known)
+    scores[:, 1:] -= PART_AHEAD * _before_their_part(blocks, known, labelled)
     alignment = align(scores, marked, closed, skips, _continuing(blocks))
     answers = {}
     for index, question in enumerate(questions):
@@ -182,6 +185,19 @@ def _scored(blocks: list[tuple[Block, frozenset[str]]], known: QuestionIndex):
     sole_mark = (marked >= LIST_START) & ((marked >= LIST_START).sum(axis=1, keepdims=True) == 1)
     closed = (sole_mark | sole_title).any(axis=0)[None, :] & ~((marked > 0) | (titled > 0))
     return scores, marked >= LIST_START, closed, skips
+
+
+def _before_their_part(
+    blocks: list[tuple[Block, frozenset[str]]], known: QuestionIndex, labelled: frozenset[int]
+) -> np.ndarray:
+    """(block x question): the block comes before the label of the question's Part, where the notebook has one."""
+    return np.array(
+        [
+            [q.locate.part in labelled and q.locate.part not in block.parts_before for q in known.questions]
+            for block, _ in blocks
+        ],
+        dtype=bool,
+    ).reshape(len(blocks), len(known.questions))
 
 
 def _answer(question: Question, blocks: list[Block], margin: float) -> Answer:

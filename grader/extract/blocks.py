@@ -9,8 +9,9 @@ questions' order and what each block is about.
 
 from __future__ import annotations
 
+import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from grader.extract.cells import CellText, normalise_line
 from grader.extract.questions import QuestionIndex
@@ -59,6 +60,7 @@ class Block:
     lists_questions: bool = False  # the head copies several questions at once: a Part's question list
     other_question: str = ""  # a numbered question that is not this assignment's
     heading: str = ""  # a heading that names no question: dropped when another heading follows at once
+    parts_before: frozenset[int] = frozenset()  # the Parts whose labels ("Part 2: ...") came before it
 
     @property
     def text(self) -> str:
@@ -75,6 +77,7 @@ class _Reader:
     cell: int = 0
     single_line: bool = False  # a numbered line alone in its cell is a heading, not an answer
     blocks: list[Block] = field(default_factory=list)
+    labelled: set[int] = field(default_factory=set)  # the Parts whose labels were read
 
     def read(self, cell: CellText) -> None:
         self.cell = cell.index
@@ -92,9 +95,10 @@ class _Reader:
                 continue
             part = _PART.match(line)
             if part:
-                self.part = _part_number(part)
-                line = line[part.end() :]
                 current = self._close(current)
+                self.part = _part_number(part)
+                self.labelled.add(self.part)
+                line = line[part.end() :]
                 if len(line.split()) <= 6:
                     continue
             if previous_prompt and self.known.continues_prompt(line, previous_prompt):
@@ -136,6 +140,7 @@ class _Reader:
         if block is not None and next_is_heading and block.lines == [block.heading]:
             block.lines = []
         if block is not None and (block.lines or block.claims):
+            block.parts_before = frozenset(self.labelled)
             self.blocks.append(block)
         return None
 
@@ -213,12 +218,27 @@ class _Reader:
         return block, "" if _is_title(rest) or (self.single_line and len(rest.split()) <= 12) else rest, None
 
 
-def read_blocks(cells: list[CellText], known: QuestionIndex, template_lines: frozenset[str]) -> list[Block]:
+def read_blocks(
+    cells: list[CellText], known: QuestionIndex, template_lines: frozenset[str]
+) -> tuple[list[Block], frozenset[int]]:
+    """The blocks, and the Parts the notebook labels ("Part 3: Applying Optimizers"), wherever the labels are."""
     reader = _Reader(known, template_lines)
     for cell in cells:
         if cell.kind == "prose" or cell.text:
             reader.read(cell)
-    return reader.blocks
+        elif _is_part_label(cell.code):
+            reader.read(replace(cell, text=cell.code))  # "Part 3: Applying Optimizers" typed into a code cell
+    return reader.blocks, frozenset(reader.labelled)
+
+
+def _is_part_label(code: str) -> bool:
+    if len(code.strip().splitlines()) != 1 or not _PART.match(code):
+        return False
+    try:
+        ast.parse(code)
+    except SyntaxError:
+        return True
+    return False
 
 
 def _number_claim(question, within_part: bool, strength: float, how: str) -> Claim:
