@@ -431,3 +431,41 @@ def test_text_before_a_parts_label_does_not_answer_that_part():
     )
     assert "q8" not in found and "q9" not in found
     assert found["q7"].text.endswith("their particular use case.")
+
+
+def test_a_parts_questions_wrapped_as_pasted_then_answers_one_numbered_by_mistake():
+    """A real layout (a public Optimizers notebook): after question 1 and the others, Part 3's two questions pasted
+    into a code cell, each wrapped over lines as in the PDF; "Ans:-" and question 8's prose, its code, then question 9's answer numbered "1." under a
+    heading that restates question 9. The wrapped lines are copies of questions 8 and 9 (a list of both), and the
+    "1." (question 8 within Part 3) gives way to the heading that names question 9."""
+    found = optimizers_answers(
+        md(f"1. {OPTIMIZERS.questions[0].prompt}\n\nThey find the weights and biases that minimize the loss."),
+        nbf.new_code_cell(
+            "Part 3: Applyiog Optimizers\n"
+            "8. Implement SGD, Adam, and RMSprop optimizers in a deep learning model using a framework of your\n"
+            "choice. Train the model on a suitable dataset and compare their impact on model convergence and\n"
+            "performance.\n"
+            "9. Discuss the considerations and tradeoffs when choosing the appropriate optimizer for a given neural\n"
+            "network architecture and task. onsider factors such as convergence speed, stability, and\n"
+            "generalization performance."
+        ),
+        md(
+            "Ans:-\n    \n    Implementing SGD, Adam, and RMSprop optimizers in a deep learning model:\n"
+            "For this implementation, I will use Keras and the MNIST dataset. We will create a simple deep learning "
+            "model with three dense layers and compare the performance of SGD, Adam, and RMSprop optimizers."
+        ),
+        nbf.new_code_cell("model.compile(optimizer=SGD(learning_rate=0.01), loss='categorical_crossentropy')"),
+        md(
+            "1. Considerations and tradeoffs when choosing the appropriate optimizer:\n\n"
+            "When choosing the optimizer for a given neural network architecture and task, several considerations and "
+            "tradeoffs need to be taken into account:\n\n"
+            "- Convergence Speed: Some optimizers converge faster than others. Adaptive optimizers like Adam and RMSprop "
+            "often converge faster in practice as they adjust the learning rate based on past gradients.\n\n"
+            "- Stability: SGD can be more prone to oscillations due to noisy updates, while adaptive optimizers tend "
+            "to have more stable updates.\n\n"
+            "- Generalization Performance: Some optimizers may overfit on the training data and perform poorly on "
+            "unseen data."
+        ),
+    )
+    assert found["q8"].cells == (2,) and found["q8"].text.startswith("Implementing SGD")
+    assert found["q9"].cells == (4,) and "Implement" not in found["q9"].text

@@ -87,7 +87,8 @@ class _Reader:
         numbered_cell = False
         next_number: int | None = None  # a cell opening "1. <question 1>" numbers its answers on: "2." starts one
         previous_prompt: str | None = None
-        for raw in cell.text.splitlines():
+        lines = cell.text.splitlines()
+        for position, raw in enumerate(lines):
             line = raw.rstrip()
             if not _WORDLIKE.search(line) or _LABEL_ONLY.match(line):
                 if current is not None and current.lines and current.lines != [current.heading]:
@@ -103,7 +104,8 @@ class _Reader:
                     continue
             if previous_prompt and self.known.continues_prompt(line, previous_prompt):
                 continue
-            head = self._head(line, first, numbered_cell, next_number)
+            wrapped = lines[position + 1].strip() if position + 1 < len(lines) else ""
+            head = self._head(line, first, numbered_cell, next_number, wrapped)
             if head is not None:
                 current = self._close(current, next_is_heading=True)
                 current, rest, prompt_of = head
@@ -144,11 +146,12 @@ class _Reader:
             self.blocks.append(block)
         return None
 
-    def _head(self, line: str, first: bool, numbered_cell: bool, next_number: int | None):
+    def _head(self, line: str, first: bool, numbered_cell: bool, next_number: int | None, wrapped: str = ""):
         """(a new block, the answer text on its first line, the question it copies) or None.
 
         ``next_number`` goes on the numbering the cell's first line began: after "1. <question 1's topic>",
-        "2." starts an answer, while a list restarting at "1." inside the answer is a list.
+        "2." starts an answer, while a list restarting at "1." inside the answer is a list. ``wrapped``: the
+        next line, which may go on a numbered question pasted from a PDF ("8. Implement ... of your" / "choice. ...").
         """
         known = self.known
         listed = known.prompts_within(line)
@@ -168,6 +171,8 @@ class _Reader:
         if plain and len(plain.group("indent").expandtabs(4)) < 2:
             rest = plain.group(4).strip()
             copies, answer = self._copy_in(rest)
+            if not copies and wrapped:
+                copies = self.known.prompt_match(f"{rest} {wrapped}", PROMPT_MATCH)
             starts_list = first or numbered_cell or int(plain.group(3)) == next_number
             claims = self._plain_number_claims(plain, rest, copies, starts_list)
             if claims:
@@ -191,11 +196,15 @@ class _Reader:
             strength, how = NUMBERED_HEADING, "list number"
         else:
             strength, how = (LIST_START if starts_list else LIST_ITEM), "list number"
-        return [
-            _number_claim(q, within, strength, how)
+        numbered = [
+            (q, within)
             for q, within in self.known.numbered(int(plain.group(3)), self.part)
             if (q is copies or not copies) and (not within or copies or self.known.shares_words(rest, q))
         ]
+        named = self.known.title_shares(rest) if not copies and _is_title(rest) else {}
+        if named and not any(q.id in named for q, _ in numbered):
+            strength = min(strength, LIST_ITEM)  # "1. Considerations ... choosing the appropriate optimizer:" is 9's
+        return [_number_claim(q, within, strength, how) for q, within in numbered]
 
     def _copy_in(self, text: str):
         """The question this text copies, and the answer run on after the copy on the same line, if any."""
