@@ -17,6 +17,8 @@ from grader.rubric import load_rubric, parse_rubric
 from grader.score.semantic import FUNCTION_WORDS
 from grader.text import phrase_stems
 
+ROOT = Path(__file__).resolve().parents[1]
+
 QUESTIONS = [
     (
         "1.1",
@@ -231,6 +233,26 @@ def test_lint_names_stems_shared_with_common_words():
     assert any("'difference' shares its stem with different" in m for m in messages)
     assert any("'experiment' shares its stem with experience" in m for m in messages)
     assert not any("overfitting" in m and "shares" in m for m in messages)
+
+
+@pytest.mark.skipif(not common_words.available(), reason="the authoring extra (wordfreq) is not installed")
+def test_lint_warns_about_a_concept_one_common_word_earns():
+    """What a draft of a technical homework leaves ('loss' of "loss function", 'points' of "saddle
+    points"): none of the shipped, hand-written rubrics has such a concept."""
+    concepts = [
+        {"id": "loss", "points": 2, "any": ["loss", "points"]},
+        {"id": "loss_function", "points": 2, "any": ["loss function"]},
+        {"id": "saddle", "points": 2, "any": ["saddle"]},
+        {"id": "both", "points": 2, "all": [["loss"], ["minimize", "minimise"]]},
+    ]
+    lone = [m for m in lint_messages(question(concepts)) if "single common word" in m]
+    assert lone == [
+        "concept loss is earned by a single common word ('loss', 'points'): an answer may say it in passing; "
+        "write the term it stands for (a longer phrase) or add a second word with `all:`"
+    ]
+    for shipped in ("regularization", "batchnorm"):
+        rubric = load_rubric(ROOT / "rubrics" / f"{shipped}.yaml")
+        assert not [f for f in lint_rubric(rubric) if "single common word" in f.message], shipped
 
 
 def test_lint_warns_about_a_phrase_inside_a_hyphenated_compound():

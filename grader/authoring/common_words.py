@@ -45,6 +45,15 @@ def _base(word: str) -> str:
     return word.removesuffix("e")
 
 
+@lru_cache(maxsize=4096)
+def is_common(word: str) -> bool:
+    """A word any answer may use in passing ("loss", "points", "whole"): as frequent in English as
+    ``COMMON_ZIPF``."""
+    import wordfreq
+
+    return wordfreq.zipf_frequency(word.lower(), "en") >= COMMON_ZIPF
+
+
 def colliding_words(word: str) -> list[str]:
     """Common words with ``word``'s stem that are neither its inflections nor built on it."""
     word = word.lower()

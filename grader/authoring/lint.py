@@ -91,7 +91,28 @@ def _phrase_findings(
         elsewhere = _elsewhere_message(concept, question, rubric)
         if elsewhere:
             findings.append(Finding(here, elsewhere))
+        lone = _lone_common_word(concept)
+        if lone:
+            findings.append(Finding(here, lone))
     return findings
+
+
+def _lone_common_word(concept: Concept) -> str:
+    """A concept any single common English word earns ("loss", "function", "points" drafted from
+    "loss function" and "saddle points"): an answer says it in passing, so it shows no idea. None of
+    the hand-written rubrics has one; a draft of a technical homework has a dozen."""
+    if not common_words.available() or concept.all_groups() or not concept.any:
+        return ""
+    words = [phrase.strip() for phrase in concept.any]
+    if not all(_WORD.fullmatch(w) and common_words.is_common(w) for w in words):
+        return ""
+    if all(w.lower() in FUNCTION_WORDS or w.lower() in VAGUE_WORDS or w.lower() in GENERIC_WORDS for w in words):
+        return ""  # said already: "only common words"
+    listed = ", ".join(repr(w) for w in words)
+    return (
+        f"concept {concept.id} is earned by a single common word ({listed}): an answer may say it in passing; "
+        "write the term it stands for (a longer phrase) or add a second word with `all:`"
+    )
 
 
 def _phrase_problem(phrase: str, stems: tuple[str, ...], concept: Concept, prompt_stems: set[str]) -> str:
