@@ -276,11 +276,18 @@ def test_a_cell_printing_fifty_megabytes_is_cut_with_a_marker_and_the_grader_sta
 
 
 def test_an_endless_print_loop_ends_in_its_own_memory_limit_and_not_in_the_graders(batch):
+    """The kernel reaches its memory limit: usually as a MemoryError in its cell, and the next cell runs; on a
+    busy machine the kernel's output thread, holding the prints not yet sent, may be the one that cannot get
+    memory, and the kernel dies of it. Either way the end is the kernel's, said so, and the grader stays small."""
     _, rows, out, _, peak = batch
     row = rows["print_flood"]
-    assert row["execution"]["status"] == "ok" and row["execution"]["cells_failed"] == [1]  # MemoryError in its cell
+    nb, message = run_of(out, row)
+    if row["execution"]["status"] == "ok":
+        assert row["execution"]["cells_failed"] == [1]  # MemoryError in its cell
+        assert printed(nb, 2) == "after the endless flood\n"
+    else:
+        assert row["execution"]["status"] == "kernel_died", row["execution"]
+        assert "the kernel died in cell 1" in message, message
     (path,) = (out / "runs").glob(f"{row['sha256']}-*.ipynb")
     assert path.stat().st_size < 1_000_000
-    nb, _ = run_of(out, row)
-    assert printed(nb, 2) == "after the endless flood\n"
     assert peak < 1 << 30  # the grader never held the gigabytes the notebooks printed
