@@ -258,6 +258,23 @@ def test_a_dropout_branch_never_chosen_is_no_dropout_model():
     assert "plain = Dense Dense" in result["baseline_model"].evidence[0]
 
 
+def test_no_run_says_a_fit_failed_when_the_saved_notebook_shows_its_error():
+    """The student's own run raised in the fit's cell (its saved output is a traceback): the code was
+    run and failed, not left unrun; the credit is the same static share."""
+    import nbformat.v4 as nbf
+
+    from grader.models import Execution
+
+    notebook = _notebook(*STATIC_CODE)
+    notebook.cells[1].outputs = [
+        nbf.new_output("error", ename="NameError", evalue="name 'x' is not defined", traceback=[])
+    ]
+    result = static_verdicts(notebook, Execution(notebook, Facts(), "not_run", mode="no-run"))
+    dropout, baseline = result["dropout_model"], result["baseline_model"]
+    assert dropout.score == 3.0 and "in cell 1 failed in the submitted notebook" in dropout.evidence[0]
+    assert baseline.score == 2.5 and "in cell 2 did not run" in baseline.evidence[0]
+
+
 def _validated_on(data, log="63/63 - 1s - accuracy: 0.84 - loss: 0.54 - val_accuracy: 0.8760 - val_loss: 0.41"):
     fitted = "model_{0}.fit(x, y, epochs=3, validation_data=" + data + ")"
     code = (

@@ -47,6 +47,21 @@ def verified_cells(execution: Execution) -> frozenset[int]:
     )
 
 
+def _failed_cells(execution: Execution | None) -> frozenset[int]:
+    """The cells that raised: in the grader's run, or, for a notebook not run, in the student's (its saved
+    error outputs), so that code which failed there is not said to have "not run"."""
+    if execution is None:
+        return frozenset()
+    if execution.mode != "no-run":
+        return frozenset(e.cell for e in execution.cell_errors)
+    cells = execution.notebook.get("cells", [])
+    return frozenset(
+        index
+        for index, cell in enumerate(cells)
+        if any(output.get("output_type") == "error" for output in cell.get("outputs", []) or [])
+    )
+
+
 def run_checks(
     checks: list[Check], facts: Facts, evidence: Evidence, execution: Execution | None = None
 ) -> tuple[CheckGrade, ...]:
@@ -57,7 +72,7 @@ def run_checks(
         facts,
         evidence,
         verified_cells=verified_cells(execution) if execution else frozenset(),
-        failed_cells=frozenset(e.cell for e in execution.cell_errors) if execution else frozenset(),
+        failed_cells=_failed_cells(execution),
         saved_outputs_only=bool(execution and execution.mode == "no-run"),
         fast_run=bool(execution and execution.mode == "fast"),
         environment=destroyed_cells(environment_failures(execution)) if execution else {},

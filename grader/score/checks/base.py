@@ -166,7 +166,9 @@ def not_shown_to_run(check, context: CheckContext, model: StaticModel, call) -> 
         return None
     if call.cell in context.environment:
         return environment_verdict(check, context, [model], [call])
-    where = "did not run" if context.saved_outputs_only or call.cell not in context.failed_cells else "failed"
+    where = "did not run"
+    if call.cell in context.failed_cells:
+        where = "failed in the submitted notebook" if context.saved_outputs_only else "failed"
     if call.cell_type != "code":
         where = f"is in a {call.cell_type} cell, which never runs"
     return Verdict(
