@@ -48,7 +48,7 @@ class _TorchRecorder:
         self.torch_unstepped = {}  # model id -> train-mode batches no optimizer step has followed yet
         self.torch_modules = {}  # model id -> the module
         self.torch_weights_before = {}  # fit key -> hash of the model's weights before that fit's first step
-        self.torch_stepped = {}  # model id -> (its latest fit's key, a fingerprint of its weights after that step)
+        self.torch_stepped = {}  # model id -> (its latest fit's key, its weights' versions after that step)
         self.torch_fresh = {}  # fit key -> whether the weights were not those the model's previous fit left
         self.torch_untrained = {}  # model id -> hash of its weights before its first fit
         self.torch_steps = {}  # model id -> optimizer steps taken so far
@@ -216,7 +216,7 @@ class _TorchRecorder:
             self.torch_untrained.setdefault(model_id, self.torch_weights_before[key])
             previous = self.torch_stepped.get(model_id)
             if previous is not None and previous[0] != key:
-                self.torch_fresh[key] = self.probe.safely(_weights_fingerprint, module) != previous[1]
+                self.torch_fresh[key] = self.probe.safely(_weights_versions, module) != previous[1]
 
     def _torch_step(self, optimizer):
         model_id, group = self._stepped_model(optimizer)
@@ -224,8 +224,8 @@ class _TorchRecorder:
             return
         self.torch_steps[model_id] = self.torch_steps.get(model_id, 0) + 1
         key = _fit_key(model_id, self.probe.cell, optimizer)
-        fingerprint = self.probe.safely(_weights_fingerprint, self.torch_modules.get(model_id))
-        self.torch_stepped[model_id] = (key, fingerprint)
+        versions = self.probe.safely(_weights_versions, self.torch_modules.get(model_id))
+        self.torch_stepped[model_id] = (key, versions)
         fit = self._torch_fit(key)
         if fit is not None:
             if fit["record"].get("optimizer") is None:
@@ -401,13 +401,13 @@ def _fit_key(model_id, cell, optimizer):
     return (model_id, cell, type(optimizer).__name__, repr(made_with.get("lr")), repr(made_with.get("momentum")))
 
 
-def _weights_fingerprint(module):
-    """A cheap fingerprint of a module's weights, taken after every optimizer step: a few values of
-    each parameter, enough to tell the weights a step left from weights set anew."""
+def _weights_versions(module):
+    """Each parameter's version counter, which torch raises at every in-place change: read after every
+    optimizer step (no copy of a weight), they tell the weights a step left from weights set anew since
+    (``reset_parameters``, ``load_state_dict``: in-place too); parameters replaced show other ids."""
     import torch
 
-    values = [parameter.detach().reshape(-1)[:4].float().cpu() for parameter in torch.nn.Module.parameters(module)]
-    return hashlib.sha256(b"".join(_numpy().ascontiguousarray(v.numpy()).tobytes() for v in values)).hexdigest()
+    return tuple((id(parameter), parameter._version) for parameter in torch.nn.Module.parameters(module))
 
 
 def _weights_hash(module):

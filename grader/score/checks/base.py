@@ -110,6 +110,16 @@ def held_out(facts: Facts, model: Model) -> list[Evaluation]:
     ]
 
 
+def held_out_of_run(facts: Facts, model: Model, run: Fit) -> list[Evaluation] | None:
+    """The held-out evaluations that measured ``run``, one of the model's fits, as the probe links each
+    evaluation to the run before it (one network trained in turn with SGD, Adam and RMSprop has a result
+    for each); None when the facts link none (facts of an older grader)."""
+    if all(e.after_fit is None for e in evaluations_of(facts, model)):
+        return None
+    position = next((index for index, fit in enumerate(facts.fits) if fit is run), None)
+    return [e for e in held_out(facts, model) if e.after_fit == position]
+
+
 def validated_on_held_out(fit: Fit) -> bool:
     """Keras measured the model every epoch on ``validation_data`` none of it was trained on and
     that is not rows kept back from a served dataset's training split (that is no test set)."""

@@ -10,7 +10,7 @@ at carries one of ``DOUBTS``; the score stage turns those into ``needs review`` 
 from __future__ import annotations
 
 from grader.facts import Facts, Model
-from grader.score.checks.base import CheckContext, describe_model, fits_of, held_out
+from grader.score.checks.base import CheckContext, describe_model, fits_of, held_out, held_out_of_run
 
 FRAMEWORK_MODULES = ("keras.", "tf_keras.", "tensorflow.", "torch.nn.")
 UNVERIFIED = "not independently verified"
@@ -89,10 +89,9 @@ def final_accuracy(facts: Facts, model: Model) -> tuple[float, int | None] | Non
     fit's cell: the one that measured the weights the verifier loaded (an accuracy taken before
     later training, an untrained model's or an early epoch's, says nothing of them). None without one."""
     last_fit = max((f.cell for f in fits_of(facts, model) if f.cell is not None), default=None)
-    evaluations = held_out(facts, model)
-    if any(e.after_fit is not None for e in evaluations):  # the probe names the run each measured: the last one's
-        fits = [index for index, fit in enumerate(facts.fits) if fit.model == model.id]
-        evaluations = [e for e in evaluations if fits and e.after_fit == fits[-1]]
+    fits = fits_of(facts, model)
+    linked = held_out_of_run(facts, model, fits[-1]) if fits else None  # its last run's, as the probe links them
+    evaluations = held_out(facts, model) if linked is None else linked
     for evaluation in reversed(evaluations):
         if last_fit is not None and evaluation.cell is not None and evaluation.cell < last_fit:
             return None

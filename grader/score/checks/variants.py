@@ -20,9 +20,9 @@ from grader.score.checks.base import (
     Verdict,
     describe_model,
     environment_verdict,
-    evaluations_of,
     fits_of,
     held_out,
+    held_out_of_run,
     metrics_text,
     validated_on_held_out,
     validation_text,
@@ -145,14 +145,11 @@ def _architecture(params, model: Model) -> tuple:
 
 
 def _run_evaluations(facts, model: Model, fit: Fit) -> list:
-    """The held-out evaluations of this run: those the probe says measured it, when it names the run
-    each evaluation measured (one model trained in turn with SGD, Adam and RMSprop has a result for
-    each); else those in its cell or later."""
-    kept = held_out(facts, model)
-    if any(e.after_fit is not None for e in evaluations_of(facts, model)):
-        position = next((i for i, known in enumerate(facts.fits) if known is fit), None)
-        return [e for e in kept if e.after_fit == position]
-    return [e for e in kept if e.cell is None or fit.cell is None or e.cell >= fit.cell]
+    """The held-out evaluations of this run; without the probe's links, those in its cell or later."""
+    linked = held_out_of_run(facts, model, fit)
+    if linked is not None:
+        return linked
+    return [e for e in held_out(facts, model) if e.cell is None or fit.cell is None or e.cell >= fit.cell]
 
 
 def _judge(check, context: CheckContext, model: Model, fit: Fit, index: int, value: str) -> tuple[list[str], str]:
