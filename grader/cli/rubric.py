@@ -163,10 +163,10 @@ def rubric_draft(
         parse_rubric(draft.rubric, str(out))
     except (DraftError, RubricError, SemanticUnavailable) as exc:
         fail(str(exc))
-    config = assignment / "assignment.yaml" if assignment is not None else None
-    if config is not None and config.exists():
+    if assignment is not None and (assignment / "assignment.yaml").exists():
         fail(
-            f"{config} already exists: not overwritten (nothing was written); leave out --assignment to draft the rubric alone"
+            f"{assignment / 'assignment.yaml'} already exists: not overwritten (nothing was written); leave out"
+            " --assignment to draft the rubric alone"
         )
     try:
         out.write_text(draft.to_yaml(source), encoding="utf-8")
@@ -175,10 +175,15 @@ def rubric_draft(
     print(
         f"Wrote {out} ({count(len(rows), 'question')}); check it with `grader rubric lint {out}` and `grader rubric try {out} NOTEBOOK`"
     )
-    if config is not None:
-        try:
-            assignment.mkdir(parents=True, exist_ok=True)
-            config.write_text(assignment_yaml(assignment, draft.rubric, out, template, solution), encoding="utf-8")
-        except OSError as exc:
-            fail(f"{config}: cannot write the assignment file: {exc.strerror or exc}")
-        print(f"Wrote {config}; grade with `grader grade NOTEBOOKS --assignment {assignment} --out OUT`")
+    if assignment is not None:
+        _write_assignment(assignment, assignment_yaml(assignment, draft.rubric, out, template, solution))
+
+
+def _write_assignment(folder: Path, text: str) -> None:
+    config = folder / "assignment.yaml"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        config.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{config}: cannot write the assignment file: {exc.strerror or exc}")
+    print(f"Wrote {config}; grade with `grader grade NOTEBOOKS --assignment {folder} --out OUT`")
